@@ -139,7 +139,7 @@ std::string describe_dtype(py::handle array) {
 Checked check_arrays(const char* op, const std::vector<ListArg>& lists, bool one_dtype = true,
                      bool skip_missing = false) {
   using api = py::detail::npy_api;
-  const std::string where = std::string(op) + "(): ";
+  const std::string where = std::string(op) + ": ";
   std::vector<py::sequence> seqs;
   for (const ListArg& list : lists) {
     if (!PyList_Check(list.seq.ptr()) && !PyTuple_Check(list.seq.ptr()))
@@ -251,7 +251,7 @@ const KernelTable& table() { return *active_table.load(std::memory_order_relaxed
 
 void sgd(py::handle params, py::handle grads, py::handle momentum_buffers, double lr, double weight_decay,
          double momentum, double dampening, bool nesterov, bool maximize, bool first_step) {
-  auto c = check_arrays("sgd", {{"params", params, true}, {"grads", grads, false},
+  auto c = check_arrays("sgd()", {{"params", params, true}, {"grads", grads, false},
                                 {"momentum_buffers", momentum_buffers, true, momentum != 0}});
   launch(c, table().f32.sgd, table().f64.sgd,
          SgdArgs{lr, weight_decay, momentum, dampening, nesterov, maximize, first_step});
@@ -259,13 +259,13 @@ void sgd(py::handle params, py::handle grads, py::handle momentum_buffers, doubl
 
 void adagrad(py::handle params, py::handle grads, py::handle state_sums, double clr, double weight_decay,
              double eps, bool maximize) {
-  auto c = check_arrays("adagrad", {{"params", params, true}, {"grads", grads, false}, {"state_sums", state_sums, true}});
+  auto c = check_arrays("adagrad()", {{"params", params, true}, {"grads", grads, false}, {"state_sums", state_sums, true}});
   launch(c, table().f32.adagrad, table().f64.adagrad, AdagradArgs{clr, weight_decay, eps, maximize});
 }
 
 void adadelta(py::handle params, py::handle grads, py::handle square_avgs, py::handle acc_deltas, double lr,
               double rho, double eps, double weight_decay, bool maximize) {
-  auto c = check_arrays("adadelta", {{"params", params, true}, {"grads", grads, false},
+  auto c = check_arrays("adadelta()", {{"params", params, true}, {"grads", grads, false},
                                      {"square_avgs", square_avgs, true}, {"acc_deltas", acc_deltas, true}});
   launch(c, table().f32.adadelta, table().f64.adadelta, AdadeltaArgs{lr, rho, eps, weight_decay, maximize});
 }
@@ -273,7 +273,7 @@ void adadelta(py::handle params, py::handle grads, py::handle square_avgs, py::h
 void rmsprop(py::handle params, py::handle grads, py::handle square_avgs, py::handle grad_avgs,
              py::handle momentum_buffers, double lr, double alpha, double eps, double weight_decay, double momentum,
              bool centered, bool maximize) {
-  auto c = check_arrays("rmsprop", {{"params", params, true}, {"grads", grads, false},
+  auto c = check_arrays("rmsprop()", {{"params", params, true}, {"grads", grads, false},
                                     {"square_avgs", square_avgs, true}, {"grad_avgs", grad_avgs, true, centered},
                                     {"momentum_buffers", momentum_buffers, true, momentum > 0}});
   launch(c, table().f32.rmsprop, table().f64.rmsprop,
@@ -283,7 +283,7 @@ void rmsprop(py::handle params, py::handle grads, py::handle square_avgs, py::ha
 void adam(py::handle params, py::handle grads, py::handle exp_avgs, py::handle exp_avg_sqs,
           py::handle max_exp_avg_sqs, double lr, double beta1, double beta2, double eps, double weight_decay,
           double step_size, double bias_correction2_sqrt, bool amsgrad, bool maximize, bool decoupled_weight_decay) {
-  auto c = check_arrays("adam", {{"params", params, true}, {"grads", grads, false}, {"exp_avgs", exp_avgs, true},
+  auto c = check_arrays("adam()", {{"params", params, true}, {"grads", grads, false}, {"exp_avgs", exp_avgs, true},
                                  {"exp_avg_sqs", exp_avg_sqs, true}, {"max_exp_avg_sqs", max_exp_avg_sqs, true, amsgrad}});
   launch(c, table().f32.adam, table().f64.adam,
          AdamArgs{lr, beta1, beta2, eps, weight_decay, step_size, bias_correction2_sqrt, amsgrad, maximize,
@@ -291,7 +291,7 @@ void adam(py::handle params, py::handle grads, py::handle exp_avgs, py::handle e
 }
 
 void axpy(py::handle xs, py::handle ys, double alpha) {
-  auto c = check_arrays("axpy", {{"xs", xs, true}, {"ys", ys, false}});
+  auto c = check_arrays("axpy()", {{"xs", xs, true}, {"ys", ys, false}});
   launch(c, table().f32.axpy, table().f64.axpy, alpha);
 }
 

@@ -1,2 +1,209 @@
+"""The optimizer base class: torch.optim.Optimizer's contract over plain NumPy parameters.
+
+A parameter is any object with ``.data`` (a float32/float64, C-contiguous, writeable ndarray,
+updated in place) and ``.grad`` (an ndarray of the same shape and dtype, or None to skip it).
+Subclasses gather a param group into lists and hand them to one kernel call per dtype; the kernel
+is ``minigrad._C`` (C++) or its twin ``minigrad.optim.kernels_numpy``, chosen by ``backend``.
+"""
+from collections import defaultdict
+from itertools import chain
+
+import numpy as np
+
+from .. import _C
+from . import kernels_numpy
+
+BACKENDS = {"cpp": _C, "numpy": kernels_numpy}
+
+
+def next_step(state):
+    """The step count a parameter is about to take (t = 1 on its first update)."""
+    return state.get("step", 0) + 1
+
+
+def require(condition, message):
+    """Hyperparameter validation with torch's messages."""
+    if not condition:
+        raise ValueError(message)
+
+
 class Optimizer:
-    pass
+    """Base class: param groups, per-parameter state, state_dict, zero_grad and the step protocol.
+
+    Subclasses set ``defaults`` and implement ``_validate(group)`` (torch's messages) and
+    ``_update(group)`` (one kernel call per bucket from ``_buckets``).
+    ``skip_nonfinite=True`` skips the whole step (parameters, state and step counts untouched)
+    when any gradient holds a NaN or an infinity, counting such steps in ``skipped_steps``.
+    """
+
+    def __init__(self, params, defaults, backend="cpp", skip_nonfinite=False):
+        self.defaults = defaults
+        self.state = defaultdict(dict)
+        self.param_groups = []
+        self.backend = backend
+        self.skip_nonfinite = skip_nonfinite
+        self.skipped_steps = 0
+        if isinstance(params, (set, frozenset)):
+            raise TypeError("params must be an ordered collection (a list), not a set: a set's order changes between runs")
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        for group in groups if isinstance(groups[0], dict) else [{"params": groups}]:
+            self.add_param_group(group)
+
+    @property
+    def backend(self):
+        """'cpp' (the compiled kernels) or 'numpy' (their twins); may be switched between steps."""
+        return self._backend
+
+    @backend.setter
+    def backend(self, name):
+        if name not in BACKENDS:
+            raise ValueError(f"backend must be one of {sorted(BACKENDS)}, got {name!r}")
+        self._backend, self._kernels = name, BACKENDS[name]
+
+    def add_param_group(self, param_group):
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, got {type(param_group).__name__}")
+        params = param_group["params"]
+        if isinstance(params, (set, frozenset)):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, but the ordering "
+                            "of parameters in sets will change between runs; use a list instead")
+        params = [params] if hasattr(params, "data") else list(params)
+        for i, p in enumerate(params):
+            if not isinstance(getattr(p, "data", None), np.ndarray) or isinstance(p, np.ndarray):
+                raise TypeError(f"params[{i}]: an optimizer updates objects with a .data ndarray (such as "
+                                f"minigrad.Parameter), got {type(p).__name__}")
+        _C.check_arrays("add_param_group", [("params", [p.data for p in params])], read_only=[], one_dtype=False)
+        if len({id(p) for p in params}) != len(params):
+            raise ValueError("a parameter group contains the same parameter more than once")
+        seen = {id(p) for group in self.param_groups for p in group["params"]}
+        if any(id(p) in seen for p in params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        group = {**self.defaults, **param_group, "params": params}
+        self._validate(group)
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none=True):
+        """Forget every gradient (``grad = None``), or zero it in place with ``set_to_none=False``."""
+        for p in chain.from_iterable(group["params"] for group in self.param_groups):
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad.fill(0)
+
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns ``closure()``'s loss if given.
+
+        Every group's hyperparameters and every parameter/gradient pair are checked first, so a bad
+        one raises before any parameter or state changes.
+        """
+        loss = closure() if closure is not None else None
+        for index, group in enumerate(self.param_groups):
+            self._validate(group)
+            params = group["params"]
+            _C.check_arrays(f"{type(self).__name__}.step: param_groups[{index}]",
+                            [("params", [p.data for p in params]), ("grads", [p.grad for p in params])],
+                            one_dtype=False, skip_missing=True)
+        if self.skip_nonfinite and not self._grads_finite():
+            self.skipped_steps += 1
+            return loss
+        for group in self.param_groups:
+            self._update(group)
+        return loss
+
+    def _grads_finite(self):
+        return all(np.isfinite(p.grad).all() for group in self.param_groups for p in group["params"]
+                   if p.grad is not None)
+
+    def _buckets(self, group, key=lambda state: None):
+        """The group's parameters that have a gradient, as {(dtype, key(state)): [(param, state)]}:
+        each bucket is one kernel call. ``key`` sees the state as it was before this step; then the
+        state arrays the group's options need (``_state_names``) are created where missing."""
+        buckets = {}
+        names = self._state_names(group)
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            state = self.state[p]
+            bucket = buckets.setdefault((p.data.dtype, key(state)), [])
+            for name in names:
+                if name not in state:
+                    state[name] = self._new_state(p, name, group)
+            bucket.append((p, state))
+        return buckets
+
+    def _state_names(self, group):
+        """The state arrays this group's options use (each zeros_like(param) unless ``_new_state`` says)."""
+        return ()
+
+    def _new_state(self, param, name, group):
+        return np.zeros_like(param.data)
+
+    @staticmethod
+    def _lists(bucket, *state_names):
+        """A bucket as kernel arguments: [data], [grad], then a list per state name ([] for None)."""
+        return ([p.data for p, _ in bucket], [p.grad for p, _ in bucket],
+                *([s[name] for _, s in bucket] if name else [] for name in state_names))
+
+    def _validate(self, group):
+        raise NotImplementedError
+
+    def _update(self, group):
+        raise NotImplementedError
+
+    # ---- checkpoints: torch's state_dict layout -------------------------------------------------
+
+    def state_dict(self):
+        """{'state': {index: state}, 'param_groups': [group with 'params' as indices]}, parameters
+        numbered in group order. Like torch, the state's arrays are the live ones, not copies."""
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+            groups.append({**{k: v for k, v in group.items() if k != "params"},
+                           "params": [index[id(p)] for p in group["params"]]})
+        state = {index[id(p)]: dict(s) for p, s in self.state.items() if s}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Load a ``state_dict()`` (ours or torch's, converted to NumPy): arrays are copied and cast
+        to their parameter's dtype; everything is checked before anything changes."""
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        if any(len(s["params"]) != len(g["params"]) for s, g in zip(saved_groups, self.param_groups)):
+            raise ValueError("loaded state dict contains a parameter group that doesn't match the size of "
+                             "optimizer's group")
+        by_index = {int(i): p for s, g in zip(saved_groups, self.param_groups) for i, p in zip(s["params"], g["params"])}
+        new_state = defaultdict(dict)
+        for i, saved in state_dict["state"].items():
+            if int(i) not in by_index:
+                raise ValueError(f"loaded state dict has state for parameter {i}, which no parameter group lists")
+            p = by_index[int(i)]
+            new_state[p] = {name: _state_value(value, p, name, i) for name, value in saved.items()}
+        new_groups = [{**{k: v for k, v in s.items() if k != "params"}, "params": g["params"]}
+                      for s, g in zip(saved_groups, self.param_groups)]
+        for group in new_groups:
+            self._validate(group)
+        self.state, self.param_groups = new_state, new_groups
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__} (backend={self.backend!r})"]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
+        return "\n".join(lines)
+
+
+def _state_value(value, param, name, index):
+    """A copy of one saved state entry: the step count as a number, arrays cast to the parameter's
+    dtype and checked for shape."""
+    if name == "step":
+        return value.item() if hasattr(value, "item") else value
+    array = np.array(value, dtype=param.data.dtype, order="C", copy=True)
+    if array.shape != param.data.shape:
+        raise ValueError(f"loaded state dict: state {name!r} of parameter {index} has shape {array.shape} "
+                         f"but the parameter has shape {param.data.shape}")
+    return array

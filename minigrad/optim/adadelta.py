@@ -1,0 +1,33 @@
+from .optimizer import Optimizer, next_step, require
+
+
+class Adadelta(Optimizer):
+    """Adadelta, as torch.optim.Adadelta::
+
+        d ← −g if maximize else g;    d ← d + λθ
+        v ← ρ·v + (1 − ρ)·d²
+        Δ ← √(u + eps) / √(v + eps) · d           (u: acc_delta before this step)
+        u ← ρ·u + (1 − ρ)·Δ²
+        θ ← θ − lr·Δ
+    """
+
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, *, maximize=False, backend="cpp",
+                 skip_nonfinite=False):
+        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
+        super().__init__(params, defaults, backend, skip_nonfinite)
+
+    def _validate(self, group):
+        require(group["lr"] >= 0, f"Invalid learning rate: {group['lr']}")
+        require(0 <= group["rho"] <= 1, f"Invalid rho value: {group['rho']}")
+        require(group["eps"] >= 0, f"Invalid epsilon value: {group['eps']}")
+        require(group["weight_decay"] >= 0, f"Invalid weight_decay value: {group['weight_decay']}")
+
+    def _state_names(self, group):
+        return ("square_avg", "acc_delta")
+
+    def _update(self, group):
+        for bucket in self._buckets(group).values():
+            for _, state in bucket:
+                state["step"] = next_step(state)
+            self._kernels.adadelta(*self._lists(bucket, "square_avg", "acc_delta"), group["lr"], group["rho"],
+                                   group["eps"], group["weight_decay"], group["maximize"])

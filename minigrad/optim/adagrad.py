@@ -1,0 +1,44 @@
+import numpy as np
+
+from .optimizer import Optimizer, next_step, require
+
+
+class Adagrad(Optimizer):
+    """Adagrad, as torch.optim.Adagrad (state is created at construction)::
+
+        d ← −g if maximize else g;    d ← d + λθ
+        clr ← lr / (1 + (t − 1)·lr_decay)
+        s ← s + d²                                (s starts at initial_accumulator_value)
+        θ ← θ − clr·d / (√s + eps)
+    """
+
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10, *,
+                 maximize=False, backend="cpp", skip_nonfinite=False):
+        defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, eps=eps, maximize=maximize)
+        super().__init__(params, defaults, backend, skip_nonfinite)
+        for group in self.param_groups:
+            for p in group["params"]:
+                self.state[p].update(step=0, sum=self._new_state(p, "sum", group))
+
+    def _validate(self, group):
+        require(group["lr"] >= 0, f"Invalid learning rate: {group['lr']}")
+        require(group["lr_decay"] >= 0, f"Invalid lr_decay value: {group['lr_decay']}")
+        require(group["weight_decay"] >= 0, f"Invalid weight_decay value: {group['weight_decay']}")
+        require(group["initial_accumulator_value"] >= 0,
+                f"Invalid initial_accumulator_value value: {group['initial_accumulator_value']}")
+        require(group["eps"] >= 0, f"Invalid epsilon value: {group['eps']}")
+
+    def _state_names(self, group):
+        return ("sum",)
+
+    def _new_state(self, param, name, group):
+        return np.full_like(param.data, group["initial_accumulator_value"])
+
+    def _update(self, group):
+        for (_, step), bucket in self._buckets(group, key=next_step).items():
+            for _, state in bucket:
+                state["step"] = step
+            clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
+            self._kernels.adagrad(*self._lists(bucket, "sum"), clr, group["weight_decay"], group["eps"],
+                                  group["maximize"])

@@ -1,0 +1,51 @@
+from .optimizer import Optimizer, next_step, require
+
+
+class Adam(Optimizer):
+    """Adam, as torch.optim.Adam (AdamW with ``decoupled_weight_decay=True``)::
+
+        d ← −g if maximize else g
+        θ ← θ·(1 − lr·λ) if decoupled_weight_decay, else d ← d + λθ
+        m ← m + (1 − β1)(d − m);    v ← β2·v + (1 − β2)·d²
+        v̂ ← max(v̂, v) if amsgrad (on the raw v), and v̂ replaces v below
+        θ ← θ − lr/(1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + eps)
+
+    The bias corrections are computed here once per step, in float64.
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+                 maximize=False, decoupled_weight_decay=False, backend="cpp", skip_nonfinite=False):
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults, backend, skip_nonfinite)
+
+    def _validate(self, group):
+        require(group["lr"] >= 0, f"Invalid learning rate: {group['lr']}")
+        require(group["eps"] >= 0, f"Invalid epsilon value: {group['eps']}")
+        require(0 <= group["betas"][0] < 1, f"Invalid beta parameter at index 0: {group['betas'][0]}")
+        require(0 <= group["betas"][1] < 1, f"Invalid beta parameter at index 1: {group['betas'][1]}")
+        require(group["weight_decay"] >= 0, f"Invalid weight_decay value: {group['weight_decay']}")
+
+    def _state_names(self, group):
+        return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())
+
+    def _update(self, group):
+        lr, (beta1, beta2) = group["lr"], group["betas"]
+        max_exp_avg_sq = "max_exp_avg_sq" if group["amsgrad"] else None
+        for (_, step), bucket in self._buckets(group, key=next_step).items():
+            for _, state in bucket:
+                state["step"] = step
+            bias_correction1 = 1 - beta1 ** step
+            bias_correction2 = 1 - beta2 ** step
+            self._kernels.adam(*self._lists(bucket, "exp_avg", "exp_avg_sq", max_exp_avg_sq), lr, beta1, beta2,
+                               group["eps"], group["weight_decay"], lr / bias_correction1, bias_correction2 ** 0.5,
+                               group["amsgrad"], group["maximize"], group["decoupled_weight_decay"])
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (torch.optim.AdamW): θ ← θ·(1 − lr·λ) before the Adam step."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+                 maximize=False, backend="cpp", skip_nonfinite=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         decoupled_weight_decay=True, backend=backend, skip_nonfinite=skip_nonfinite)

@@ -1,0 +1,156 @@
+"""NumPy twins of the C++ optimizer kernels (csrc/optim_kernels.h).
+
+Same function names, same signatures, same in-place contract as ``minigrad._C``: every call
+updates a list of tensors (one dtype) in place, after the same argument checks. Written as a
+competent NumPy user would: in-place ufuncs with ``out=``, scratch arrays only where the math needs
+them, and the same order of operations as the C++ loops (torch.optim's), so both agree to the bit
+in most steps. They are the reference for tests and the honest baseline for speed.
+
+Scalars are Python floats, so NumPy computes in the arrays' dtype (as the kernels cast them).
+"""
+import numpy as np
+
+from .. import _C
+
+
+def _check(op, read_only="grads", **lists):
+    _C.check_arrays(op, list(lists.items()), read_only=[read_only])
+
+
+def _direction(param, grad, weight_decay, maximize):
+    """d = ±g + λθ, on a scratch array when it differs from g (the stored gradient is never written)."""
+    if weight_decay != 0:
+        d = np.multiply(param, weight_decay)
+        return np.subtract(d, grad, out=d) if maximize else np.add(d, grad, out=d)
+    return np.negative(grad) if maximize else grad
+
+
+def _lerp_(start, end, weight, scratch):
+    """start ← lerp(start, end, weight) with torch.lerp's two formulas (see optim_kernels.h)."""
+    np.subtract(end, start, out=scratch)
+    if abs(weight) < 0.5:
+        scratch *= weight
+        start += scratch
+    else:
+        scratch *= 1 - start.dtype.type(weight)
+        np.subtract(end, scratch, out=start)
+
+
+def _add_scaled_square_(acc, decay, d, scratch):
+    """acc ← decay·acc + (1 − decay)·d²."""
+    np.multiply(d, 1 - decay, out=scratch)
+    scratch *= d
+    acc *= decay
+    acc += scratch
+
+
+def sgd(params, grads, momentum_buffers, lr, weight_decay, momentum, dampening, nesterov, maximize, first_step):
+    """b ← μ·b + (1 − dampening)·d (b ← d on the first step);  d ← d + μ·b (nesterov) or b;  θ ← θ − lr·d."""
+    buffers = {"momentum_buffers": momentum_buffers} if momentum != 0 else {}
+    _check("sgd()", params=params, grads=grads, **buffers)
+    for i, (p, g) in enumerate(zip(params, grads)):
+        d = _direction(p, g, weight_decay, maximize)
+        if momentum != 0:
+            b = momentum_buffers[i]
+            if first_step:
+                np.copyto(b, d)
+            else:
+                b *= momentum
+                b += d if dampening == 0 else np.multiply(d, 1 - dampening)
+            d = np.add(d, np.multiply(b, momentum)) if nesterov else b
+        p += np.multiply(d, -lr)
+
+
+def adagrad(params, grads, state_sums, clr, weight_decay, eps, maximize):
+    """s ← s + d²;  θ ← θ − clr·d / (√s + eps)."""
+    _check("adagrad()", params=params, grads=grads, state_sums=state_sums)
+    for p, g, s in zip(params, grads, state_sums):
+        d = _direction(p, g, weight_decay, maximize)
+        scratch = np.multiply(d, d)
+        s += scratch
+        std = np.sqrt(s)
+        std += eps
+        np.multiply(d, -clr, out=scratch)
+        scratch /= std
+        p += scratch
+
+
+def adadelta(params, grads, square_avgs, acc_deltas, lr, rho, eps, weight_decay, maximize):
+    """v ← ρv + (1−ρ)d²;  Δ ← √(u + eps) / √(v + eps) · d;  u ← ρu + (1−ρ)Δ²;  θ ← θ − lr·Δ."""
+    _check("adadelta()", params=params, grads=grads, square_avgs=square_avgs, acc_deltas=acc_deltas)
+    for p, g, v, u in zip(params, grads, square_avgs, acc_deltas):
+        d = _direction(p, g, weight_decay, maximize)
+        scratch = np.empty_like(p)
+        _add_scaled_square_(v, rho, d, scratch)
+        std = np.add(v, eps)
+        np.sqrt(std, out=std)
+        delta = np.add(u, eps)
+        np.sqrt(delta, out=delta)
+        delta /= std
+        delta *= d
+        _add_scaled_square_(u, rho, delta, scratch)
+        delta *= -lr
+        p += delta
+
+
+def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, lr, alpha, eps, weight_decay, momentum,
+            centered, maximize):
+    """v ← αv + (1−α)d²;  avg ← √(v − ḡ²) with ḡ ← lerp(ḡ, d, 1−α) if centered, else √v;  avg ← avg + eps;
+    with momentum b ← μb + d/avg, θ ← θ − lr·b;  else θ ← θ − lr·d/avg."""
+    optional = {"grad_avgs": grad_avgs} if centered else {}
+    if momentum > 0:
+        optional["momentum_buffers"] = momentum_buffers
+    _check("rmsprop()", params=params, grads=grads, square_avgs=square_avgs, **optional)
+    for i, (p, g, v) in enumerate(zip(params, grads, square_avgs)):
+        d = _direction(p, g, weight_decay, maximize)
+        scratch = np.empty_like(p)
+        _add_scaled_square_(v, alpha, d, scratch)
+        if centered:
+            gavg = grad_avgs[i]
+            _lerp_(gavg, d, 1 - alpha, scratch)
+            avg = np.multiply(gavg, gavg)
+            np.subtract(v, avg, out=avg)
+            np.sqrt(avg, out=avg)
+        else:
+            avg = np.sqrt(v)
+        avg += eps
+        if momentum > 0:
+            b = momentum_buffers[i]
+            b *= momentum
+            b += np.divide(d, avg, out=scratch)
+            np.multiply(b, -lr, out=scratch)
+        else:
+            np.multiply(d, -lr, out=scratch)
+            scratch /= avg
+        p += scratch
+
+
+def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, lr, beta1, beta2, eps, weight_decay, step_size,
+         bias_correction2_sqrt, amsgrad, maximize, decoupled_weight_decay):
+    """θ ← θ(1 − lr·λ) if decoupled, else d ← d + λθ;  m ← lerp(m, d, 1−β1);  v ← β2·v + (1−β2)d²;
+    amsgrad: v̂ ← max(v̂, v);  θ ← θ − step_size·m / (√v / √bc2 + eps)."""
+    optional = {"max_exp_avg_sqs": max_exp_avg_sqs} if amsgrad else {}
+    _check("adam()", params=params, grads=grads, exp_avgs=exp_avgs, exp_avg_sqs=exp_avg_sqs, **optional)
+    for i, (p, g, m, v) in enumerate(zip(params, grads, exp_avgs, exp_avg_sqs)):
+        if decoupled_weight_decay and weight_decay != 0:
+            p *= 1 - lr * weight_decay
+        d = _direction(p, g, 0 if decoupled_weight_decay else weight_decay, maximize)
+        scratch = np.empty_like(p)
+        _lerp_(m, d, 1 - beta1, scratch)
+        _add_scaled_square_(v, beta2, d, scratch)
+        second = v
+        if amsgrad:
+            second = np.maximum(max_exp_avg_sqs[i], v, out=max_exp_avg_sqs[i])
+        denom = np.sqrt(second)
+        denom /= bias_correction2_sqrt
+        denom += eps
+        np.multiply(m, -step_size, out=scratch)
+        scratch /= denom
+        p += scratch
+
+
+def axpy(xs, ys, alpha):
+    """x ← x + α·y: the in-place bandwidth reference."""
+    _check("axpy()", read_only="ys", xs=xs, ys=ys)
+    for x, y in zip(xs, ys):
+        x += np.multiply(y, alpha)

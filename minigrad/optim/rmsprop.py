@@ -1,0 +1,40 @@
+from .optimizer import Optimizer, next_step, require
+
+
+class RMSprop(Optimizer):
+    """RMSprop, as torch.optim.RMSprop::
+
+        d ← −g if maximize else g;    d ← d + λθ
+        v ← α·v + (1 − α)·d²
+        avg ← √(v − ḡ²) with ḡ ← ḡ + (1 − α)(d − ḡ) if centered, else √v
+        avg ← avg + eps                           (eps outside the root)
+        b ← μ·b + d / avg;  θ ← θ − lr·b          if momentum μ > 0
+        θ ← θ − lr·d / avg                        otherwise
+    """
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, *,
+                 maximize=False, backend="cpp", skip_nonfinite=False):
+        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                        centered=centered, maximize=maximize)
+        super().__init__(params, defaults, backend, skip_nonfinite)
+
+    def _validate(self, group):
+        require(group["lr"] >= 0, f"Invalid learning rate: {group['lr']}")
+        require(group["eps"] >= 0, f"Invalid epsilon value: {group['eps']}")
+        require(group["momentum"] >= 0, f"Invalid momentum value: {group['momentum']}")
+        require(group["weight_decay"] >= 0, f"Invalid weight_decay value: {group['weight_decay']}")
+        require(group["alpha"] >= 0, f"Invalid alpha value: {group['alpha']}")
+
+    def _state_names(self, group):
+        return ("square_avg",) + (("momentum_buffer",) if group["momentum"] > 0 else ()) + \
+            (("grad_avg",) if group["centered"] else ())
+
+    def _update(self, group):
+        grad_avg = "grad_avg" if group["centered"] else None
+        momentum_buffer = "momentum_buffer" if group["momentum"] > 0 else None
+        for bucket in self._buckets(group).values():
+            for _, state in bucket:
+                state["step"] = next_step(state)
+            self._kernels.rmsprop(*self._lists(bucket, "square_avg", grad_avg, momentum_buffer), group["lr"],
+                                  group["alpha"], group["eps"], group["weight_decay"], group["momentum"],
+                                  group["centered"], group["maximize"])

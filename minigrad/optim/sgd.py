@@ -1,0 +1,34 @@
+from .optimizer import Optimizer, require
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with momentum, as torch.optim.SGD::
+
+        d ← −g if maximize else g;    d ← d + λθ
+        b ← d on the first step, else μ·b + (1 − dampening)·d
+        d ← d + μ·b if nesterov else b            (when momentum μ ≠ 0)
+        θ ← θ − lr·d
+    """
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
+                 maximize=False, backend="cpp", skip_nonfinite=False):
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, maximize=maximize)
+        super().__init__(params, defaults, backend, skip_nonfinite)
+
+    def _validate(self, group):
+        require(group["lr"] >= 0, f"Invalid learning rate: {group['lr']}")
+        require(group["momentum"] >= 0, f"Invalid momentum value: {group['momentum']}")
+        require(group["weight_decay"] >= 0, f"Invalid weight_decay value: {group['weight_decay']}")
+        require(not group["nesterov"] or (group["momentum"] > 0 and group["dampening"] == 0),
+                "Nesterov momentum requires a momentum and zero dampening")
+
+    def _state_names(self, group):
+        return ("momentum_buffer",) if group["momentum"] != 0 else ()
+
+    def _update(self, group):
+        first = lambda state: "momentum_buffer" not in state
+        for (_, first_step), bucket in self._buckets(group, key=first).items():
+            buffers = "momentum_buffer" if group["momentum"] != 0 else None
+            self._kernels.sgd(*self._lists(bucket, buffers), group["lr"], group["weight_decay"], group["momentum"],
+                              group["dampening"], group["nesterov"], group["maximize"], first_step)
