@@ -17,6 +17,13 @@ def _check(op, read_only="grads", **lists):
     _C.check_arrays(op, list(lists.items()), read_only=[read_only])
 
 
+def _flat(*lists):
+    """Each tensor's arrays as 1-D views (a ufunc on 0-d arrays returns a scalar, not an array);
+    None for a list the options do not use."""
+    for i in range(len(lists[0])):
+        yield tuple(None if arrays is None else arrays[i].reshape(-1) for arrays in lists)
+
+
 def _direction(param, grad, weight_decay, maximize):
     """d = ±g + λθ, on a scratch array when it differs from g (the stored gradient is never written)."""
     if weight_decay != 0:
@@ -48,10 +55,9 @@ def sgd(params, grads, momentum_buffers, lr, weight_decay, momentum, dampening, 
     """b ← μ·b + (1 − dampening)·d (b ← d on the first step);  d ← d + μ·b (nesterov) or b;  θ ← θ − lr·d."""
     buffers = {"momentum_buffers": momentum_buffers} if momentum != 0 else {}
     _check("sgd()", params=params, grads=grads, **buffers)
-    for i, (p, g) in enumerate(zip(params, grads)):
+    for p, g, b in _flat(params, grads, momentum_buffers if momentum != 0 else None):
         d = _direction(p, g, weight_decay, maximize)
         if momentum != 0:
-            b = momentum_buffers[i]
             if first_step:
                 np.copyto(b, d)
             else:
@@ -64,7 +70,7 @@ def sgd(params, grads, momentum_buffers, lr, weight_decay, momentum, dampening, 
 def adagrad(params, grads, state_sums, clr, weight_decay, eps, maximize):
     """s ← s + d²;  θ ← θ − clr·d / (√s + eps)."""
     _check("adagrad()", params=params, grads=grads, state_sums=state_sums)
-    for p, g, s in zip(params, grads, state_sums):
+    for p, g, s in _flat(params, grads, state_sums):
         d = _direction(p, g, weight_decay, maximize)
         scratch = np.multiply(d, d)
         s += scratch
@@ -78,7 +84,7 @@ def adagrad(params, grads, state_sums, clr, weight_decay, eps, maximize):
 def adadelta(params, grads, square_avgs, acc_deltas, lr, rho, eps, weight_decay, maximize):
     """v ← ρv + (1−ρ)d²;  Δ ← √(u + eps) / √(v + eps) · d;  u ← ρu + (1−ρ)Δ²;  θ ← θ − lr·Δ."""
     _check("adadelta()", params=params, grads=grads, square_avgs=square_avgs, acc_deltas=acc_deltas)
-    for p, g, v, u in zip(params, grads, square_avgs, acc_deltas):
+    for p, g, v, u in _flat(params, grads, square_avgs, acc_deltas):
         d = _direction(p, g, weight_decay, maximize)
         scratch = np.empty_like(p)
         _add_scaled_square_(v, rho, d, scratch)
@@ -101,12 +107,12 @@ def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, lr, alpha, 
     if momentum > 0:
         optional["momentum_buffers"] = momentum_buffers
     _check("rmsprop()", params=params, grads=grads, square_avgs=square_avgs, **optional)
-    for i, (p, g, v) in enumerate(zip(params, grads, square_avgs)):
+    for p, g, v, gavg, b in _flat(params, grads, square_avgs, grad_avgs if centered else None,
+                                  momentum_buffers if momentum > 0 else None):
         d = _direction(p, g, weight_decay, maximize)
         scratch = np.empty_like(p)
         _add_scaled_square_(v, alpha, d, scratch)
         if centered:
-            gavg = grad_avgs[i]
             _lerp_(gavg, d, 1 - alpha, scratch)
             avg = np.multiply(gavg, gavg)
             np.subtract(v, avg, out=avg)
@@ -115,7 +121,6 @@ def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, lr, alpha, 
             avg = np.sqrt(v)
         avg += eps
         if momentum > 0:
-            b = momentum_buffers[i]
             b *= momentum
             b += np.divide(d, avg, out=scratch)
             np.multiply(b, -lr, out=scratch)
@@ -131,7 +136,7 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, lr, beta1, beta2
     amsgrad: v̂ ← max(v̂, v);  θ ← θ − step_size·m / (√v / √bc2 + eps)."""
     optional = {"max_exp_avg_sqs": max_exp_avg_sqs} if amsgrad else {}
     _check("adam()", params=params, grads=grads, exp_avgs=exp_avgs, exp_avg_sqs=exp_avg_sqs, **optional)
-    for i, (p, g, m, v) in enumerate(zip(params, grads, exp_avgs, exp_avg_sqs)):
+    for p, g, m, v, vmax in _flat(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs if amsgrad else None):
         if decoupled_weight_decay and weight_decay != 0:
             p *= 1 - lr * weight_decay
         d = _direction(p, g, 0 if decoupled_weight_decay else weight_decay, maximize)
@@ -140,7 +145,7 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, lr, beta1, beta2
         _add_scaled_square_(v, beta2, d, scratch)
         second = v
         if amsgrad:
-            second = np.maximum(max_exp_avg_sqs[i], v, out=max_exp_avg_sqs[i])
+            second = np.maximum(vmax, v, out=vmax)
         denom = np.sqrt(second)
         denom /= bias_correction2_sqrt
         denom += eps
@@ -152,5 +157,5 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, lr, beta1, beta2
 def axpy(xs, ys, alpha):
     """x ← x + α·y: the in-place bandwidth reference."""
     _check("axpy()", read_only="ys", xs=xs, ys=ys)
-    for x, y in zip(xs, ys):
+    for x, y in _flat(xs, ys):
         x += np.multiply(y, alpha)

@@ -75,8 +75,6 @@ class Optimizer:
                 raise TypeError(f"params[{i}]: an optimizer updates objects with a .data ndarray (such as "
                                 f"minigrad.Parameter), got {type(p).__name__}")
         _C.check_arrays("add_param_group", [("params", [p.data for p in params])], read_only=[], one_dtype=False)
-        if len({id(p) for p in params}) != len(params):
-            raise ValueError("a parameter group contains the same parameter more than once")
         seen = {id(p) for group in self.param_groups for p in group["params"]}
         if any(id(p) in seen for p in params):
             raise ValueError("some parameters appear in more than one parameter group")

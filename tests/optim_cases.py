@@ -1,0 +1,62 @@
+"""Shared test fixtures for the optimizer tests: every optimizer × option combination, and a
+tiny stand-in for a parameter (anything with .data and .grad)."""
+import itertools
+
+import numpy as np
+
+
+class Param:
+    """The optimizer contract: .data updated in place, .grad read (None skips the parameter)."""
+
+    def __init__(self, data, grad=None):
+        self.data, self.grad = data, grad
+
+
+def _product(name, **choices):
+    keys = list(choices)
+    return [(name, dict(zip(keys, values))) for values in itertools.product(*choices.values())]
+
+
+def _id(case):
+    name, options = case
+    return name + "(" + ",".join(f"{k}={v}" for k, v in options.items()) + ")"
+
+
+SGD = [c for c in _product("SGD", lr=[0.1], momentum=[0, 0.9], dampening=[0, 0.3], nesterov=[False, True],
+                           weight_decay=[0, 0.1], maximize=[False, True])
+       if not (c[1]["nesterov"] and (c[1]["momentum"] == 0 or c[1]["dampening"] != 0))]
+ADAGRAD = _product("Adagrad", lr=[0.1], lr_decay=[0, 0.05], weight_decay=[0, 0.1], initial_accumulator_value=[0, 0.2],
+                   maximize=[False, True])
+ADADELTA = _product("Adadelta", lr=[1.0, 0.5], rho=[0.9, 0.3], weight_decay=[0, 0.1], maximize=[False, True])
+# alpha=0.3 and beta1=0.3 take torch.lerp's second formula (weight ≥ 0.5).
+RMSPROP = _product("RMSprop", lr=[0.01], alpha=[0.99, 0.3], weight_decay=[0, 0.1], momentum=[0, 0.8],
+                   centered=[False, True], maximize=[False, True])
+ADAM = _product("Adam", lr=[0.01], betas=[(0.9, 0.999), (0.3, 0.8)], weight_decay=[0, 0.1], amsgrad=[False, True],
+                maximize=[False, True], decoupled_weight_decay=[False, True])
+ADAMW = _product("AdamW", lr=[0.01], weight_decay=[0.01, 0.2], amsgrad=[False, True])
+ALL = SGD + ADAGRAD + ADADELTA + RMSPROP + ADAM + ADAMW
+IDS = [_id(c) for c in ALL]
+
+# One param group holding every interesting size: empty, one element, odd lengths shorter than a
+# SIMD vector, and more than the threading grain with an odd tail (so two threads split it).
+SIZES = [0, 1, 7, 33, 100_003]
+
+
+def make_params(dtype, sizes=SIZES, seed=0):
+    rng = np.random.default_rng(seed)
+    return [Param(rng.standard_normal(n).astype(dtype)) for n in sizes]
+
+
+def set_grads(params, rng):
+    for p in params:
+        p.grad = rng.standard_normal(p.data.shape).astype(p.data.dtype)
+
+
+def train(optimizer_cls, options, params, steps, seed=1, **extra):
+    """Runs `steps` updates with gradients drawn from `seed`; returns the optimizer."""
+    opt = optimizer_cls(params, **options, **extra)
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        set_grads(params, rng)
+        opt.step()
+    return opt

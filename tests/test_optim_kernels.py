@@ -1,0 +1,230 @@
+"""The C++ kernels against their NumPy twins, across threads and SIMD paths, and their argument
+checks (which must fire before anything is written)."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import minigrad
+import minigrad.optim as optim
+from minigrad import _C
+from minigrad.optim import kernels_numpy
+
+from optim_cases import ALL, IDS, Param, make_params, train
+
+TOLERANCE = {np.float32: 1e-6, np.float64: 1e-12}
+
+
+def trajectories(name, options, dtype, steps=12, **extra):
+    """Final parameters after `steps` updates on the cpp and numpy backends, from the same start."""
+    finals = []
+    for backend in ("cpp", "numpy"):
+        params = make_params(dtype)
+        train(getattr(optim, name), options, params, steps, backend=backend, **extra)
+        finals.append([p.data for p in params])
+    return finals
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", ALL, ids=IDS)
+def test_cpp_matches_numpy_twin(case, dtype):
+    cpp, numpy = trajectories(*case, dtype)
+    for a, b in zip(cpp, numpy):
+        np.testing.assert_allclose(a, b, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
+
+
+def run_case(case, dtype=np.float32, steps=3):
+    name, options = case
+    params = make_params(dtype)
+    train(getattr(optim, name), options, params, steps)
+    return np.concatenate([p.data for p in params])
+
+
+@pytest.fixture
+def restore_threads_and_simd():
+    threads, simd = minigrad.get_num_threads(), minigrad.build_info()["simd"]
+    yield
+    minigrad.set_num_threads(threads)
+    minigrad.set_simd(simd)
+
+
+@pytest.mark.parametrize("case", ALL[::3], ids=IDS[::3])
+def test_one_and_two_threads_are_bitwise_identical(case, restore_threads_and_simd):
+    minigrad.set_num_threads(1)
+    one = run_case(case)
+    minigrad.set_num_threads(2)
+    two = run_case(case)
+    assert one.tobytes() == two.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", ALL[::2], ids=IDS[::2])
+def test_every_simd_path_is_bitwise_identical(case, dtype, restore_threads_and_simd):
+    results = {}
+    for level in minigrad.build_info()["simd_supported"]:
+        minigrad.set_simd(level)
+        results[level] = run_case(case, dtype)
+    reference = results.pop("baseline")
+    for level, result in results.items():
+        assert result.tobytes() == reference.tobytes(), level
+
+
+def test_simd_is_chosen_by_environment_variable():
+    def simd_with(value):
+        env = {**os.environ, "MINIGRAD_SIMD": value}
+        return subprocess.run([sys.executable, "-c", "import minigrad; print(minigrad.build_info()['simd'])"],
+                              env=env, capture_output=True, text=True)
+
+    assert simd_with("baseline").stdout.strip() == "baseline"
+    bad = simd_with("sse9")
+    assert bad.returncode != 0 and "MINIGRAD_SIMD" in bad.stderr and "unknown SIMD level 'sse9'" in bad.stderr
+
+
+def test_set_simd_rejects_unknown_level():
+    with pytest.raises(ValueError, match="unknown SIMD level 'mmx'"):
+        minigrad.set_simd("mmx")
+
+
+def test_build_info_and_threads(restore_threads_and_simd):
+    info = minigrad.build_info()
+    assert info["version"] == minigrad.__version__
+    assert info["simd"] in info["simd_supported"] and set(info["simd_supported"]) <= set(info["simd_compiled"])
+    assert info["openmp"] in (True, False) and info["compiler"]
+    minigrad.set_num_threads(1)
+    assert minigrad.get_num_threads() == 1 and minigrad.build_info()["num_threads"] == 1
+    with pytest.raises(ValueError, match="num_threads must be >= 1"):
+        minigrad.set_num_threads(0)
+
+
+def test_build_info_command_line():
+    out = subprocess.run([sys.executable, "-m", "minigrad", "info"], capture_output=True, text=True, check=True).stdout
+    assert "openmp" in out and "simd" in out
+
+
+# ---- argument checks: both backends, every error before any write --------------------------------
+
+KERNELS = [_C, kernels_numpy]
+ADAM_SCALARS = (1e-3, 0.9, 0.999, 1e-8, 0.0, 1e-2, 0.03, False, False, False)
+
+
+def adam_arrays(n_tensors=3, size=5, dtype=np.float32):
+    """params, grads, exp_avgs, exp_avg_sqs (non-negative, as a second moment is)."""
+    rng = np.random.default_rng(0)
+    return [[rng.random(size).astype(dtype) for _ in range(n_tensors)] for _ in range(4)]
+
+
+def overlapping_pair():
+    shared = np.zeros(8, np.float32)
+    return shared[:5], shared[3:]
+
+
+def snapshot(lists):
+    return [np.array(a) for arrays in lists for a in arrays]
+
+
+def assert_unchanged(lists, before):
+    for a, b in zip([a for arrays in lists for a in arrays], before):
+        assert np.asarray(a).tobytes() == b.tobytes()
+
+
+def spoil(index, position, value):
+    """A mutation of the argument lists: list `index`, tensor `position` (the last, so that earlier
+    tensors would already have been updated if checks came late) replaced by value(old)."""
+    def apply(lists):
+        lists[index][position] = value(lists[index][position])
+        return lists
+    return apply
+
+
+BAD_INPUTS = [
+    (spoil(0, -1, lambda a: a.astype(np.int64)), TypeError, r"params\[2\] has dtype int64"),
+    (spoil(0, -1, lambda a: a.astype(np.float64)), TypeError, r"params\[2\] has dtype float64 but params\[0\] has float32"),
+    (spoil(2, -1, lambda a: a.astype(np.float64)), TypeError, r"exp_avgs\[2\] has dtype float64 but params\[2\] has float32"),
+    (spoil(1, -1, lambda a: a.astype(">f4")), TypeError, r"grads\[2\] has dtype >f4"),
+    (spoil(0, -1, lambda a: np.zeros(10, np.float32)[::2]), ValueError, r"params\[2\] is not C-contiguous"),
+    (spoil(1, -1, lambda a: np.zeros(6, np.float32)), ValueError, r"grads\[2\] has shape \(6,\) but params\[2\] has shape \(5,\)"),
+    (spoil(2, -1, lambda a: np.zeros((5, 1), np.float32)), ValueError, r"exp_avgs\[2\] has shape \(5, 1\)"),
+    (spoil(1, -1, lambda a: a.tolist()), TypeError, r"grads\[2\] must be a numpy.ndarray, got list"),
+    (spoil(0, -1, lambda a: np.frombuffer(a.tobytes(), np.float32)), ValueError, r"params\[2\] is read-only"),
+    (spoil(3, -1, lambda a: np.frombuffer(a.tobytes(), np.float32)), ValueError, r"exp_avg_sqs\[2\] is read-only"),
+    (lambda lists: [lists[0], lists[1], lists[2], lists[3][:2]], ValueError, r"exp_avg_sqs has 2 arrays but params has 3"),
+    (lambda lists: [lists[0][-1], lists[1], lists[2], lists[3]], TypeError, r"params must be a list of numpy arrays, got numpy.ndarray"),
+    (lambda lists: [lists[0], lists[1], lists[2][:2] + [lists[0][0]], lists[3]], ValueError, r"params\[0\] and exp_avgs\[2\] overlap"),
+    (lambda lists: [lists[0][:1] + list(overlapping_pair()), *lists[1:]], ValueError, r"params\[1\] and params\[2\] overlap"),
+    (lambda lists: [lists[0], lists[1], lists[2], lists[3][:2] + [lists[1][0]]], ValueError, r"grads\[0\] and exp_avg_sqs\[2\] overlap"),
+]
+
+
+@pytest.mark.parametrize("kernels", KERNELS, ids=["cpp", "numpy"])
+@pytest.mark.parametrize("mutate, error, message", BAD_INPUTS)
+def test_bad_arguments_raise_before_any_write(kernels, mutate, error, message):
+    lists = mutate(adam_arrays())
+    arrays = [a for a in lists if isinstance(a, list)]
+    before = snapshot(arrays)
+    with pytest.raises(error, match=message):
+        kernels.adam(*lists, [], *ADAM_SCALARS)
+    assert_unchanged(arrays, before)
+
+
+@pytest.mark.parametrize("kernels", KERNELS, ids=["cpp", "numpy"])
+def test_read_only_grads_and_unused_optional_lists_are_fine(kernels):
+    params, grads, m, v = adam_arrays()
+    grads = [np.frombuffer(g.tobytes(), g.dtype) for g in grads]
+    before = [p.copy() for p in params]
+    kernels.adam(params, grads, m, v, ["ignored: amsgrad is off"], *ADAM_SCALARS)
+    assert all((p != b).all() for p, b in zip(params, before))
+
+
+@pytest.mark.parametrize("kernels", KERNELS, ids=["cpp", "numpy"])
+def test_empty_call_and_misaligned_array(kernels):
+    kernels.adam([], [], [], [], [], *ADAM_SCALARS)
+    params, grads, m, v = adam_arrays(n_tensors=1)
+    raw = np.zeros(6 * 4 + 1, np.uint8)
+    misaligned = raw[1:].view(np.float32)[:5]
+    if kernels is _C:  # NumPy can compute on misaligned data; the C++ loops refuse it
+        with pytest.raises(ValueError, match=r"params\[0\] is not aligned"):
+            kernels.adam([misaligned], grads, m, v, [], *ADAM_SCALARS)
+
+
+@pytest.mark.parametrize("kernels", KERNELS, ids=["cpp", "numpy"])
+def test_every_kernel_checks_its_state_lists(kernels):
+    p, g, s = (np.ones(3, np.float32) for _ in range(3))
+    short = np.ones(2, np.float32)
+    with pytest.raises(ValueError, match=r"momentum_buffers\[0\] has shape"):
+        kernels.sgd([p], [g], [short], 0.1, 0, 0.9, 0, False, False, False)
+    kernels.sgd([p], [g], [], 0.1, 0, 0.0, 0, False, False, False)  # no momentum: no buffers needed
+    with pytest.raises(ValueError, match=r"state_sums\[0\] has shape"):
+        kernels.adagrad([p], [g], [short], 0.1, 0, 1e-10, False)
+    with pytest.raises(ValueError, match=r"acc_deltas has 0 arrays but params has 1"):
+        kernels.adadelta([p], [g], [s], [], 1.0, 0.9, 1e-6, 0, False)
+    with pytest.raises(ValueError, match=r"grad_avgs has 0 arrays"):
+        kernels.rmsprop([p], [g], [s], [], [], 0.01, 0.99, 1e-8, 0, 0, True, False)
+    with pytest.raises(ValueError, match=r"max_exp_avg_sqs has 0 arrays"):
+        kernels.adam([p], [g], [s], [s.copy()], [], 1e-3, 0.9, 0.999, 1e-8, 0, 1, 1, True, False, False)
+    with pytest.raises(ValueError, match=r"xs\[0\] and ys\[0\] overlap"):
+        kernels.axpy([p], [p], 1.0)
+
+
+def test_axpy_twins_agree():
+    x = np.arange(100_003, dtype=np.float64)
+    y = np.linspace(0, 1, 100_003)
+    twin = x.copy()
+    _C.axpy([x], [y], 0.5)
+    kernels_numpy.axpy([twin], [y], 0.5)
+    assert x.tobytes() == twin.tobytes()
+    np.testing.assert_array_equal(x, np.arange(100_003) + 0.5 * y)
+
+
+def test_many_small_tensors_of_mixed_sizes_split_across_threads(restore_threads_and_simd):
+    sizes = [0, 3, 40_000, 1, 17, 70_001, 0, 5, 65_536]
+    results = []
+    for threads in (1, 2):
+        minigrad.set_num_threads(threads)
+        params = make_params(np.float32, sizes)
+        train(optim.RMSprop, dict(centered=True, momentum=0.5), params, 3)
+        results.append(np.concatenate([p.data for p in params]))
+    twin = make_params(np.float32, sizes)
+    train(optim.RMSprop, dict(centered=True, momentum=0.5), twin, 3, backend="numpy")
+    assert results[0].tobytes() == results[1].tobytes() == np.concatenate([p.data for p in twin]).tobytes()
