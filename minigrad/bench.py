@@ -1,0 +1,285 @@
+"""The optimizer speed comparison: C++ kernels vs their NumPy twins vs torch.optim.
+
+    python -m minigrad.bench [--quick] [--json PATH] [--plot PATH.png]      (or: minigrad bench ...)
+
+For each optimizer variant, size, dtype and thread count it times one ``step()`` of the same
+optimizer on the ``cpp`` and ``numpy`` backends and, where torch is installed, torch's
+``foreach=False`` and ``fused=True`` paths, all in one process, alternating candidates round by
+round, and reports medians. GB/s uses the bytes each update moves (shared/SEMANTICS.md), and the
+roofline is an in-place ``x += a·y`` stream (``minigrad._C.axpy``) over the same working set,
+measured in the same rounds. Then: a "many small tensors" case (ResNet-56's parameter shapes) and
+the call overhead on a one-element tensor.
+"""
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from . import _C, build_info, get_num_threads, set_num_threads
+from . import optim
+
+# name: (optimizer, options, bytes moved per float32 element; float64 moves twice as many)
+VARIANTS = {
+    "sgd": ("SGD", {"lr": 1e-3}, 12),
+    "sgd-momentum": ("SGD", {"lr": 1e-3, "momentum": 0.9}, 20),
+    "sgd-nesterov": ("SGD", {"lr": 1e-3, "momentum": 0.9, "nesterov": True}, 20),
+    "adagrad": ("Adagrad", {}, 20),
+    "adadelta": ("Adadelta", {}, 28),
+    "rmsprop": ("RMSprop", {}, 20),
+    "rmsprop-momentum": ("RMSprop", {"momentum": 0.9}, 28),
+    "rmsprop-centered": ("RMSprop", {"centered": True}, 28),
+    "rmsprop-centered-momentum": ("RMSprop", {"centered": True, "momentum": 0.9}, 36),
+    "adam": ("Adam", {}, 28),
+    "adam-amsgrad": ("Adam", {"amsgrad": True}, 36),
+    "adamw": ("AdamW", {}, 28),
+}
+SIZES = [1_000, 10_000, 100_000, 1 << 20, 1 << 24]
+QUICK_SIZES = [10_000, 1 << 20]
+CANDIDATES = ["cpp", "numpy", "torch", "torch-fused"]
+
+
+def resnet56_shapes():
+    """Parameter shapes of ResNet-56 for CIFAR (He et al. 2016): 3 stages of 9 basic blocks, each
+    two 3×3 convs with batch norm; 0.85M parameters in 167 tensors."""
+    shapes = [(16, 3, 3, 3), (16,), (16,)]
+    in_channels = 16
+    for channels in (16, 32, 64):
+        for _ in range(9):
+            for conv_in in (in_channels, channels):
+                shapes += [(channels, conv_in, 3, 3), (channels,), (channels,)]
+            in_channels = channels
+    return shapes + [(10, 64), (10,)]
+
+
+class _Param:
+    def __init__(self, data, grad):
+        self.data, self.grad = data, grad
+
+
+def _steps(variant, shapes, dtype, torch):
+    """{candidate: a function running one optimizer step} on fresh random data of these shapes."""
+    name, options, _ = VARIANTS[variant]
+    rng = np.random.default_rng(0)
+    start = [(rng.standard_normal(s).astype(dtype), rng.standard_normal(s).astype(dtype)) for s in shapes]
+    steps = {}
+    for backend in ("cpp", "numpy"):
+        opt = getattr(optim, name)([_Param(d.copy(), g) for d, g in start], **options, backend=backend)
+        steps[backend] = opt.step
+    if torch is not None:
+        for label, path in (("torch", {"foreach": False}), ("torch-fused", {"fused": True})):
+            tensors = [torch.tensor(d, requires_grad=True) for d, _ in start]
+            for t, (_, g) in zip(tensors, start):
+                t.grad = torch.from_numpy(g)
+            try:
+                opt = getattr(torch.optim, name)(tensors, **options, **path)
+                opt.step()
+            except (RuntimeError, TypeError, ValueError):  # no fused path for this optimizer
+                continue
+            steps[label] = opt.step
+    return steps
+
+
+def _bandwidth_step(elements, dtype):
+    """The roofline: x += a·y in place over `elements` elements each."""
+    x, y = np.ones(elements, dtype), np.ones(elements, dtype)
+    return lambda: _C.axpy([x], [y], 0.0)
+
+
+def measure(steps, rounds, min_sample=2e-4):
+    """Median seconds per call of each function: every round calls each candidate once (in an order
+    that alternates between rounds); calls shorter than min_sample are repeated within a sample."""
+    repeats = {}
+    for name, step in steps.items():
+        step()  # warm up (creates optimizer state)
+        start = time.perf_counter()
+        step()
+        repeats[name] = max(1, int(min_sample / max(time.perf_counter() - start, 1e-7)))
+    samples = {name: [] for name in steps}
+    names = list(steps)
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            step, k = steps[name], repeats[name]
+            start = time.perf_counter()
+            for _ in range(k):
+                step()
+            samples[name].append((time.perf_counter() - start) / k)
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def run_case(variant, shapes, dtype, threads, rounds, torch):
+    set_num_threads(threads)
+    if torch is not None:
+        torch.set_num_threads(threads)
+    elements = sum(int(np.prod(s)) for s in shapes)
+    bytes_moved = elements * VARIANTS[variant][2] * np.dtype(dtype).itemsize // 4
+    steps = _steps(variant, shapes, dtype, torch)
+    # the roofline over the same working set: 12 bytes (3 accesses) per axpy element
+    steps["bandwidth"] = _bandwidth_step(max(1, bytes_moved // (3 * np.dtype(dtype).itemsize)), dtype)
+    seconds = measure(steps, rounds)
+    bandwidth = bytes_moved / seconds.pop("bandwidth") / 1e9
+    record = {"variant": variant, "elements": elements, "tensors": len(shapes), "dtype": np.dtype(dtype).name,
+              "threads": threads, "bytes": bytes_moved, "bandwidth_gbs": bandwidth,
+              "ms": {name: s * 1e3 for name, s in seconds.items()}}
+    record["gbs"] = bytes_moved / seconds["cpp"] / 1e9
+    record["fraction_of_bandwidth"] = record["gbs"] / bandwidth
+    record["speedup_vs_numpy"] = seconds["numpy"] / seconds["cpp"]
+    if "torch-fused" in seconds:
+        record["speedup_vs_torch_fused"] = seconds["torch-fused"] / seconds["cpp"]
+    return record
+
+
+def call_overhead(rounds):
+    """Microseconds per call on one float32 element: the Adam kernel alone, and Adam.step()."""
+    p, g, m, v = (np.ones(1, np.float32) for _ in range(4))
+    args = ([p], [g], [m], [v], [], 1e-3, 0.9, 0.999, 1e-8, 0.0, 1e-2, 0.03, False, False, False)
+    opt = optim.Adam([_Param(np.ones(1, np.float32), np.ones(1, np.float32))])
+    seconds = measure({"kernel": lambda: _C.adam(*args), "Adam.step": opt.step}, rounds)
+    return {name: s * 1e6 for name, s in seconds.items()}
+
+
+def _format_table(records):
+    header = (f"{'optimizer':<26}{'elements':>10}{'cpp ms':>10}{'numpy ms':>10}{'torch ms':>10}{'fused ms':>10}"
+              f"{'cpp GB/s':>10}{'% bw':>7}{'x numpy':>9}{'x fused':>9}")
+    lines = [header, "-" * len(header)]
+    for r in records:
+        ms = r["ms"]
+        cell = lambda name: f"{ms[name]:>10.4f}" if name in ms else f"{'n/a':>10}"
+        fused = f"{r['speedup_vs_torch_fused']:>9.2f}" if "speedup_vs_torch_fused" in r else f"{'n/a':>9}"
+        name = r["variant"] + (f" ({r['tensors']} tensors)" if r["tensors"] > 1 else "")
+        lines.append(f"{name:<26}{r['elements']:>10}{cell('cpp')}{cell('numpy')}{cell('torch')}{cell('torch-fused')}"
+                     f"{r['gbs']:>10.1f}{100 * r['fraction_of_bandwidth']:>6.0f}%{r['speedup_vs_numpy']:>9.1f}{fused}")
+    return "\n".join(lines)
+
+
+def targets(records, overhead):
+    """The issue's targets, checked on this run's figures: (description, value, met)."""
+    def find(variant, elements, tensors=1):
+        return [r for r in records if r["variant"] == variant and r["dtype"] == "float32" and r["tensors"] == tensors
+                and r["elements"] == elements and r["threads"] == max(x["threads"] for x in records)]
+    checks = []
+    for elements in (1 << 20, 1 << 24):
+        for r in find("adam", elements):
+            checks.append((f"Adam fp32 {elements:,}: x NumPy >= 8", r["speedup_vs_numpy"], r["speedup_vs_numpy"] >= 8))
+            if "speedup_vs_torch_fused" in r:
+                checks.append((f"Adam fp32 {elements:,}: x torch fused >= 1", r["speedup_vs_torch_fused"],
+                               r["speedup_vs_torch_fused"] >= 1))
+    for r in records:
+        if r["elements"] == 1 << 24 and r["tensors"] == 1 and r["threads"] == max(x["threads"] for x in records):
+            checks.append((f"{r['variant']} {r['dtype']} 16M: fraction of bandwidth >= 0.85",
+                           r["fraction_of_bandwidth"], r["fraction_of_bandwidth"] >= 0.85))
+    for r in records:
+        if r["tensors"] > 1 and "speedup_vs_torch_fused" in r and r["dtype"] == "float32":
+            checks.append((f"{r['variant']} many small tensors: x torch fused >= 2", r["speedup_vs_torch_fused"],
+                           r["speedup_vs_torch_fused"] >= 2))
+    checks.append(("call overhead, 1-element Adam kernel call <= 2 us", overhead["kernel"], overhead["kernel"] <= 2))
+    return checks
+
+
+def plot(records, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    threads = max(r["threads"] for r in records)
+    variants = [v for v in VARIANTS if any(r["variant"] == v for r in records)]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    for ax, dtype in zip(axes, ("float32", "float64")):
+        for variant in variants:
+            rows = [r for r in records if r["variant"] == variant and r["dtype"] == dtype and r["tensors"] == 1
+                    and r["threads"] == threads]
+            if rows:
+                ax.plot([r["elements"] for r in rows], [r["speedup_vs_numpy"] for r in rows], marker="o", label=variant)
+        ax.set(xscale="log", yscale="log", title=f"{dtype}, {threads} threads", xlabel="elements",
+               ylabel="C++ speedup over the NumPy twin")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def _progress(items, enabled):
+    if enabled:
+        try:
+            from tqdm import tqdm
+            return tqdm(items, desc="minigrad bench", file=sys.stderr)
+        except ImportError:
+            print("(install tqdm for a progress bar: pip install 'minigrad[bench]')", file=sys.stderr)
+    return items
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="minigrad bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="float32, 10K and 1M elements, max threads: ~30 s")
+    parser.add_argument("--optimizers", default=",".join(VARIANTS), help="comma-separated variants (default: all)")
+    parser.add_argument("--sizes", help="comma-separated element counts (default: 1e3..1.6e7)")
+    parser.add_argument("--dtypes", default="float32,float64")
+    parser.add_argument("--threads", help="comma-separated thread counts (default: 1 and the maximum)")
+    parser.add_argument("--rounds", type=int, default=15, help="timed rounds per case (median reported)")
+    parser.add_argument("--no-torch", action="store_true", help="skip torch even if installed")
+    parser.add_argument("--json", metavar="PATH", help="write every figure as JSON")
+    parser.add_argument("--plot", metavar="PATH.png", help="plot the speedups (needs matplotlib)")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+
+    variants = args.optimizers.split(",")
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown optimizer variant(s) {unknown}; valid: {', '.join(VARIANTS)}")
+    max_threads = get_num_threads()
+    sizes = [int(float(s)) for s in args.sizes.split(",")] if args.sizes else (QUICK_SIZES if args.quick else SIZES)
+    dtypes = ["float32"] if args.quick else args.dtypes.split(",")
+    threads = [int(t) for t in args.threads.split(",")] if args.threads else (
+        [max_threads] if args.quick else sorted({1, max_threads}))
+    rounds = min(args.rounds, 7) if args.quick else args.rounds
+    torch = None
+    if not args.no_torch:
+        try:
+            import torch
+        except ImportError:
+            print("torch is not installed: its columns are skipped (pip install torch)", file=sys.stderr)
+
+    cases = [(v, [(n,)], d, t) for d in dtypes for t in threads for v in variants for n in sizes]
+    cases += [(v, resnet56_shapes(), "float32", max_threads) for v in ("adam", "sgd-momentum") if v in variants]
+    records = [run_case(v, shapes, d, t, rounds, torch) for v, shapes, d, t in _progress(cases, not args.no_progress)]
+    overhead = call_overhead(rounds)
+    set_num_threads(max_threads)
+
+    info = build_info()
+    print(f"minigrad {info['version']} ({info['compiler']}, OpenMP {info['openmp']}, SIMD {info['simd']}), "
+          f"numpy {np.__version__}" + (f", torch {torch.__version__}" if torch else ", torch not installed")
+          + f", {platform.processor() or platform.machine()}")
+    print("median time per step; GB/s from shared/SEMANTICS.md's bytes per element; '% bw' = share of an in-place "
+          "x += a*y stream over the same working set, measured in the same rounds\n")
+    for dtype in dtypes:
+        for t in threads:
+            print(f"{dtype}, {t} thread{'s' * (t > 1)}")
+            print(_format_table([r for r in records if r["dtype"] == dtype and r["threads"] == t
+                                 and r["tensors"] == 1]) + "\n")
+    many = [r for r in records if r["tensors"] > 1]
+    if many:
+        print(f"many small tensors: ResNet-56's {many[0]['tensors']} parameter tensors "
+              f"({many[0]['elements']:,} elements), float32, {max_threads} threads")
+        print(_format_table(many) + "\n")
+    print(f"call overhead on a 1-element float32 tensor: Adam kernel call {overhead['kernel']:.2f} us, "
+          f"Adam.step() {overhead['Adam.step']:.2f} us\n")
+    checks = targets(records, overhead)
+    print("targets:")
+    for description, value, met in checks:
+        print(f"  {'met ' if met else 'MISS'}  {description}  (measured {value:.2f})")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"build_info": info, "numpy": np.__version__, "torch": torch.__version__ if torch else None,
+                       "records": records, "call_overhead_us": overhead,
+                       "targets": [{"target": d, "value": v, "met": m} for d, v, m in checks]}, f, indent=1)
+    if args.plot:
+        plot(records, args.plot)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
