@@ -17,10 +17,10 @@ class Adadelta(Optimizer):
         super().__init__(params, defaults, backend, skip_nonfinite)
 
     def _validate(self, group):
-        require(group["lr"] >= 0, f"Invalid learning rate: {group['lr']}")
-        require(0 <= group["rho"] <= 1, f"Invalid rho value: {group['rho']}")
-        require(group["eps"] >= 0, f"Invalid epsilon value: {group['eps']}")
-        require(group["weight_decay"] >= 0, f"Invalid weight_decay value: {group['weight_decay']}")
+        require(group["lr"] >= 0, "Invalid learning rate: {}", group["lr"])
+        require(0 <= group["rho"] <= 1, "Invalid rho value: {}", group["rho"])
+        require(group["eps"] >= 0, "Invalid epsilon value: {}", group["eps"])
+        require(group["weight_decay"] >= 0, "Invalid weight_decay value: {}", group["weight_decay"])
 
     def _state_names(self, group):
         return ("square_avg", "acc_delta")

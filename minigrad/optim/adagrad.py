@@ -22,12 +22,12 @@ class Adagrad(Optimizer):
                 self.state[p].update(step=0, sum=self._new_state(p, "sum", group))
 
     def _validate(self, group):
-        require(group["lr"] >= 0, f"Invalid learning rate: {group['lr']}")
-        require(group["lr_decay"] >= 0, f"Invalid lr_decay value: {group['lr_decay']}")
-        require(group["weight_decay"] >= 0, f"Invalid weight_decay value: {group['weight_decay']}")
-        require(group["initial_accumulator_value"] >= 0,
-                f"Invalid initial_accumulator_value value: {group['initial_accumulator_value']}")
-        require(group["eps"] >= 0, f"Invalid epsilon value: {group['eps']}")
+        require(group["lr"] >= 0, "Invalid learning rate: {}", group["lr"])
+        require(group["lr_decay"] >= 0, "Invalid lr_decay value: {}", group["lr_decay"])
+        require(group["weight_decay"] >= 0, "Invalid weight_decay value: {}", group["weight_decay"])
+        require(group["initial_accumulator_value"] >= 0, "Invalid initial_accumulator_value value: {}",
+                group["initial_accumulator_value"])
+        require(group["eps"] >= 0, "Invalid epsilon value: {}", group["eps"])
 
     def _state_names(self, group):
         return ("sum",)

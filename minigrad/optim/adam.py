@@ -20,11 +20,11 @@ class Adam(Optimizer):
         super().__init__(params, defaults, backend, skip_nonfinite)
 
     def _validate(self, group):
-        require(group["lr"] >= 0, f"Invalid learning rate: {group['lr']}")
-        require(group["eps"] >= 0, f"Invalid epsilon value: {group['eps']}")
-        require(0 <= group["betas"][0] < 1, f"Invalid beta parameter at index 0: {group['betas'][0]}")
-        require(0 <= group["betas"][1] < 1, f"Invalid beta parameter at index 1: {group['betas'][1]}")
-        require(group["weight_decay"] >= 0, f"Invalid weight_decay value: {group['weight_decay']}")
+        require(group["lr"] >= 0, "Invalid learning rate: {}", group["lr"])
+        require(group["eps"] >= 0, "Invalid epsilon value: {}", group["eps"])
+        require(0 <= group["betas"][0] < 1, "Invalid beta parameter at index 0: {}", group["betas"][0])
+        require(0 <= group["betas"][1] < 1, "Invalid beta parameter at index 1: {}", group["betas"][1])
+        require(group["weight_decay"] >= 0, "Invalid weight_decay value: {}", group["weight_decay"])
 
     def _state_names(self, group):
         return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())

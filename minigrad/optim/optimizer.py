@@ -21,10 +21,10 @@ def next_step(state):
     return state.get("step", 0) + 1
 
 
-def require(condition, message):
-    """Hyperparameter validation with torch's messages."""
+def require(condition, message, *values):
+    """Hyperparameter validation with torch's messages (formatted only on failure: this runs every step)."""
     if not condition:
-        raise ValueError(message)
+        raise ValueError(message.format(*values))
 
 
 class Optimizer:

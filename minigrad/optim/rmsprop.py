@@ -19,11 +19,11 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults, backend, skip_nonfinite)
 
     def _validate(self, group):
-        require(group["lr"] >= 0, f"Invalid learning rate: {group['lr']}")
-        require(group["eps"] >= 0, f"Invalid epsilon value: {group['eps']}")
-        require(group["momentum"] >= 0, f"Invalid momentum value: {group['momentum']}")
-        require(group["weight_decay"] >= 0, f"Invalid weight_decay value: {group['weight_decay']}")
-        require(group["alpha"] >= 0, f"Invalid alpha value: {group['alpha']}")
+        require(group["lr"] >= 0, "Invalid learning rate: {}", group["lr"])
+        require(group["eps"] >= 0, "Invalid epsilon value: {}", group["eps"])
+        require(group["momentum"] >= 0, "Invalid momentum value: {}", group["momentum"])
+        require(group["weight_decay"] >= 0, "Invalid weight_decay value: {}", group["weight_decay"])
+        require(group["alpha"] >= 0, "Invalid alpha value: {}", group["alpha"])
 
     def _state_names(self, group):
         return ("square_avg",) + (("momentum_buffer",) if group["momentum"] > 0 else ()) + \

@@ -17,9 +17,9 @@ class SGD(Optimizer):
         super().__init__(params, defaults, backend, skip_nonfinite)
 
     def _validate(self, group):
-        require(group["lr"] >= 0, f"Invalid learning rate: {group['lr']}")
-        require(group["momentum"] >= 0, f"Invalid momentum value: {group['momentum']}")
-        require(group["weight_decay"] >= 0, f"Invalid weight_decay value: {group['weight_decay']}")
+        require(group["lr"] >= 0, "Invalid learning rate: {}", group["lr"])
+        require(group["momentum"] >= 0, "Invalid momentum value: {}", group["momentum"])
+        require(group["weight_decay"] >= 0, "Invalid weight_decay value: {}", group["weight_decay"])
         require(not group["nesterov"] or (group["momentum"] > 0 and group["dampening"] == 0),
                 "Nesterov momentum requires a momentum and zero dampening")
 
