@@ -1,6 +1,6 @@
 """Optimizers with torch.optim's API; each step runs the C++ kernels (``backend="cpp"``) or their
 NumPy twins (``backend="numpy"``)."""
-from . import kernels_numpy
+from . import kernels_numpy, lr_scheduler
 from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
@@ -8,4 +8,4 @@ from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "kernels_numpy"]
+__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "kernels_numpy", "lr_scheduler"]

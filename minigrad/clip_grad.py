@@ -1,0 +1,48 @@
+"""Gradient clipping, in place, on any objects with a ``.grad`` ndarray (or None, skipped).
+
+Same semantics as ``torch.nn.utils.clip_grad_norm_`` / ``clip_grad_value_``; re-exported as
+``minigrad.nn.utils``.
+"""
+import math
+
+import numpy as np
+
+
+def _grads(parameters):
+    """The non-None grads of one parameter or an iterable of them."""
+    if hasattr(parameters, "grad"):
+        parameters = [parameters]
+    return [p.grad for p in parameters if p.grad is not None]
+
+
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """Scale all grads together so that their joint ``norm_type``-norm is at most ``max_norm``.
+
+    ``total = ‖(‖g₁‖, …, ‖gₙ‖)‖`` (the norm of all grads as one vector; ``inf`` is the largest
+    ``|g|``); every grad is multiplied by ``min(max_norm / (total + 1e-6), 1)``. Returns ``total``
+    (before clipping) as a float. A non-finite ``total`` raises ``RuntimeError`` if
+    ``error_if_nonfinite``, else scales by nan (or by 0 for an infinite total), as torch does.
+    ``foreach`` is accepted for torch compatibility and ignored.
+    """
+    grads = _grads(parameters)
+    if not grads:
+        return 0.0
+    norm_type = float(norm_type)
+    norms = [np.linalg.norm(g.reshape(-1), ord=norm_type) for g in grads]
+    total = float(np.linalg.norm(np.asarray(norms, dtype=np.float64), ord=norm_type))
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so "
+                           "it cannot be clipped. To disable this error and scale the gradients by the non-finite "
+                           "norm anyway, set `error_if_nonfinite=False`")
+    coef = min(max_norm / (total + 1e-6), 1.0)  # min() keeps a nan coefficient, as torch's clamp does
+    if coef != 1.0:
+        for g in grads:
+            g *= coef
+    return total
+
+
+def clip_grad_value_(parameters, clip_value):
+    """Clamp every grad element into ``[-clip_value, clip_value]`` (nan stays nan)."""
+    clip_value = float(clip_value)
+    for g in _grads(parameters):
+        np.clip(g, -clip_value, clip_value, out=g)
