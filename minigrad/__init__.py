@@ -5,5 +5,13 @@ with NumPy twins (``minigrad.optim.kernels_numpy``).
 """
 from ._C import build_info, get_num_threads, set_num_threads, set_simd
 from . import optim
+from .tensor import (Parameter, Tensor, arange, cat, default_generator, empty, empty_like, enable_grad, eye,
+                     float16, float32, float64, full, full_like, int8, int16, int32, int64, is_grad_enabled,
+                     manual_seed, maximum, minimum, no_grad, ones, ones_like, rand, rand_like, randint, randn,
+                     randn_like, stack, tensor, uint8, where, zeros, zeros_like)
+from .gradcheck import gradcheck
+from . import functional
+from . import data, nn
+from .checkpoint import load, save
 
 __version__ = build_info()["version"]

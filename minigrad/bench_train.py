@@ -1,0 +1,165 @@
+"""Training-step speed: minigrad vs torch on CPU, forward + backward + Adam step.
+
+    python -m minigrad.bench_train [--quick] [--repeats N] [--threads N] [--json PATH]
+
+Two models at batch 32, random inputs and integer targets, cross-entropy loss, Adam(lr=1e-3):
+  mlp  64-128-64-10 with ReLUs, input 32×64
+  cnn  conv 1→16 3×3 pad 1, ReLU, max-pool 2, conv 16→32 3×3 pad 1, ReLU, max-pool 2, linear 128→10,
+       input 32×1×8×8
+Both frameworks start from the same weights and see the same batch; each step is zero_grad, forward,
+backward, step. Candidates alternate round by round in one process with the same thread count
+(torch.set_num_threads, minigrad.set_num_threads and, with threadpoolctl, NumPy's BLAS); the
+median time per step is reported. Targets: MLP step no slower than torch's, CNN within 1.5×.
+"""
+import argparse
+import json
+import platform
+import sys
+
+import numpy as np
+
+from . import functional as F
+from . import get_num_threads, optim, set_num_threads
+from .bench import measure
+from .tensor import Parameter, Tensor
+
+BATCH = 32
+TARGETS = {"mlp": 1.0, "cnn": 1.5}  # the largest acceptable minigrad / torch time ratio
+
+
+def init_params(model, rng):
+    """{name: float32 array}, initialized as torch's Linear/Conv2d defaults (U(±1/sqrt(fan_in)))."""
+    shapes = {"mlp": {"w1": (128, 64), "b1": (128,), "w2": (64, 128), "b2": (64,), "w3": (10, 64), "b3": (10,)},
+              "cnn": {"c1": (16, 1, 3, 3), "cb1": (16,), "c2": (32, 16, 3, 3), "cb2": (32,),
+                      "w": (10, 128), "b": (10,)}}
+    params, fan_in = {}, None
+    for name, shape in shapes[model].items():
+        fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else fan_in
+        params[name] = (rng.uniform(-1, 1, shape) / np.sqrt(fan_in)).astype(np.float32)
+    return params
+
+
+def batch(model, rng):
+    x = rng.standard_normal((BATCH, 64) if model == "mlp" else (BATCH, 1, 8, 8)).astype(np.float32)
+    return x, rng.integers(0, 10, BATCH)
+
+
+def forward(model, p, x, fn):
+    """The model, written once for both frameworks: ``fn`` is minigrad.functional or torch.nn.functional."""
+    if model == "mlp":
+        h = fn.relu(fn.linear(x, p["w1"], p["b1"]))
+        h = fn.relu(fn.linear(h, p["w2"], p["b2"]))
+        return fn.linear(h, p["w3"], p["b3"])
+    h = fn.max_pool2d(fn.relu(fn.conv2d(x, p["c1"], p["cb1"], padding=1)), 2)
+    h = fn.max_pool2d(fn.relu(fn.conv2d(h, p["c2"], p["cb2"], padding=1)), 2)
+    return fn.linear(h.reshape(h.shape[0], -1), p["w"], p["b"])
+
+
+def minigrad_step(model, start, x, y):
+    params = {name: Parameter(a.copy()) for name, a in start.items()}
+    opt = optim.Adam(list(params.values()), lr=1e-3)
+    x, y = Tensor(x), Tensor(y)
+
+    def step():
+        opt.zero_grad()
+        loss = F.cross_entropy(forward(model, params, x, F), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+def torch_step(torch, model, start, x, y):
+    params = {name: torch.tensor(a, requires_grad=True) for name, a in start.items()}
+    opt = torch.optim.Adam(list(params.values()), lr=1e-3)
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(forward(model, params, x, torch.nn.functional), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+def check_same_losses(steps, count=3):
+    """Both frameworks follow the same trajectory for a few steps (a sanity check of the comparison)."""
+    losses = {name: [float(step().item()) for _ in range(count)] for name, step in steps.items()}
+    if "torch" in losses and not np.allclose(losses["minigrad"], losses["torch"], rtol=1e-3, atol=1e-4):
+        raise RuntimeError(f"minigrad and torch disagree on the first losses: {losses}")
+    return losses
+
+
+def _limit_blas(threads):
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    return threadpool_limits(limits=threads, user_api="blas")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m minigrad.bench_train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (~5 s)")
+    parser.add_argument("--repeats", type=int, default=31, help="timed rounds per model (median reported)")
+    parser.add_argument("--threads", type=int, default=None, help="threads for both frameworks (default: minigrad's)")
+    parser.add_argument("--models", default="mlp,cnn", help="comma-separated: mlp, cnn")
+    parser.add_argument("--no-torch", action="store_true", help="skip torch even if installed")
+    parser.add_argument("--json", metavar="PATH", help="write the figures as JSON")
+    args = parser.parse_args(argv)
+
+    models = args.models.split(",")
+    if any(m not in TARGETS for m in models):
+        parser.error(f"unknown model in {models}; valid: {', '.join(TARGETS)}")
+    rounds = min(args.repeats, 7) if args.quick else args.repeats
+    threads = args.threads or get_num_threads()
+    set_num_threads(threads)
+    torch = None
+    if not args.no_torch:
+        try:
+            import torch
+            torch.set_num_threads(threads)
+        except ImportError:
+            print("torch is not installed: its column is skipped (pip install torch)", file=sys.stderr)
+    blas_limit = _limit_blas(threads)
+
+    records = []
+    for model in models:
+        rng = np.random.default_rng(0)
+        start, (x, y) = init_params(model, rng), batch(model, rng)
+        steps = {"minigrad": minigrad_step(model, start, x, y)}
+        if torch is not None:
+            steps["torch"] = torch_step(torch, model, start, x, y)
+        losses = check_same_losses(steps)
+        seconds = measure(steps, rounds, min_sample=2e-3)
+        record = {"model": model, "us_per_step": {name: s * 1e6 for name, s in seconds.items()}, "first_losses": losses}
+        if "torch" in seconds:
+            record["ratio_vs_torch"] = seconds["minigrad"] / seconds["torch"]
+            record["target_met"] = record["ratio_vs_torch"] <= TARGETS[model]
+        records.append(record)
+
+    print(f"numpy {np.__version__}" + (f", torch {torch.__version__}" if torch else ", torch not installed")
+          + f", {threads} thread{'s' * (threads > 1)}" + ("" if blas_limit else " (BLAS threads not limited: "
+                                                          "install threadpoolctl)")
+          + f", {platform.processor() or platform.machine()}")
+    print(f"median time per training step (zero_grad + forward + backward + Adam step), batch {BATCH}\n")
+    print(f"{'model':<6}{'minigrad us':>13}{'torch us':>11}{'ratio':>8}  target")
+    for r in records:
+        us = r["us_per_step"]
+        if "torch" in us:
+            met = "met " if r["target_met"] else "MISS"
+            print(f"{r['model']:<6}{us['minigrad']:>13.1f}{us['torch']:>11.1f}{r['ratio_vs_torch']:>8.2f}  "
+                  f"{met} (ratio <= {TARGETS[r['model']]})")
+        else:
+            print(f"{r['model']:<6}{us['minigrad']:>13.1f}{'n/a':>11}{'n/a':>8}  (no torch to compare)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"numpy": np.__version__, "torch": torch.__version__ if torch else None, "threads": threads,
+                       "batch": BATCH, "records": records}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,909 @@
+"""minigrad's Tensor: one NumPy array (``.data``) plus reverse-mode autograd.
+
+An op computes its result with NumPy and, when grad mode is on and an input requires grad,
+makes the result a graph node: it keeps its inputs (``_parents``) and a ``_backward(g)`` closure,
+written right under the forward, that maps the gradient of the result to a tuple of gradients
+of the inputs (None where an input needs none). ``backward()`` sorts the graph topologically
+(iteratively: a 10,000-step chain is fine), walks it once in reverse, sums every gradient back to
+its input's shape in one place (``_unbroadcast``), accumulates into ``.grad`` of leaves (and of
+tensors that asked to ``retain_grad()``) and frees the graph unless ``retain_graph=True``.
+
+In-place ops (``add_``, ``x[i] = v``, ``x += y`` outside autograd, ...) bump a version; ``backward``
+raises if a tensor that a node consumed or produced was changed in place after the node ran.
+Writes straight into ``.data`` (optimizers do this) are not tracked, and views (``x[0]``,
+``reshape``, ``detach``) share memory but not the version with their base.
+
+Dtypes: Python floats become float32, Python ints int64 (as in torch); float64 works throughout;
+ops between tensors follow NumPy's promotion. The global grad mode (``no_grad``) and the random
+generator (``manual_seed``, ``default_generator``) are process-wide, not per thread.
+"""
+import functools
+import math
+from collections import namedtuple
+
+import numpy as np
+
+float16, float32, float64 = np.float16, np.float32, np.float64
+int8, int16, int32, int64, uint8 = np.int8, np.int16, np.int32, np.int64, np.uint8
+
+_grad_enabled = True
+_clock = 0  # counts in-place ops; a tensor's _version is the clock of its last in-place change
+_generator = np.random.default_rng()
+
+
+def manual_seed(seed):
+    """Seed the one generator behind everything random in minigrad (randn, rand, dropout, init,
+    DataLoader shuffling). The generator object stays the same, so references to it see the seed."""
+    _generator.bit_generator.state = np.random.PCG64(seed).state
+    return _generator
+
+
+def default_generator():
+    """minigrad's global ``np.random.Generator``."""
+    return _generator
+
+
+class no_grad:
+    """Record no graph: ``with no_grad(): ...``, or as a decorator (``@no_grad()`` or ``@no_grad``)."""
+    _mode = False
+
+    def __new__(cls, func=None):
+        self = super().__new__(cls)
+        return self(func) if func is not None else self
+
+    def __enter__(self):
+        global _grad_enabled
+        self._previous, _grad_enabled = _grad_enabled, self._mode
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self._previous
+
+    def __call__(self, func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with type(self)():
+                return func(*args, **kwargs)
+        return wrapper
+
+
+class enable_grad(no_grad):
+    """Record graphs again inside a ``no_grad`` region."""
+    _mode = True
+
+
+def is_grad_enabled():
+    return _grad_enabled
+
+
+ValuesIndices = namedtuple("ValuesIndices", "values indices")  # what max(dim) / min(dim) return
+
+
+class Tensor:
+    __slots__ = ("data", "grad", "_requires_grad", "_parents", "_backward", "_version", "_created", "_retain",
+                 "__weakref__")
+    __array_ufunc__ = None  # `ndarray + tensor` defers to Tensor.__radd__ instead of making an object array
+    __hash__ = object.__hash__  # == is elementwise; tensors hash by identity, as in torch
+
+    def __init__(self, data, requires_grad=False):
+        """Wrap ``data``: an ndarray is kept as it is (no copy); a Tensor shares its data; Python
+        numbers and lists are converted (floats to float32)."""
+        data = _as_array(data)
+        if data.dtype.kind not in "biuf":
+            raise TypeError(f"Tensor: unsupported dtype {data.dtype} (use bool, integer or float data)")
+        _init(self, data)
+        self.requires_grad = requires_grad
+
+    # ---- attributes -------------------------------------------------------------------------
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        if flag and self.data.dtype.kind != "f":
+            raise TypeError(f"only floating-point tensors can require grad; this one is {self.data.dtype} "
+                            f"with shape {self.shape}")
+        if not self.is_leaf:
+            raise RuntimeError("requires_grad can only be changed on leaf tensors; use detach() on a result")
+        self._requires_grad = bool(flag)
+
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    dtype = property(lambda self: self.data.dtype)
+    device = property(lambda self: "cpu")
+    is_leaf = property(lambda self: self._backward is None, doc="True unless the tensor was made by a recorded op")
+
+    @property
+    def grad_fn(self):
+        """The name of the op that made this tensor ('mul', 'matmul', ...), or None for leaves."""
+        return None if self._backward is None else _op_name(self._backward)
+
+    @property
+    def T(self):
+        return self if self.ndim < 2 else self.permute(*reversed(range(self.ndim)))
+
+    def size(self, dim=None):
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self):
+        return self.data.size
+
+    def dim(self):
+        return self.data.ndim
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item(): only a one-element tensor converts to a Python number, got shape {self.shape}")
+        return self.data.item()
+
+    def numpy(self):
+        """The data itself (shared memory, as torch's numpy())."""
+        return self.data
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+        return bool(self.data)
+
+    __float__ = lambda self: float(self.item())
+    __int__ = lambda self: int(self.item())
+
+    def __repr__(self):
+        text = np.array2string(self.data, separator=", ", prefix="tensor(")
+        if self.dtype not in (np.float32, np.int64, np.bool_):
+            text += f", dtype={self.dtype}"
+        if self._backward is not None:
+            text += f", grad_fn=<{self.grad_fn}>"
+        elif self._requires_grad:
+            text += ", requires_grad=True"
+        return f"tensor({text})"
+
+    # ---- autograd -----------------------------------------------------------------------------
+    def backward(self, grad=None, retain_graph=False):
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``; ``grad`` is d(loss)/d(self), by
+        default 1 for a one-element tensor. Frees the graph unless ``retain_graph``."""
+        if not self._requires_grad:
+            raise RuntimeError(f"backward: this tensor (shape {self.shape}) does not require grad and has no "
+                               "graph; did the inputs have requires_grad=True, outside no_grad()?")
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"backward: grad can be created implicitly only for a one-element output, got "
+                                   f"shape {self.shape}; pass backward(grad) with a gradient of that shape")
+            grad = np.ones_like(self.data)
+        else:
+            grad = np.asarray(_data(grad), dtype=self.data.dtype)
+            if grad.shape != self.shape:
+                raise ValueError(f"backward: grad has shape {grad.shape}, the tensor has shape {self.shape}")
+        _run_backward(self, grad, retain_graph)
+
+    def detach(self):
+        """A new leaf sharing this tensor's data, outside the graph."""
+        return Tensor(self.data)
+
+    def requires_grad_(self, requires_grad=True):
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self):
+        """Keep ``.grad`` for this non-leaf tensor in the next backward (leaves always keep it)."""
+        if not self._requires_grad:
+            raise RuntimeError("retain_grad() on a tensor that does not require grad")
+        self._retain = True
+
+    # ---- in-place ops (no graph; they bump the version) ----------------------------------------
+    def _inplace(self, name, update, other=None):
+        global _clock
+        if _grad_enabled and (self._requires_grad or getattr(other, "_requires_grad", False)):
+            raise RuntimeError(f"{name}: in-place ops are not recorded by autograd; this tensor (shape {self.shape}) "
+                               "or the operand requires grad. Use the out-of-place op, or minigrad.no_grad() "
+                               "for updates outside the model (initialization, optimizer steps)")
+        update(self.data)
+        _clock += 1
+        self._version = _clock
+        return self
+
+    def _augmented(self, other, ufunc, op):
+        """``x += y`` and friends: in place outside autograd, else ``x = x + y`` (a new graph node:
+        other references to the old tensor keep the old value)."""
+        if _grad_enabled and (self._requires_grad or getattr(other, "_requires_grad", False)):
+            if self._requires_grad and self.is_leaf:
+                raise RuntimeError(f"a leaf tensor that requires grad (shape {self.shape}) is used in an in-place "
+                                   "op; wrap the update in minigrad.no_grad()")
+            return op(self, other)
+        return self._inplace(ufunc.__name__, lambda x: ufunc(x, _data(other), out=x))
+
+    __iadd__ = lambda self, other: self._augmented(other, np.add, Tensor.__add__)
+    __isub__ = lambda self, other: self._augmented(other, np.subtract, Tensor.__sub__)
+    __imul__ = lambda self, other: self._augmented(other, np.multiply, Tensor.__mul__)
+    __itruediv__ = lambda self, other: self._augmented(other, np.true_divide, Tensor.__truediv__)
+
+    def add_(self, other, alpha=1):
+        return self._inplace("add_", lambda x: np.add(x, _data(other) * alpha, out=x), other)
+
+    def sub_(self, other, alpha=1):
+        return self.add_(other, -alpha)
+
+    def mul_(self, other):
+        return self._inplace("mul_", lambda x: np.multiply(x, _data(other), out=x), other)
+
+    def div_(self, other):
+        return self._inplace("div_", lambda x: np.true_divide(x, _data(other), out=x), other)
+
+    def clamp_(self, min=None, max=None):
+        return self._inplace("clamp_", lambda x: np.clip(x, _data(min), _data(max), out=x))
+
+    def copy_(self, src):
+        return self._inplace("copy_", lambda x: np.copyto(x, _data(src), casting="unsafe"), src)
+
+    def fill_(self, value):
+        return self._inplace("fill_", lambda x: x.fill(_data(value)))
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        rng = generator or _generator
+        return self._inplace("uniform_", lambda x: np.copyto(x, rng.uniform(a, b, x.shape), casting="unsafe"))
+
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        rng = generator or _generator
+        return self._inplace("normal_", lambda x: np.copyto(x, rng.normal(mean, std, x.shape), casting="unsafe"))
+
+    def __setitem__(self, index, value):
+        self._inplace("setitem", lambda x: x.__setitem__(_index(index), _data(value)), value)
+
+    # ---- arithmetic (broadcasting; gradients are summed back to shape by the engine) ------------
+    def __add__(self, other):
+        if isinstance(other, Tensor):
+            try:
+                out = self.data + other.data
+            except ValueError:
+                raise _shape_error("add", self, other) from None
+            return _make(out, (self, other), lambda g: (g, g))
+        return _make(self.data + _const(other, self), (self,), lambda g: (g,))
+
+    def __mul__(self, other):
+        if isinstance(other, Tensor):
+            a, b = self.data, other.data
+            try:
+                out = a * b
+            except ValueError:
+                raise _shape_error("mul", self, other) from None
+            return _make(out, (self, other), lambda g: (g * b, g * a))
+        other = _const(other, self)
+        return _make(self.data * other, (self,), lambda g: (g * other,))
+
+    def __truediv__(self, other):
+        if isinstance(other, Tensor):
+            return self * other ** -1
+        other = _const(other, self)
+        return _make(self.data / other, (self,), lambda g: (g / other,))
+
+    def __pow__(self, exponent):
+        a = self.data
+        if isinstance(exponent, Tensor):
+            b = exponent.data
+            try:
+                out = a ** b
+            except ValueError:
+                raise _shape_error("pow", self, exponent) from None
+            return _make(out, (self, exponent), lambda g: (g * b * a ** (b - 1),
+                                                           g * out * np.log(a) if exponent._requires_grad else None))
+        exponent = _const(exponent, self)
+        return _make(a ** exponent, (self,), lambda g: (g * exponent * a ** (exponent - 1),))
+
+    __radd__ = __add__
+    __rmul__ = __mul__
+    __neg__ = lambda self: self * -1
+    __sub__ = lambda self, other: self + (-other)
+    __rsub__ = lambda self, other: -self + other
+    __rtruediv__ = lambda self, other: self ** -1 * other
+    __rpow__ = lambda self, base: Tensor(np.asarray(_const(base, self), dtype=self.dtype)) ** self
+    add, sub, mul, div, pow, neg = __add__, __sub__, __mul__, __truediv__, __pow__, __neg__
+
+    def matmul(self, other):
+        """Matrix product with NumPy's rules: 1-D operands are vectors, leading dims broadcast."""
+        other = other if isinstance(other, Tensor) else Tensor(np.asarray(_const(other, self)))
+        a, b = self.data, other.data
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError(f"matmul: both operands need at least one dimension, got shapes {a.shape} and {b.shape}")
+        k = b.shape[-2] if b.ndim > 1 else b.shape[0]
+        if a.shape[-1] != k:
+            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align: the first's last dim "
+                             f"({a.shape[-1]}) must equal the second's {'dim -2' if b.ndim > 1 else 'length'} ({k})")
+        try:
+            out = a @ b
+        except ValueError:
+            raise ValueError(f"matmul: the batch dims of shapes {a.shape} and {b.shape} do not broadcast") from None
+
+        def backward(g):
+            if a.ndim == 1:  # a vector is a 1-row matrix, b a 1-column one
+                g = np.expand_dims(g, -2 if b.ndim > 1 else 0)
+            if b.ndim == 1:
+                g = g[..., None]
+            ga = gb = None
+            if self._requires_grad:
+                ga = g @ np.swapaxes(b if b.ndim > 1 else b[:, None], -1, -2)
+                ga = ga[..., 0, :] if a.ndim == 1 else ga
+            if other._requires_grad:
+                if b.ndim == 2 and a.ndim > 2:  # one GEMM over all batch rows
+                    gb = a.reshape(-1, k).T @ g.reshape(-1, g.shape[-1])
+                else:
+                    gb = np.swapaxes(a if a.ndim > 1 else a[None], -1, -2) @ g
+                gb = gb[..., 0] if b.ndim == 1 else gb
+            return ga, gb
+        return _make(out, (self, other), backward)
+
+    __matmul__ = matmul
+    __rmatmul__ = lambda self, other: Tensor(np.asarray(_const(other, self))).matmul(self)
+
+    # ---- comparisons (not differentiable) -------------------------------------------------------
+    __lt__ = lambda self, other: Tensor(self.data < _data(other))
+    __le__ = lambda self, other: Tensor(self.data <= _data(other))
+    __gt__ = lambda self, other: Tensor(self.data > _data(other))
+    __ge__ = lambda self, other: Tensor(self.data >= _data(other))
+    __eq__ = lambda self, other: Tensor(self.data == _data(other))
+    __ne__ = lambda self, other: Tensor(self.data != _data(other))
+    lt, le, gt, ge, eq, ne = __lt__, __le__, __gt__, __ge__, __eq__, __ne__
+
+    def argmax(self, dim=None, keepdim=False):
+        return Tensor(np.asarray(np.argmax(self.data, axis=dim, keepdims=keepdim)))
+
+    def argmin(self, dim=None, keepdim=False):
+        return Tensor(np.asarray(np.argmin(self.data, axis=dim, keepdims=keepdim)))
+
+    # ---- elementwise functions --------------------------------------------------------------------
+    def exp(self):
+        out = np.exp(self.data)
+        return _make(out, (self,), lambda g: (g * out,))
+
+    def log(self):
+        x = self.data
+        return _make(np.log(x), (self,), lambda g: (g / x,))
+
+    def sqrt(self):
+        return self ** 0.5
+
+    def abs(self):
+        x = self.data
+        return _make(np.abs(x), (self,), lambda g: (g * np.sign(x),))
+
+    def tanh(self):
+        out = np.tanh(self.data)
+        return _make(out, (self,), lambda g: (g * (1 - out * out),))
+
+    def sigmoid(self):
+        x = self.data
+        e = np.exp(-np.abs(x))  # stable on both sides: 1/(1+e^-x) for x >= 0, e^x/(1+e^x) below
+        out = np.where(x >= 0, 1, e) / (1 + e)
+        return _make(out, (self,), lambda g: (g * out * (1 - out),))
+
+    def relu(self):
+        out = np.maximum(self.data, 0)
+        return _make(out, (self,), lambda g: (g * (out > 0),))
+
+    def leaky_relu(self, negative_slope=0.01):
+        x = self.data
+        positive = x > 0
+        return _make(np.where(positive, x, x * negative_slope), (self,),
+                     lambda g: (np.where(positive, g, g * negative_slope),))
+
+    def gelu(self, approximate="none"):
+        """x·Φ(x) with the exact normal CDF (``approximate='none'``: NumPy has no erf, so this calls
+        math.erf per element, ~50 ns each) or torch's tanh approximation (``'tanh'``, vectorized)."""
+        x = self.data
+        if approximate == "tanh":
+            c = math.sqrt(2 / math.pi)
+            t = np.tanh(c * (x + 0.044715 * x * x * x))
+            cdf, pdf = 0.5 * (1 + t), 0.5 * c * (1 - t * t) * (1 + 3 * 0.044715 * x * x)
+        elif approximate == "none":
+            cdf = (0.5 + 0.5 * _erf(x * (1 / math.sqrt(2))).astype(x.dtype))
+            pdf = np.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
+        else:
+            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        return _make(x * cdf, (self,), lambda g: (g * (cdf + x * pdf),))
+
+    def softplus(self, beta=1.0, threshold=20.0):
+        """log(1 + exp(beta·x)) / beta, computed stably; x itself where beta·x > threshold."""
+        x = self.data
+        z = x * beta
+        soft = np.logaddexp(0, z)
+        linear = z > threshold
+        return _make(np.where(linear, x, soft / beta), (self,), lambda g: (np.where(linear, g, g * np.exp(z - soft)),))
+
+    def clamp(self, min=None, max=None):
+        if min is None and max is None:
+            raise ValueError("clamp: at least one of min and max must be given")
+        x, lo, hi = self.data, _data(min), _data(max)
+        inside = (x >= (-np.inf if lo is None else lo)) & (x <= (np.inf if hi is None else hi))
+        return _make(np.clip(x, lo, hi), (self,), lambda g: (g * inside,))
+
+    clip = clamp
+
+    def maximum(self, other):
+        return _pick(self, other, np.maximum, np.greater)
+
+    def minimum(self, other):
+        return _pick(self, other, np.minimum, np.less)
+
+    def where(self, condition, other):
+        return where(condition, self, other)
+
+    # ---- reductions -----------------------------------------------------------------------------
+    def sum(self, dim=None, keepdim=False):
+        axes, shape = _axes(dim, self.ndim), self.data.shape
+        out = self.data.sum(axis=axes, keepdims=keepdim)
+        return _make(out, (self,), lambda g: (np.broadcast_to(g if keepdim else np.expand_dims(g, axes), shape),))
+
+    def mean(self, dim=None, keepdim=False):
+        n = math.prod(self.data.shape[a] for a in _axes(dim, self.ndim))
+        return self.sum(dim, keepdim) * (1 / n if n else math.nan)
+
+    def var(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
+        correction = int(unbiased) if correction is None else correction
+        n = math.prod(self.data.shape[a] for a in _axes(dim, self.ndim))
+        d = self - self.mean(dim, keepdim=True)
+        return (d * d).sum(dim, keepdim) * (1 / (n - correction) if n > correction else math.inf)
+
+    def std(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
+        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+
+    def amax(self, dim=None, keepdim=False):
+        return self._extreme(np.max, dim, keepdim)
+
+    def amin(self, dim=None, keepdim=False):
+        return self._extreme(np.min, dim, keepdim)
+
+    def _extreme(self, reduce, dim, keepdim):
+        """amax / amin: ties share the gradient equally."""
+        x, axes = self.data, _axes(dim, self.ndim)
+        if any(x.shape[a] == 0 for a in axes):
+            raise RuntimeError(f"{reduce.__name__}: cannot reduce an empty dimension (shape {x.shape}, dims {axes})")
+        out = reduce(x, axis=axes, keepdims=True)
+
+        def backward(g):
+            mask = x == out
+            return (mask * (g if keepdim else np.expand_dims(g, axes)) / mask.sum(axes, keepdims=True, dtype=g.dtype),)
+        return _make(out if keepdim else out.squeeze(axes), (self,), backward)
+
+    def max(self, dim=None, keepdim=False):
+        """The largest element; with ``dim``, (values, indices) along it; with a tensor, ``maximum``."""
+        return self._max_min(dim, keepdim, self.amax, self.argmax, self.maximum)
+
+    def min(self, dim=None, keepdim=False):
+        return self._max_min(dim, keepdim, self.amin, self.argmin, self.minimum)
+
+    def _max_min(self, dim, keepdim, whole, arg, pairwise):
+        if isinstance(dim, Tensor):
+            return pairwise(dim)
+        if dim is None:
+            return whole()
+        indices = arg(dim, keepdim=True)
+        values = self.gather(dim, indices)
+        return ValuesIndices(values, indices) if keepdim else ValuesIndices(values.squeeze(dim), indices.squeeze(dim))
+
+    def logsumexp(self, dim, keepdim=False):
+        x, axes = self.data, _axes(dim, self.ndim)
+        m = np.max(x, axis=axes, keepdims=True) if x.size else np.zeros([1] * x.ndim, x.dtype)
+        m = np.where(np.isfinite(m), m, 0)
+        with np.errstate(divide="ignore"):  # log(0) = -inf for empty or all -inf rows
+            out = np.log(np.exp(x - m).sum(axis=axes, keepdims=True)) + m
+        return _make(out if keepdim else out.squeeze(axes), (self,),
+                     lambda g: ((g if keepdim else np.expand_dims(g, axes)) * np.exp(x - out),))
+
+    # ---- shapes and indexing ----------------------------------------------------------------------
+    def reshape(self, *shape):
+        shape, in_shape = _shape(shape), self.data.shape
+        try:
+            out = self.data.reshape(shape)
+        except ValueError:
+            raise ValueError(f"reshape: a tensor of shape {in_shape} ({self.data.size} elements) cannot be viewed "
+                             f"as shape {shape}") from None
+        return _make(out, (self,), lambda g: (g.reshape(in_shape),))
+
+    view = reshape
+
+    def view_as(self, other):
+        return self.reshape(other.shape)
+
+    def permute(self, *dims):
+        dims = _shape(dims)
+        if sorted(d % self.ndim for d in dims) != list(range(self.ndim)):
+            raise ValueError(f"permute: {dims} is not a permutation of the {self.ndim} dims of shape {self.shape}")
+        inverse = np.argsort([d % self.ndim for d in dims])
+        return _make(self.data.transpose(dims), (self,), lambda g: (g.transpose(inverse),))
+
+    def transpose(self, dim0, dim1):
+        dims = list(range(self.ndim))
+        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+        return self.permute(dims)
+
+    def unsqueeze(self, dim):
+        shape = list(self.shape)
+        shape.insert(dim if dim >= 0 else dim + self.ndim + 1, 1)
+        return self.reshape(shape)
+
+    def squeeze(self, dim=None):
+        axes = [a for a in _axes(dim, self.ndim) if self.shape[a] == 1]
+        return self.reshape([n for a, n in enumerate(self.shape) if a not in axes])
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        if self.ndim == 0:
+            return self.reshape(1)
+        start, end = start_dim % self.ndim, end_dim % self.ndim
+        return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1:])
+
+    def expand(self, *sizes):
+        """A broadcast view to ``sizes`` (-1 keeps a dim); backward sums back like any broadcast."""
+        sizes = _shape(sizes)
+        lead = len(sizes) - self.ndim
+        shape = tuple(self.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(sizes))
+        try:
+            out = np.broadcast_to(self.data, shape)
+        except ValueError:
+            raise ValueError(f"expand: a tensor of shape {self.shape} cannot be expanded to {sizes}") from None
+        return _make(out, (self,), lambda g: (g,))
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    def __getitem__(self, index):
+        """NumPy indexing; the backward scatters, adding up repeated advanced indices."""
+        index = _index(index)
+        shape = self.data.shape
+        basic = all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice))
+                    for i in (index if isinstance(index, tuple) else (index,)))
+
+        def backward(g):
+            gx = np.zeros(shape, g.dtype)
+            if basic:
+                gx[index] = g
+            else:
+                np.add.at(gx, index, g)
+            return (gx,)
+        return _make(self.data[index], (self,), backward)
+
+    def gather(self, dim, index):
+        """torch.gather: ``out[i][j] = self[index[i][j]][j]`` for dim 0 (and so on)."""
+        index = _data(index)
+        if index.ndim != self.ndim:
+            raise ValueError(f"gather: index has {index.ndim} dims, the tensor {self.ndim} (shape {self.shape})")
+        full = list(np.indices(index.shape, sparse=True))
+        full[_axes(dim, self.ndim)[0]] = index
+        return self[tuple(full)]
+
+    def split(self, split_size_or_sections, dim=0):
+        """Views along ``dim``: pieces of ``split_size`` (the last may be smaller), or of the listed sizes."""
+        axis = _axes(dim, self.ndim)[0]
+        n = self.shape[axis]
+        sizes = split_size_or_sections
+        if isinstance(sizes, int):
+            if sizes <= 0:
+                raise ValueError(f"split: split_size must be positive, got {sizes}")
+            sizes = [sizes] * (n // sizes) + ([n % sizes] if n % sizes else [])
+        if sum(sizes) != n:
+            raise ValueError(f"split: sizes {list(sizes)} do not add up to dim {dim}'s length {n} (shape {self.shape})")
+        starts = np.cumsum([0, *sizes])
+        return tuple(self[(slice(None),) * axis + (slice(a, b),)] for a, b in zip(starts[:-1], starts[1:]))
+
+    def chunk(self, chunks, dim=0):
+        return self.split(max(1, math.ceil(self.shape[_axes(dim, self.ndim)[0]] / chunks)), dim)
+
+    # ---- dtype and copies ---------------------------------------------------------------------------
+    def to(self, dtype=None):
+        """A copy cast to ``dtype`` (differentiable between float types); devices other than 'cpu' are refused."""
+        if isinstance(dtype, str) and dtype == "cpu" or dtype is None:
+            return self
+        dtype, in_dtype = np.dtype(dtype), self.data.dtype
+        if dtype == in_dtype:
+            return self
+        return _make(self.data.astype(dtype), (self,) if dtype.kind == "f" else (), lambda g: (g.astype(in_dtype),))
+
+    float = lambda self: self.to(np.float32)
+    double = lambda self: self.to(np.float64)
+    long = lambda self: self.to(np.int64)
+
+    def clone(self):
+        return _make(self.data.copy(), (self,), lambda g: (g,))
+
+    def contiguous(self):
+        return self if self.data.flags.c_contiguous else self.clone()
+
+
+# ---- the engine ---------------------------------------------------------------------------------------
+def _init(t, data):
+    t.data, t.grad, t._requires_grad, t._version, t._retain = data, None, False, 0, False
+    t._parents, t._backward = (), None
+
+
+def _make(data, parents, backward):
+    """An op's result: a graph node (keeping ``parents`` and ``backward``) when grad mode is on and
+    a parent requires grad, else a plain tensor."""
+    out = object.__new__(Tensor)
+    _init(out, data if type(data) is np.ndarray else np.asarray(data))
+    if _grad_enabled:
+        for p in parents:
+            if p._requires_grad:
+                out._requires_grad, out._parents, out._backward, out._created = True, parents, backward, _clock
+                break
+    return out
+
+
+def _unbroadcast(grad, shape):
+    """Sum ``grad`` back to ``shape``: the adjoint of NumPy broadcasting, for every op at once."""
+    extra = grad.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(i + extra for i, n in enumerate(shape) if n == 1 and grad.shape[i + extra] != 1)
+    return grad.sum(axis=axes).reshape(shape)
+
+
+def _topological_order(root):
+    """Every tensor ``root`` depends on through edges that require grad, each after its parents
+    (an iterative depth-first search, so long chains do not hit the recursion limit)."""
+    order, seen, stack = [], {id(root)}, [(root, iter(root._parents))]
+    while stack:
+        node, parents = stack[-1]
+        if isinstance(node._backward, str):
+            raise RuntimeError(f"backward: trying to backward through the graph a second time: the saved values of "
+                               f"'{_op_name(node._backward)}' (output shape {node.shape}) were freed by the first "
+                               "backward; pass retain_graph=True to it if you need to backward twice")
+        for p in parents:
+            if p._requires_grad and id(p) not in seen:
+                seen.add(id(p))
+                stack.append((p, iter(p._parents)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order
+
+
+def _run_backward(root, grad, retain_graph):
+    grads = {id(root): grad}
+    for node in reversed(_topological_order(root)):
+        g = grads.pop(id(node), None)
+        if g is None:
+            continue
+        backward = node._backward
+        if backward is None or node._retain:
+            _accumulate(node, g)
+            if backward is None:
+                continue
+        if node._version > node._created:
+            raise _modified_error(node, node, backward)
+        for p, pg in zip(node._parents, backward(g)):
+            if p._version > node._created:
+                raise _modified_error(p, node, backward)
+            if pg is None or not p._requires_grad:
+                continue
+            if pg.shape != p.data.shape:
+                pg = _unbroadcast(pg, p.data.shape)
+            key = id(p)
+            grads[key] = grads[key] + pg if key in grads else pg
+        if not retain_graph:  # free the saved arrays; keep the op's name for the error above
+            node._backward, node._parents = backward.__qualname__, ()
+
+
+def _accumulate(t, g):
+    """t.grad += g; a first gradient is copied (it may be shared with other tensors' gradients) into a
+    C-contiguous array of t's dtype."""
+    if t.grad is None:
+        t.grad = np.array(g, dtype=t.data.dtype, order="C")
+    else:
+        t.grad += g
+
+
+def _op_name(backward):
+    """'mul' from a backward closure's qualname such as 'Tensor.__mul__.<locals>.<lambda>'."""
+    qualname = backward if isinstance(backward, str) else backward.__qualname__
+    return qualname.split(".<locals>")[0].rsplit(".", 1)[-1].strip("_")
+
+
+def _modified_error(t, node, backward):
+    return RuntimeError(f"backward: a tensor of shape {t.shape} that '{_op_name(backward)}' (output shape "
+                        f"{node.shape}) needs was modified by an in-place op after that op ran; clone() it "
+                        "before modifying, or modify it before using it")
+
+
+def _shape_error(op, a, b):
+    return ValueError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast")
+
+
+# ---- helpers shared by ops ----------------------------------------------------------------------------
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _as_array(data, dtype=None):
+    """``data`` as an ndarray without copying where possible; Python floats become float32."""
+    data = _data(data)
+    if dtype is None and not isinstance(data, (np.ndarray, np.generic)):
+        array = np.asarray(data)
+        return array.astype(np.float32) if array.dtype == np.float64 else array
+    return np.asarray(data, dtype=dtype)
+
+
+def _const(x, like):
+    """A non-tensor operand: Python numbers stay weakly typed (the tensor's dtype wins, as in torch);
+    arrays and NumPy scalars are cast to a float tensor's dtype."""
+    if isinstance(x, (int, float)):
+        return x
+    array = np.asarray(x)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"unsupported operand of type {type(x).__name__} for a tensor")
+    return array.astype(like.dtype, copy=False) if like.dtype.kind == "f" else array
+
+
+def _axes(dim, ndim):
+    """``dim`` (None, an int or a sequence) as a tuple of non-negative axes."""
+    dims = range(ndim) if dim is None else (dim,) if isinstance(dim, (int, np.integer)) else dim
+    axes = []
+    for d in dims:
+        if not -max(ndim, 1) <= d < max(ndim, 1):
+            raise IndexError(f"dimension {d} is out of range for a tensor with {ndim} dims")
+        axes.append(d % max(ndim, 1))
+    return tuple(axes)
+
+
+def _shape(args):
+    """Sizes given as ``f(2, 3)`` or ``f((2, 3))``."""
+    return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else tuple(args)
+
+
+def _index(index):
+    """An index with tensors replaced by their arrays."""
+    if isinstance(index, tuple):
+        return tuple(_data(i) for i in index)
+    return _data(index)
+
+
+def _pick(self, other, choose, wins):
+    """maximum / minimum: the gradient goes to the chosen operand, split equally on ties."""
+    other = other if isinstance(other, Tensor) else Tensor(np.asarray(_const(other, self)))
+    a, b = self.data, other.data
+    try:
+        out = choose(a, b)
+    except ValueError:
+        raise _shape_error(choose.__name__, self, other) from None
+
+    def backward(g):
+        share = np.where(a == b, 0.5, wins(a, b)).astype(g.dtype)
+        return g * share, g * (1 - share)
+    return _make(out, (self, other), backward)
+
+
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+# ---- functions of several tensors ----------------------------------------------------------------------
+def cat(tensors, dim=0):
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("cat: expected a non-empty list of tensors")
+    axis = _axes(dim, tensors[0].ndim)[0]
+    try:
+        out = np.concatenate([t.data for t in tensors], axis)
+    except ValueError:
+        raise ValueError(f"cat: shapes {[t.shape for t in tensors]} differ outside dim {dim}") from None
+    bounds = np.cumsum([t.shape[axis] for t in tensors])[:-1]
+    return _make(out, tuple(tensors), lambda g: np.split(g, bounds, axis))
+
+
+def stack(tensors, dim=0):
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    if len({t.shape for t in tensors}) > 1:
+        raise ValueError(f"stack: all tensors must have the same shape, got {[t.shape for t in tensors]}")
+    return cat([t.unsqueeze(dim) for t in tensors], dim)
+
+
+def where(condition, input, other):
+    """``input`` where ``condition`` holds, else ``other`` (tensors or numbers; broadcasting)."""
+    like = input if isinstance(input, Tensor) else other
+    x, y = (t if isinstance(t, Tensor) else Tensor(np.asarray(_const(t, like), like.dtype)) for t in (input, other))
+    c = np.asarray(_data(condition), dtype=bool)
+    try:
+        out = np.where(c, x.data, y.data)
+    except ValueError:
+        raise ValueError(f"where: shapes {c.shape}, {x.shape} and {y.shape} do not broadcast") from None
+    return _make(out, (x, y), lambda g: (np.where(c, g, 0), np.where(c, 0, g)))
+
+
+def maximum(input, other):
+    return input.maximum(other)
+
+
+def minimum(input, other):
+    return input.minimum(other)
+
+
+# ---- factories ----------------------------------------------------------------------------------------
+def tensor(data, requires_grad=False, dtype=None):
+    """A new tensor holding a C-contiguous copy of ``data`` (as torch.tensor)."""
+    return Tensor(np.array(_as_array(data, dtype), order="C", copy=True), requires_grad)
+
+
+def _factory(make):
+    """A factory taking sizes as ``f(2, 3)`` or ``f((2, 3))``, ``dtype`` (default float32) and
+    ``requires_grad``."""
+    @functools.wraps(make)
+    def factory(*size, dtype=None, requires_grad=False, **options):
+        return Tensor(make(_shape(size), np.dtype(np.float32 if dtype is None else dtype), **options), requires_grad)
+    return factory
+
+
+zeros = _factory(np.zeros)
+ones = _factory(np.ones)
+empty = _factory(np.empty)
+randn = _factory(lambda shape, dtype, generator=None: (generator or _generator).standard_normal(shape, dtype))
+rand = _factory(lambda shape, dtype, generator=None: (generator or _generator).random(shape, dtype))
+
+
+def full(size, fill_value, dtype=None, requires_grad=False):
+    """Filled with ``fill_value``; the dtype follows it (bool, int64 or float32) unless given."""
+    if dtype is None:
+        dtype = np.bool_ if isinstance(fill_value, bool) else np.int64 if isinstance(fill_value, int) else np.float32
+    return Tensor(np.full(_shape((size,)), fill_value, dtype), requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad=False):
+    """int64 for integer arguments, float32 otherwise (as torch)."""
+    start, end = (0, start) if end is None else (start, end)
+    if dtype is None:
+        dtype = np.int64 if all(isinstance(v, int) for v in (start, end, step)) else np.float32
+    return Tensor(np.arange(start, end, step, dtype=dtype), requires_grad)
+
+
+def randint(low, high=None, size=(), dtype=None, generator=None):
+    """Integers in [low, high) (``randint(high, size)`` counts from 0), int64 by default."""
+    if isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
+    elif high is None:
+        low, high = 0, low
+    return Tensor((generator or _generator).integers(low, high, _shape((size,)), dtype=dtype or np.int64))
+
+
+def eye(n, m=None, dtype=None, requires_grad=False):
+    return Tensor(np.eye(n, m, dtype=dtype or np.float32), requires_grad)
+
+
+def _like(factory):
+    @functools.wraps(factory)
+    def like(input, *args, dtype=None, requires_grad=False, **options):
+        return factory(input.shape, *args, dtype=input.dtype if dtype is None else dtype, requires_grad=requires_grad,
+                       **options)
+    return like
+
+
+zeros_like, ones_like, empty_like, randn_like, rand_like, full_like = map(
+    _like, (zeros, ones, empty, randn, rand, full))
+
+
+class Parameter(Tensor):
+    """A trainable leaf tensor: requires grad, and its ``.data`` is a C-contiguous, writeable float32
+    or float64 array that optimizers update in place (shared with the ndarray or Tensor passed in
+    when that already is one)."""
+
+    def __init__(self, data=None, requires_grad=True):
+        data = _as_array(np.empty(0, np.float32) if data is None else data)
+        if data.dtype not in (np.float32, np.float64):
+            raise TypeError(f"Parameter: data must be float32 or float64, got {data.dtype} with shape {data.shape}")
+        super().__init__(np.require(data, requirements=["C", "W"]), requires_grad)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()

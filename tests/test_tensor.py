@@ -1,0 +1,422 @@
+"""minigrad.Tensor: gradients of every op against finite differences (float64), the engine's
+contract (accumulation, freeing, retain_grad, no_grad, versions, no leaks, long chains), factories
+and dtypes, and the errors bad input gives. No torch needed."""
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import Tensor, gradcheck
+
+
+def leaf(*shape, seed=0, positive=False, transpose=False):
+    """A float64 leaf that requires grad; ``transpose`` makes its data non-contiguous."""
+    data = np.random.default_rng(seed).standard_normal(shape[::-1] if transpose else shape)
+    data = data.T if transpose else data
+    return Tensor(np.abs(data) + 0.5 if positive else data, requires_grad=True)
+
+
+# (name, function, input shapes, options) — each is gradchecked; "positive" inputs for log/sqrt/pow
+UNARY = [
+    ("exp", lambda x: x.exp(), {}),
+    ("log", lambda x: x.log(), {"positive": True}),
+    ("sqrt", lambda x: x.sqrt(), {"positive": True}),
+    ("abs", lambda x: x.abs(), {}),
+    ("neg", lambda x: -x, {}),
+    ("tanh", lambda x: x.tanh(), {}),
+    ("sigmoid", lambda x: x.sigmoid(), {}),
+    ("relu", lambda x: x.relu(), {}),
+    ("leaky_relu", lambda x: x.leaky_relu(0.1), {}),
+    ("gelu", lambda x: x.gelu(), {}),
+    ("gelu_tanh", lambda x: x.gelu(approximate="tanh"), {}),
+    ("softplus", lambda x: x.softplus(), {}),
+    ("softplus_beta", lambda x: x.softplus(beta=2.0, threshold=1.0), {}),
+    ("clamp", lambda x: x.clamp(-0.5, 0.7), {}),
+    ("clamp_min", lambda x: x.clamp(min=0.1), {}),
+    ("pow_scalar", lambda x: x ** 3, {}),
+    ("pow_fraction", lambda x: x ** 1.5, {"positive": True}),
+    ("rpow", lambda x: 2.0 ** x, {}),
+    ("scalar_arith", lambda x: (3 - x) * 2 / 4 + 1, {}),
+    ("rdiv", lambda x: 1 / x, {"positive": True}),
+    ("sum_all", lambda x: x.sum(), {}),
+    ("sum_dims", lambda x: x.sum((0, 2), keepdim=True), {}),
+    ("sum_neg_dim", lambda x: x.sum(-1), {}),
+    ("mean", lambda x: x.mean(1), {}),
+    ("mean_dims", lambda x: x.mean((0, 1)), {}),
+    ("var", lambda x: x.var(1), {}),
+    ("var_biased_dims", lambda x: x.var((0, 2), unbiased=False, keepdim=True), {}),
+    ("std", lambda x: x.std(), {}),
+    ("amax", lambda x: x.amax((1, 2)), {}),
+    ("max_all", lambda x: x.max(), {}),
+    ("max_dim", lambda x: x.max(1).values, {}),
+    ("min_dim_keep", lambda x: x.min(2, keepdim=True)[0], {}),
+    ("logsumexp", lambda x: x.logsumexp(1), {}),
+    ("logsumexp_dims", lambda x: x.logsumexp((0, 2), keepdim=True), {}),
+    ("reshape", lambda x: x.reshape(4, -1) * 1, {}),
+    ("view_tuple", lambda x: x.view((6, 4)), {}),
+    ("permute", lambda x: x.permute(2, 0, 1), {}),
+    ("transpose", lambda x: x.transpose(0, 2), {}),
+    ("T", lambda x: x.T, {}),
+    ("unsqueeze", lambda x: x.unsqueeze(-1), {}),
+    ("squeeze", lambda x: x[:, :1].squeeze(1), {}),
+    ("flatten", lambda x: x.flatten(1), {}),
+    ("expand", lambda x: x[:, :1].expand(2, 3, 4), {}),
+    ("expand_new_dims", lambda x: x.expand(2, 2, 3, 4), {}),
+    ("getitem_basic", lambda x: x[1, ::2, None, 1:], {}),
+    ("getitem_ellipsis", lambda x: x[..., -1], {}),
+    ("getitem_int_array", lambda x: x[np.array([0, 1, 0, 1])], {}),
+    ("getitem_repeated", lambda x: x[:, [2, 0, 2, 2]], {}),
+    ("getitem_tensor_index", lambda x: x[mg.tensor([1, 1, 0]), :, mg.tensor([3, 0, 3])], {}),
+    ("getitem_mask", lambda x: x[x.data > 0], {}),
+    ("gather", lambda x: x.gather(2, mg.tensor(np.array([[[0, 3], [1, 1], [2, 0]]] * 2))), {}),
+    ("split", lambda x: x.split([1, 2], dim=1)[1] * x.split(2, dim=2)[1].sum(), {}),
+    ("chunk", lambda x: x.chunk(2, dim=-1)[0], {}),
+    ("iterate", lambda x: sum(row.sum() for row in x), {}),
+    ("clone_contiguous", lambda x: x.permute(2, 1, 0).contiguous().clone(), {}),
+]
+
+
+@pytest.mark.parametrize("name, fn, options", UNARY, ids=[u[0] for u in UNARY])
+@pytest.mark.parametrize("transpose", [False, True], ids=["contiguous", "non-contiguous"])
+def test_unary_gradients(name, fn, options, transpose):
+    x = leaf(2, 3, 4, positive=options.get("positive", False), transpose=transpose)
+    assert gradcheck(fn, [x])
+
+
+BINARY = [
+    ("add", lambda a, b: a + b),
+    ("sub", lambda a, b: a - b),
+    ("mul", lambda a, b: a * b),
+    ("div", lambda a, b: a / b),
+    ("pow", lambda a, b: a ** b),
+    ("maximum", lambda a, b: a.maximum(b)),
+    ("minimum", lambda a, b: mg.minimum(a, b)),
+    ("where", lambda a, b: mg.where(a.data > 0, a, b)),
+    ("max_tensor", lambda a, b: a.max(b)),
+]
+SHAPES = [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 4), (3, 1)), ((), (2, 3)), ((1, 3, 1), (2, 1, 5))]
+
+
+@pytest.mark.parametrize("name, fn", BINARY, ids=[b[0] for b in BINARY])
+@pytest.mark.parametrize("shapes", SHAPES, ids=[f"{a}x{b}" for a, b in SHAPES])
+def test_binary_gradients_with_broadcasting(name, fn, shapes):
+    a, b = leaf(*shapes[0], seed=1, positive=True), leaf(*shapes[1], seed=2, positive=True)
+    assert gradcheck(fn, [a, b])
+
+
+def test_binary_with_constants_and_arrays():
+    a = leaf(3, 4)
+    const = np.random.default_rng(5).standard_normal(4)
+    assert gradcheck(lambda a: (a + const) * const - const / (a * a + 1) + (const - a), [a])
+    assert gradcheck(lambda a: mg.where(a.data > 0, a, 0.0) + mg.where(a.data < 0, 1.0, a), [a])
+
+
+MATMUL_SHAPES = [((3, 4), (4, 5)), ((4,), (4, 5)), ((3, 4), (4,)), ((4,), (4,)), ((2, 3, 4), (4, 5)),
+                 ((2, 3, 4), (2, 4, 5)), ((2, 1, 3, 4), (5, 4, 2)), ((4,), (2, 4, 3)), ((2, 3, 4), (4,))]
+
+
+@pytest.mark.parametrize("shapes", MATMUL_SHAPES, ids=[f"{a}@{b}" for a, b in MATMUL_SHAPES])
+def test_matmul_gradients(shapes):
+    a, b = leaf(*shapes[0], seed=1), leaf(*shapes[1], seed=2)
+    assert gradcheck(lambda a, b: a @ b, [a, b])
+
+
+def test_matmul_non_contiguous_and_only_one_side_requiring_grad():
+    a, b = leaf(5, 3, transpose=True), Tensor(np.random.default_rng(3).standard_normal((3, 4)))
+    assert gradcheck(lambda a: a @ b, [a])
+    assert gradcheck(lambda a: b.T @ a.T, [a])
+
+
+def test_cat_and_stack():
+    a, b, c = leaf(2, 3, seed=1), leaf(2, 1, seed=2), leaf(2, 3, seed=3)
+    assert gradcheck(lambda a, b, c: mg.cat([a, b, c], dim=1), [a, b, c])
+    assert gradcheck(lambda a, c: mg.stack([a, c, a], dim=-1), [a, c])
+    assert mg.cat([a, c], dim=0).shape == (4, 3) and mg.stack([a, c]).shape == (2, 2, 3)
+
+
+def test_empty_dims():
+    x = Tensor(np.zeros((0, 3)), requires_grad=True)
+    assert x.sum().item() == 0 and x.sum(0).shape == (3,)
+    (x.sum(1) * 2).sum().backward()
+    assert x.grad.shape == (0, 3)
+    assert np.isnan(x.mean().item())
+    assert np.all(x.logsumexp(0).data == -np.inf)
+    y = leaf(2, 3)
+    assert gradcheck(lambda y: mg.cat([y, y[:0]], 0) + y[:, :0].sum(), [y])
+
+
+# ---- the engine -----------------------------------------------------------------------------------------
+
+
+def test_grad_is_accumulated_and_matches_data():
+    w = mg.Parameter(np.ones((2, 3), np.float32))
+    for _ in range(2):
+        (w * 3).sum().backward()
+    assert w.grad.dtype == np.float32 and w.grad.flags.c_contiguous and np.all(w.grad == 6)
+    w.grad = None
+    (w * Tensor(np.ones(3))).sum().backward()  # float64 operand: the grad keeps w's dtype
+    assert w.grad.dtype == np.float32
+
+
+def test_shared_gradients_are_not_aliased():
+    a, b = mg.ones(3, requires_grad=True), mg.ones(3, requires_grad=True)
+    (a + b).sum().backward()
+    a.grad *= 5  # e.g. gradient clipping in place
+    assert np.all(b.grad == 1)
+
+
+def test_fan_out_accumulates():
+    x = leaf(3)
+    assert gradcheck(lambda x: x * x + x.exp() * x - x.sum(), [x])
+
+
+def test_long_chain_is_iterative():
+    x = mg.tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(10_000):
+        y = y * 1.0001
+    y.backward()
+    assert np.isclose(x.grad, 1.0001 ** 10_000, rtol=1e-3)
+
+
+def test_graph_is_freed_and_second_backward_raises():
+    x = leaf(3)
+    loss = (x.exp() * 2).sum()
+    loss.backward()
+    with pytest.raises(RuntimeError, match="second time.*retain_graph"):
+        loss.backward()
+
+
+def test_retain_graph_allows_second_backward():
+    x = leaf(3)
+    loss = (x.exp() * 2).sum()
+    loss.backward(retain_graph=True)
+    first = x.grad.copy()
+    loss.backward()
+    np.testing.assert_allclose(x.grad, 2 * first)
+
+
+def test_no_activation_leaks_after_backward():
+    x = leaf(100)
+    hidden = (x * 2).exp()
+    loss = hidden.tanh().sum()
+    ref = weakref.ref(hidden)
+    del hidden
+    gc.disable()  # the graph must be freed by reference counting alone (no cycles)
+    try:
+        loss.backward()
+        assert ref() is None
+    finally:
+        gc.enable()
+
+
+def test_retain_grad_and_is_leaf():
+    x = leaf(3)
+    h = x * 2
+    h.retain_grad()
+    (h * h).sum().backward()
+    np.testing.assert_allclose(h.grad, 2 * h.data)
+    assert x.is_leaf and not h.is_leaf and h.grad_fn == "mul" and x.grad_fn is None
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        mg.zeros(2).retain_grad()
+
+
+def test_backward_with_explicit_grad():
+    x = leaf(2, 3)
+    g = np.arange(6.0).reshape(2, 3)
+    (x * 3).backward(g)
+    np.testing.assert_allclose(x.grad, 3 * g)
+
+
+def test_no_grad_context_and_decorator():
+    x = leaf(3)
+    with mg.no_grad():
+        assert not (x * 2).requires_grad and not mg.is_grad_enabled()
+        with mg.enable_grad():
+            assert (x * 2).requires_grad
+    assert mg.is_grad_enabled()
+
+    @mg.no_grad()
+    def f(t):
+        return t * 2
+
+    @mg.no_grad
+    def g(t):
+        return t * 2
+    assert not f(x).requires_grad and not g(x).requires_grad and (x * 2).requires_grad
+
+
+def test_detach_and_requires_grad_():
+    x = leaf(3)
+    d = (x * 2).detach()
+    assert not d.requires_grad and d.is_leaf
+    d.requires_grad_()
+    (d * d).sum().backward()
+    assert x.grad is None and d.grad is not None
+
+
+def test_in_place_ops_outside_autograd_and_version_check():
+    w = leaf(3)
+    x = Tensor(np.ones(3))
+    y = (w * x).sum()
+    x.mul_(2)  # w's gradient needs the old x
+    with pytest.raises(RuntimeError, match="'mul'.*modified by an in-place op"):
+        y.backward()
+    with pytest.raises(RuntimeError, match="in-place"):
+        w.add_(1)
+    with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
+        w += 1
+    with mg.no_grad():
+        w.sub_(0.5, alpha=2)  # optimizer-style updates are fine
+        w[0] = 7
+    assert w.data[0] == 7
+
+
+def test_in_place_ops_values():
+    t = mg.zeros(2, 3)
+    t.fill_(2).add_(mg.ones(3)).mul_(2).div_(3)
+    np.testing.assert_allclose(t.data, 2.0)
+    t[0, :] = mg.tensor([1.0, 2.0, 3.0])
+    t.clamp_(max=2.5)
+    np.testing.assert_allclose(t.data[0], [1, 2, 2.5])
+    t.copy_(np.full((2, 3), 4.0))
+    t.zero_()
+    assert np.all(t.data == 0)
+    mg.manual_seed(0)
+    t.uniform_(2, 3)
+    assert np.all((t.data >= 2) & (t.data < 3))
+    t.normal_(0, 1)
+    u = t
+    u += 1  # no graph involved: really in place
+    assert u is t
+
+
+def test_augmented_assignment_on_graph_nodes_rebinds():
+    x = leaf(3)
+    total = mg.zeros(())
+    for _ in range(3):
+        total += (x * x).sum()
+    h = x * 1
+    h *= 2
+    (total + h.sum()).backward()
+    np.testing.assert_allclose(x.grad, 6 * x.data + 2)
+
+
+def test_comparisons_and_argmax_are_not_differentiable():
+    x = leaf(2, 3)
+    for t in (x > 0, x <= 0.5, x == x, x != 1, x.argmax(1), x.argmin()):
+        assert not t.requires_grad
+    assert (x > 0).dtype == np.bool_ and x.argmax(1).dtype == np.int64
+    np.testing.assert_array_equal(x.argmax(dim=1, keepdim=True).data, x.data.argmax(1)[:, None])
+    assert {x: 1}[x] == 1  # hashable by identity
+
+
+# ---- construction, dtypes, conversions ---------------------------------------------------------------------
+
+
+def test_constructor_and_factories():
+    a = np.ones((2, 3), np.float32)
+    assert Tensor(a).data is a  # no copy
+    assert mg.tensor(a).data is not a
+    assert mg.tensor([1.5, 2]).dtype == np.float32 and mg.tensor([1, 2]).dtype == np.int64
+    assert mg.tensor([1, 2], dtype=mg.float64).dtype == np.float64 and mg.tensor(True).dtype == np.bool_
+    assert mg.tensor(np.arange(3.0)).dtype == np.float64
+    for t in (mg.zeros(2, 3), mg.ones((2, 3)), mg.empty(2, 3), mg.randn(2, 3), mg.rand(2, 3), mg.full((2, 3), 1.5)):
+        assert t.shape == (2, 3) and t.dtype == np.float32 and t.data.flags.c_contiguous
+    assert mg.full((2,), 3).dtype == np.int64 and mg.arange(5).dtype == np.int64
+    assert mg.arange(0, 1, 0.25).shape == (4,) and mg.arange(0.0, 2).dtype == np.float32
+    assert mg.randint(0, 10, (5,)).dtype == np.int64 and mg.randint(3, (4,)).data.max() < 3
+    x = mg.randn(2, 3, dtype=mg.float64)
+    for t in (mg.zeros_like(x), mg.ones_like(x), mg.empty_like(x), mg.randn_like(x), mg.rand_like(x),
+              mg.full_like(x, 2.0)):
+        assert t.shape == x.shape and t.dtype == np.float64
+    assert mg.eye(3).data.trace() == 3
+    assert mg.zeros(3, requires_grad=True).requires_grad
+
+
+def test_manual_seed_drives_all_randomness():
+    generator = mg.default_generator()
+    mg.manual_seed(123)
+    a = (mg.randn(4).data, mg.rand(2).data, mg.functional.dropout(mg.ones(8), 0.5).data)
+    mg.manual_seed(123)
+    b = (mg.randn(4).data, mg.rand(2).data, mg.functional.dropout(mg.ones(8), 0.5).data)
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
+    assert mg.default_generator() is generator
+
+
+def test_parameter():
+    data = np.ones((2, 2), np.float32)
+    p = mg.Parameter(data)
+    assert p.requires_grad and p.is_leaf and p.data is data
+    assert mg.Parameter(mg.ones(3)).requires_grad
+    q = mg.Parameter(np.ones((3, 4)).T)  # non-contiguous: copied into C order
+    assert q.data.flags.c_contiguous and q.dtype == np.float64
+    assert repr(p).startswith("Parameter containing:")
+    with pytest.raises(TypeError, match="float32 or float64"):
+        mg.Parameter(np.arange(3))
+
+
+def test_conversions():
+    x = mg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert x.shape == (2, 2) and x.ndim == 2 and x.dtype == np.float32 and x.size() == (2, 2) and x.size(1) == 2
+    assert x.numel() == 4 and x.dim() == 2 and len(x) == 2 and x.numpy() is x.data
+    assert np.asarray(x) is x.data and np.asarray(x, dtype=np.float64).dtype == np.float64
+    assert x[1, 1].item() == 4.0 and float(x[0, 0]) == 1.0 and bool(x[0, 0]) and x.tolist()[1] == [3.0, 4.0]
+    assert x.double().dtype == np.float64 and x.long().dtype == np.int64 and x.float() is x and x.to("cpu") is x
+    assert "tensor([[1., 2.]," in repr(x) and "requires_grad=True" in repr(x.requires_grad_())
+    y = leaf(3)
+    (y.float() * 2).sum().backward()  # the gradient is cast back through the dtype change
+    assert y.grad.dtype == np.float64 and np.all(y.grad == 2)
+    assert isinstance(np.ones(2) + mg.ones(2), Tensor)  # ndarray (op) tensor defers to the tensor
+
+
+# ---- bad input ------------------------------------------------------------------------------------------
+
+
+def test_errors_name_shapes_and_ops():
+    a, b = mg.ones(2, 3), mg.ones(4, 5)
+    with pytest.raises(ValueError, match=r"add: shapes \(2, 3\) and \(4, 5\)"):
+        a + b
+    with pytest.raises(ValueError, match=r"mul: shapes \(2, 3\) and \(4, 5\)"):
+        a * b
+    with pytest.raises(ValueError, match=r"matmul: shapes \(2, 3\) and \(4, 5\) do not align"):
+        a @ b
+    with pytest.raises(ValueError, match="batch dims"):
+        mg.ones(2, 3, 4) @ mg.ones(3, 4, 5)
+    with pytest.raises(ValueError, match="at least one dimension"):
+        mg.ones(()) @ mg.ones(3)
+    with pytest.raises(ValueError, match=r"reshape: a tensor of shape \(2, 3\)"):
+        a.reshape(4)
+    with pytest.raises(ValueError, match="cat"):
+        mg.cat([a, b], 0)
+    with pytest.raises(ValueError, match="expand"):
+        a.expand(3, 3)
+    with pytest.raises(ValueError, match="permutation"):
+        a.permute(0, 0)
+    with pytest.raises(IndexError, match="out of range"):
+        a.sum(2)
+
+
+def test_errors_in_backward():
+    x = leaf(3)
+    with pytest.raises(RuntimeError, match=r"implicitly only for a one-element output, got shape \(3,\)"):
+        (x * 2).backward()
+    with pytest.raises(ValueError, match=r"grad has shape \(2,\)"):
+        (x * 2).backward(np.ones(2))
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        mg.ones(3).sum().backward()
+
+
+def test_integer_tensors_cannot_require_grad():
+    with pytest.raises(TypeError, match="floating-point"):
+        mg.tensor([1, 2], requires_grad=True)
+    t = mg.arange(3)
+    with pytest.raises(TypeError, match="floating-point"):
+        t.requires_grad = True
+    with pytest.raises(RuntimeError, match="leaf"):
+        (leaf(2) * 2).requires_grad_(False)
+    with pytest.raises(TypeError):
+        Tensor(np.array(["a"]))
