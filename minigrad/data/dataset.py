@@ -1,0 +1,195 @@
+"""Map-style datasets and the DataLoader that batches them into minigrad Tensors."""
+import math
+import warnings
+
+import numpy as np
+
+from ..tensor import Tensor, default_generator
+
+
+def _array(x):
+    """The ndarray behind ``x``: ``x`` itself, a Tensor's ``.data``, or ``np.asarray(x)``."""
+    if isinstance(x, np.ndarray):
+        return x
+    data = getattr(x, "data", None)
+    return data if isinstance(data, np.ndarray) else np.asarray(x)
+
+
+def _rng(seed, generator):
+    """``generator``, else a new ``np.random.default_rng(seed)``, else None (minigrad's global one)."""
+    if seed is not None and generator is not None:
+        raise ValueError("pass seed or generator, not both")
+    return np.random.default_rng(seed) if seed is not None else generator
+
+
+def _permutation(rng, n):
+    """A random permutation of ``range(n)`` from ``rng``, or from minigrad's global generator if None."""
+    return (rng if rng is not None else default_generator()).permutation(n)
+
+
+def _rebuild(like, items):
+    """A tuple/list/namedtuple of the same type as ``like`` holding ``items``."""
+    return type(like)(*items) if hasattr(like, "_fields") else type(like)(items)
+
+
+def stack_samples(samples):
+    """Stack a list of samples into one batch of arrays, along a new first axis.
+
+    Arrays, Tensors and numbers are stacked (Python ints become int64, floats float64); tuples,
+    lists and dicts are stacked field by field; strings are kept as a list.
+    """
+    first = samples[0]
+    if isinstance(first, (str, bytes)):
+        return list(samples)
+    if isinstance(first, dict):
+        return {key: stack_samples([s[key] for s in samples]) for key in first}
+    if isinstance(first, (tuple, list)):
+        if any(len(s) != len(first) for s in samples):
+            raise ValueError("every sample in a batch must have the same number of fields")
+        return _rebuild(first, [stack_samples(list(field)) for field in zip(*samples)])
+    batch = np.stack([_array(s) for s in samples])
+    if batch.dtype.kind not in "biuf":
+        raise TypeError(f"cannot batch samples of type {type(first).__name__}: expected arrays, numbers, "
+                        "str, or tuples/lists/dicts of them")
+    return batch
+
+
+def to_tensors(batch):
+    """``batch`` with every ndarray wrapped in a minigrad Tensor (tuples, lists and dicts recursed)."""
+    if isinstance(batch, np.ndarray):
+        return Tensor(batch)
+    if isinstance(batch, dict):
+        return {key: to_tensors(value) for key, value in batch.items()}
+    if isinstance(batch, (tuple, list)):
+        return _rebuild(batch, [to_tensors(x) for x in batch])
+    return batch
+
+
+def default_collate(samples):
+    """The DataLoader's default ``collate_fn``: ``stack_samples``, then arrays become Tensors."""
+    return to_tensors(stack_samples(samples))
+
+
+class Dataset:
+    """A map-style dataset: ``len(ds)`` samples, ``ds[i]`` for ``0 <= i < len(ds)``.
+
+    ``get_batch(indices)`` returns the samples at ``indices`` already stacked (as arrays, the
+    form ``stack_samples`` gives); override it when a batch can be fetched in one go.
+    """
+
+    def __getitem__(self, index):
+        raise NotImplementedError
+
+    def __len__(self):
+        raise NotImplementedError
+
+    def get_batch(self, indices):
+        return stack_samples([self[int(i)] for i in indices])
+
+
+class TensorDataset(Dataset):
+    """Sample ``i`` is ``(a[i], b[i], ...)`` for equally long arrays (or Tensors) ``a, b, ...``;
+    a batch is one fancy-index per array."""
+
+    def __init__(self, *arrays):
+        if not arrays:
+            raise ValueError("TensorDataset needs at least one array")
+        self.arrays = tuple(_array(a) for a in arrays)
+        if any(a.ndim == 0 or len(a) != len(self.arrays[0]) for a in self.arrays):
+            raise ValueError(f"arrays must share their first dimension, got shapes {[a.shape for a in self.arrays]}")
+
+    def __getitem__(self, index):
+        return tuple(a[index] for a in self.arrays)
+
+    def __len__(self):
+        return len(self.arrays[0])
+
+    def get_batch(self, indices):
+        return tuple(a[indices] for a in self.arrays)
+
+
+class Subset(Dataset):
+    """The samples of ``dataset`` at ``indices``, in that order."""
+
+    def __init__(self, dataset, indices):
+        self.dataset = dataset
+        self.indices = np.asarray(indices, dtype=np.int64)
+
+    def __getitem__(self, index):
+        return self.dataset[int(self.indices[index])]
+
+    def __len__(self):
+        return len(self.indices)
+
+    def get_batch(self, indices):
+        if hasattr(self.dataset, "get_batch"):
+            return self.dataset.get_batch(self.indices[indices])
+        return super().get_batch(indices)
+
+
+def random_split(dataset, lengths, seed=None, generator=None):
+    """Split ``dataset`` into non-overlapping random ``Subset``s of the given lengths.
+
+    ``lengths`` are counts summing to ``len(dataset)``, or fractions summing to 1: then each gets
+    ``floor(n · fraction)`` and the remainder is dealt one by one from the first split on (as torch).
+    The permutation comes from ``generator``, ``np.random.default_rng(seed)``, or minigrad's global
+    generator.
+    """
+    n = len(dataset)
+    lengths = list(lengths)
+    if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
+        for i, fraction in enumerate(lengths):
+            if not 0 <= fraction <= 1:
+                raise ValueError(f"Fraction at index {i} is not between 0 and 1")
+        counts = [math.floor(n * fraction) for fraction in lengths]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+        for i, count in enumerate(counts):
+            if count == 0:
+                warnings.warn(f"Length of split at index {i} is 0. This might result in an empty dataset.",
+                              stacklevel=2)
+        lengths = counts
+    if sum(lengths) != n:
+        raise ValueError(f"Sum of input lengths ({sum(lengths)}) does not equal the length of the input dataset ({n})")
+    permutation = _permutation(_rng(seed, generator), n)
+    ends = np.cumsum(lengths)
+    return [Subset(dataset, permutation[end - length:end]) for end, length in zip(ends, lengths)]
+
+
+class DataLoader:
+    """Iterate over ``dataset`` in batches of ``batch_size`` samples, as minigrad Tensors.
+
+    A batch is ``collate_fn([dataset[i] for i in batch_indices])``; with the default collate it is
+    ``to_tensors(dataset.get_batch(batch_indices))`` when the dataset has ``get_batch`` (one
+    fancy-index per array for a ``TensorDataset``), which equals ``default_collate`` of the
+    samples. ``drop_last`` drops a final, smaller batch.
+    ``shuffle`` draws a new permutation at the start of every pass: from ``generator``, from a
+    ``np.random.default_rng(seed)`` made here (so the sequence of passes is reproducible), or,
+    when neither is given, from minigrad's global generator (reproducible with ``manual_seed``).
+    """
+
+    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, generator=None,
+                 collate_fn=None):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+            raise ValueError(f"batch_size should be a positive integer value, but got batch_size={batch_size}")
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.generator = _rng(seed, generator)
+        self.collate_fn = collate_fn
+
+    def __len__(self):
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.dataset)
+        order = _permutation(self.generator, n) if self.shuffle else np.arange(n)
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            yield self._fetch(order[start:start + self.batch_size])
+
+    def _fetch(self, indices):
+        if self.collate_fn is None and hasattr(self.dataset, "get_batch"):
+            return to_tensors(self.dataset.get_batch(indices))
+        return (self.collate_fn or default_collate)([self.dataset[int(i)] for i in indices])
