@@ -1,0 +1,12 @@
+"""Neural-network layers with torch.nn's names, parameter names and default initialisation."""
+from . import init, utils
+from .activation import GELU, Dropout, Flatten, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .containers import ModuleDict, ModuleList, Sequential
+from .conv import AvgPool2d, Conv1d, Conv2d, MaxPool2d
+from .linear import Identity, Linear
+from .loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from .module import Module
+from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from .rnn import GRU, LSTM, RNN
+from .sparse import Embedding
+from ..tensor import Parameter

@@ -1,0 +1,235 @@
+"""Module: the container of parameters, buffers and submodules, with torch.nn.Module's API."""
+from collections import OrderedDict, namedtuple
+
+import numpy as np
+
+from ..tensor import Parameter, Tensor
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class Module:
+    """Base class of every layer. Parameters, buffers (plain ndarrays, such as running statistics)
+    and submodules are registered by attribute assignment, in order; ``state_dict`` keys are their
+    dotted paths, exactly as in torch."""
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ---- registration ------------------------------------------------------------------------------
+
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        if isinstance(value, (Parameter, Module)):
+            self._forget(name)
+            (self._parameters if isinstance(value, Parameter) else self._modules)[name] = value
+        elif name in self._parameters:
+            self.register_parameter(name, value)
+        elif name in self._buffers:
+            self.register_buffer(name, value, persistent=name not in self._non_persistent)
+        elif name in self._modules:
+            self.add_module(name, value)
+        else:
+            object.__setattr__(self, name, value)
+
+    def _forget(self, name):
+        for registry in (self._parameters, self._buffers, self._modules, self.__dict__):
+            registry.pop(name, None)
+
+    def __getattr__(self, name):
+        for registry in ("_parameters", "_buffers", "_modules"):
+            values = self.__dict__.get(registry)
+            if values is not None and name in values:
+                return values[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        for registry in (self._parameters, self._buffers, self._modules):
+            if name in registry:
+                del registry[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name, param):
+        """Register a Parameter (or None: an absent optional parameter, such as bias=False)."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"cannot assign {type(param).__name__} as parameter '{name}' "
+                            "(minigrad.Parameter or None required)")
+        self._forget(name)
+        self._parameters[name] = param
+
+    def register_buffer(self, name, array, persistent=True):
+        """Register an ndarray (or None) that is state but not trained, such as running statistics."""
+        if array is not None and not isinstance(array, np.ndarray):
+            raise TypeError(f"buffer '{name}' must be a numpy array or None, got {type(array).__name__}")
+        self._forget(name)
+        self._buffers[name] = array
+        (self._non_persistent.discard if persistent else self._non_persistent.add)(name)
+
+    def add_module(self, name, module):
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        self._forget(name)
+        self._modules[name] = module
+
+    # ---- traversal ---------------------------------------------------------------------------------
+
+    def named_modules(self, prefix="", memo=None):
+        memo = set() if memo is None else memo
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is not None:
+                yield from module.named_modules(f"{prefix}.{name}" if prefix else name, memo)
+
+    def modules(self):
+        return (m for _, m in self.named_modules())
+
+    def named_children(self):
+        return ((name, m) for name, m in self._modules.items() if m is not None)
+
+    def children(self):
+        return (m for _, m in self.named_children())
+
+    def _named_members(self, registry, recurse):
+        seen = set()
+        for prefix, module in self.named_modules() if recurse else [("", self)]:
+            for name, value in getattr(module, registry).items():
+                if value is None or id(value) in seen:
+                    continue
+                seen.add(id(value))
+                yield (f"{prefix}.{name}" if prefix else name), value
+
+    def named_parameters(self, prefix="", recurse=True):
+        return ((f"{prefix}.{n}" if prefix else n, p) for n, p in self._named_members("_parameters", recurse))
+
+    def parameters(self, recurse=True):
+        return (p for _, p in self._named_members("_parameters", recurse))
+
+    def named_buffers(self, recurse=True):
+        return self._named_members("_buffers", recurse)
+
+    def buffers(self, recurse=True):
+        return (b for _, b in self._named_members("_buffers", recurse))
+
+    def num_parameters(self, trainable_only=False):
+        return sum(p.data.size for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    def apply(self, fn):
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
+
+    # ---- modes, gradients, dtype -------------------------------------------------------------------
+
+    def train(self, mode=True):
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.parameters():
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad.fill(0)
+
+    def requires_grad_(self, requires_grad=True):
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def to(self, dtype):
+        """Cast floating-point parameters and buffers to ``dtype`` (float32 or float64), in place of
+        their arrays; build optimizers after this, as in torch."""
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise TypeError(f"Module.to: dtype must be float32 or float64, got {dtype}")
+        for module in self.modules():
+            for p in module._parameters.values():
+                if p is not None:
+                    p.data = np.ascontiguousarray(p.data, dtype=dtype)
+                    p.grad = None if p.grad is None else p.grad.astype(dtype)
+            for name, b in module._buffers.items():
+                if b is not None and np.issubdtype(b.dtype, np.floating):
+                    module._buffers[name] = b.astype(dtype)
+        return self
+
+    def float(self):
+        return self.to(np.float32)
+
+    def double(self):
+        return self.to(np.float64)
+
+    # ---- state_dict ----------------------------------------------------------------------------------
+
+    def state_dict(self, prefix=""):
+        """{dotted name: ndarray} for every parameter and persistent buffer, torch's keys and order
+        (each module's own parameters, then its buffers, then its children). Arrays are live, as
+        torch's tensors are: copy them (or save to disk) to keep a snapshot."""
+        out = OrderedDict()
+        for name, p in self._parameters.items():
+            if p is not None:
+                out[prefix + name] = p.data
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent:
+                out[prefix + name] = b
+        for name, module in self.named_children():
+            out.update(module.state_dict(prefix=f"{prefix}{name}."))
+        return out
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy arrays (or Tensors) into the parameters and buffers, in place. With ``strict``, missing
+        or unexpected keys are an error; a shape mismatch always is. Checks all before copying any."""
+        own = self.state_dict()
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        errors = []
+        if strict and unexpected:
+            errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
+        if strict and missing:
+            errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
+        values = {}
+        for key, target in own.items():
+            if key in state_dict:
+                value = state_dict[key]
+                value = np.asarray(value.data if isinstance(value, Tensor) else value)
+                if value.shape != target.shape:
+                    errors.append(f"size mismatch for {key}: copying a param with shape {value.shape} from "
+                                  f"checkpoint, the shape in current model is {target.shape}.")
+                values[key] = value
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
+        for key, value in values.items():
+            np.copyto(own[key], value, casting="unsafe")
+        return IncompatibleKeys(missing, unexpected)
+
+    # ---- printing ------------------------------------------------------------------------------------
+
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        children = [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in self.named_children()]
+        extra = self.extra_repr()
+        if not children:
+            return f"{type(self).__name__}({extra})"
+        lines = ([extra] if extra else []) + children
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"

@@ -1,0 +1,148 @@
+"""RNN (tanh/relu), LSTM and GRU: multi-layer, batch_first, initial state in and final state out,
+dropout between layers; parameter names, shapes, gate order and initialisation as torch's.
+
+Each layer projects the whole input sequence with one GEMM, then steps through time with only
+the recurrent product per step.
+"""
+import math
+
+import numpy as np
+
+from .. import functional as F
+from ..tensor import Parameter, stack, zeros
+from . import init
+from .module import Module
+
+
+def rnn_tanh_cell(x_proj, h, c, w_hh, b_hh):
+    """h' = tanh(x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh)."""
+    return (x_proj + F.linear(h, w_hh, b_hh)).tanh(), None
+
+
+def rnn_relu_cell(x_proj, h, c, w_hh, b_hh):
+    """h' = relu(x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh)."""
+    return F.relu(x_proj + F.linear(h, w_hh, b_hh)), None
+
+
+def lstm_cell(x_proj, h, c, w_hh, b_hh):
+    """Gates i, f, g, o (torch's order) from x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh;
+    c' = σ(f)·c + σ(i)·tanh(g);  h' = σ(o)·tanh(c')."""
+    i, f, g, o = (x_proj + F.linear(h, w_hh, b_hh)).chunk(4, -1)
+    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+    return o.sigmoid() * c.tanh(), c
+
+
+def gru_cell(x_proj, h, c, w_hh, b_hh):
+    """Gates r, z, n (torch's order): r = σ(x_r + h_r), z = σ(x_z + h_z), n = tanh(x_n + r·h_n),
+    with x_* = x·W_ihᵀ + b_ih and h_* = h·W_hhᵀ + b_hh;  h' = (1 − z)·n + z·h."""
+    x_r, x_z, x_n = x_proj.chunk(3, -1)
+    h_r, h_z, h_n = F.linear(h, w_hh, b_hh).chunk(3, -1)
+    r, z = (x_r + h_r).sigmoid(), (x_z + h_z).sigmoid()
+    n = (x_n + r * h_n).tanh()
+    return n + z * (h - n), None
+
+
+class RNNBase(Module):
+    cells = {"RNN_TANH": (rnn_tanh_cell, 1), "RNN_RELU": (rnn_relu_cell, 1), "LSTM": (lstm_cell, 4),
+             "GRU": (gru_cell, 3)}
+
+    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, dtype=None):
+        super().__init__()
+        if bidirectional:
+            raise NotImplementedError("bidirectional recurrent layers are not supported by minigrad yet")
+        if not 0 <= dropout <= 1:
+            raise ValueError(f"dropout should be a number in range [0, 1], got {dropout}")
+        if hidden_size <= 0 or num_layers <= 0:
+            raise ValueError("hidden_size and num_layers must be positive")
+        self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout = bias, batch_first, dropout
+        self.cell, gates = self.cells[mode]
+        dtype = np.dtype(dtype or np.float32)
+        for layer in range(num_layers):
+            in_size = input_size if layer == 0 else hidden_size
+            shapes = {"weight_ih": (gates * hidden_size, in_size), "weight_hh": (gates * hidden_size, hidden_size)}
+            if bias:
+                shapes.update(bias_ih=(gates * hidden_size,), bias_hh=(gates * hidden_size,))
+            for name, shape in shapes.items():
+                setattr(self, f"{name}_l{layer}", Parameter(np.empty(shape, dtype)))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """Every weight and bias ~ U(±1/√hidden_size), as torch."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound)
+
+    def _layer(self, layer):
+        get = lambda name: getattr(self, f"{name}_l{layer}") if self.bias or "weight" in name else None
+        return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
+
+    def forward(self, input, hx=None):
+        """input: (T, B, input_size), or (B, T, input_size) with batch_first, or unbatched (T, input_size).
+        Returns (output (…, hidden_size) for every step of the last layer, final state): the state is
+        h_n (num_layers, B, hidden_size), or (h_n, c_n) for an LSTM, and hx takes the same form."""
+        batched = input.ndim == 3
+        if input.ndim not in (2, 3) or input.shape[-1] != self.input_size:
+            raise ValueError(f"{type(self).__name__}: expected input of shape (T, B, {self.input_size}) "
+                             f"(or 2-D unbatched), got {tuple(input.shape)}")
+        x = (input.transpose(0, 1) if self.batch_first else input) if batched else input.unsqueeze(1)
+        steps, batch = x.shape[0], x.shape[1]
+        lstm = self.mode == "LSTM"
+        h0, c0 = (hx if lstm else (hx, None)) if hx is not None else (None, None)
+        if h0 is not None and not batched:
+            h0, c0 = h0.unsqueeze(1), (c0.unsqueeze(1) if c0 is not None else None)
+        zero_state = lambda: zeros(batch, self.hidden_size, dtype=self.weight_ih_l0.dtype)
+        h_n, c_n = [], []
+        for layer in range(self.num_layers):
+            w_ih, w_hh, b_ih, b_hh = self._layer(layer)
+            x_proj = F.linear(x.reshape(steps * batch, x.shape[2]), w_ih, b_ih).reshape(steps, batch, -1)
+            h = h0[layer] if h0 is not None else zero_state()
+            c = (c0[layer] if c0 is not None else zero_state()) if lstm else None
+            outputs = []
+            for t in range(steps):
+                h, c = self.cell(x_proj[t], h, c, w_hh, b_hh)
+                outputs.append(h)
+            x = stack(outputs, 0)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, True)
+            h_n.append(h)
+            c_n.append(c)
+        h_n = stack(h_n, 0)
+        c_n = stack(c_n, 0) if lstm else None
+        if not batched:
+            x, h_n, c_n = x.squeeze(1), h_n.squeeze(1), (c_n.squeeze(1) if lstm else None)
+        elif self.batch_first:
+            x = x.transpose(0, 1)
+        return x, ((h_n, c_n) if lstm else h_n)
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        s += f", num_layers={self.num_layers}" if self.num_layers != 1 else ""
+        s += ", bias=False" if not self.bias else ""
+        s += ", batch_first=True" if self.batch_first else ""
+        return s + (f", dropout={self.dropout}" if self.dropout else "")
+
+
+class RNN(RNNBase):
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, dtype=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
+        super().__init__(f"RNN_{nonlinearity.upper()}", input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, dtype)
+        self.nonlinearity = nonlinearity
+
+
+class LSTM(RNNBase):
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, dtype=None):
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         dtype)
+
+
+class GRU(RNNBase):
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, dtype=None):
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         dtype)
