@@ -1,8 +1,9 @@
 """RNN (tanh/relu), LSTM and GRU: multi-layer, batch_first, initial state in and final state out,
 dropout between layers; parameter names, shapes, gate order and initialisation as torch's.
 
-Each layer projects the whole input sequence with one GEMM, then steps through time with only
-the recurrent product per step.
+Each layer is two graph nodes: the input projection of the whole sequence (one GEMM), and the
+recurrence through time fused into one op with its own backpropagation through time
+(``F.rnn_layer``, ``F.lstm_layer``, ``F.gru_layer``).
 """
 import math
 
@@ -14,37 +15,8 @@ from . import init
 from .module import Module
 
 
-def rnn_tanh_cell(x_proj, h, c, w_hh, b_hh):
-    """h' = tanh(x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh)."""
-    return (x_proj + F.linear(h, w_hh, b_hh)).tanh(), None
-
-
-def rnn_relu_cell(x_proj, h, c, w_hh, b_hh):
-    """h' = relu(x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh)."""
-    return F.relu(x_proj + F.linear(h, w_hh, b_hh)), None
-
-
-def lstm_cell(x_proj, h, c, w_hh, b_hh):
-    """Gates i, f, g, o (torch's order) from x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh;
-    c' = σ(f)·c + σ(i)·tanh(g);  h' = σ(o)·tanh(c')."""
-    i, f, g, o = (x_proj + F.linear(h, w_hh, b_hh)).chunk(4, -1)
-    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
-    return o.sigmoid() * c.tanh(), c
-
-
-def gru_cell(x_proj, h, c, w_hh, b_hh):
-    """Gates r, z, n (torch's order): r = σ(x_r + h_r), z = σ(x_z + h_z), n = tanh(x_n + r·h_n),
-    with x_* = x·W_ihᵀ + b_ih and h_* = h·W_hhᵀ + b_hh;  h' = (1 − z)·n + z·h."""
-    x_r, x_z, x_n = x_proj.chunk(3, -1)
-    h_r, h_z, h_n = F.linear(h, w_hh, b_hh).chunk(3, -1)
-    r, z = (x_r + h_r).sigmoid(), (x_z + h_z).sigmoid()
-    n = (x_n + r * h_n).tanh()
-    return n + z * (h - n), None
-
-
 class RNNBase(Module):
-    cells = {"RNN_TANH": (rnn_tanh_cell, 1), "RNN_RELU": (rnn_relu_cell, 1), "LSTM": (lstm_cell, 4),
-             "GRU": (gru_cell, 3)}
+    gates = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, dtype=None):
@@ -57,7 +29,7 @@ class RNNBase(Module):
             raise ValueError("hidden_size and num_layers must be positive")
         self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, dropout
-        self.cell, gates = self.cells[mode]
+        gates = self.gates[mode]
         dtype = np.dtype(dtype or np.float32)
         for layer in range(num_layers):
             in_size = input_size if layer == 0 else hidden_size
@@ -98,16 +70,17 @@ class RNNBase(Module):
             w_ih, w_hh, b_ih, b_hh = self._layer(layer)
             x_proj = F.linear(x.reshape(steps * batch, x.shape[2]), w_ih, b_ih).reshape(steps, batch, -1)
             h = h0[layer] if h0 is not None else zero_state()
-            c = (c0[layer] if c0 is not None else zero_state()) if lstm else None
-            outputs = []
-            for t in range(steps):
-                h, c = self.cell(x_proj[t], h, c, w_hh, b_hh)
-                outputs.append(h)
-            x = stack(outputs, 0)
+            if lstm:
+                hc = F.lstm_layer(x_proj, h, c0[layer] if c0 is not None else zero_state(), w_hh, b_hh)
+                x = hc[..., :self.hidden_size]
+                c_n.append(hc[-1, :, self.hidden_size:])
+            elif self.mode == "GRU":
+                x = F.gru_layer(x_proj, h, w_hh, b_hh)
+            else:
+                x = F.rnn_layer(x_proj, h, w_hh, b_hh, nonlinearity=self.mode[4:].lower())
+            h_n.append(x[-1])
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, True)
-            h_n.append(h)
-            c_n.append(c)
         h_n = stack(h_n, 0)
         c_n = stack(c_n, 0) if lstm else None
         if not batched:
