@@ -1,6 +1,7 @@
 """The ``minigrad`` command: ``minigrad info``, ``minigrad bench [kernels options]``,
-``minigrad bench train [options]``."""
+``minigrad bench train [options]``, ``minigrad train TASK [options]``, ``minigrad compare``."""
 import argparse
+import importlib
 import json
 import sys
 
@@ -19,9 +20,31 @@ def bench(argv):
     return kernels_main(argv)
 
 
+# task name: the example module (examples/, installed as minigrad.examples) that trains it
+TASKS = {"digits-mlp": "digits_mlp", "digits-cnn": "digits_cnn", "char-lstm": "char_lstm",
+         "text-classify": "text_classify", "cartpole": "cartpole_pg", "arm": "robot_arm"}
+
+
+def train(argv):
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: minigrad train TASK [options]   (TASK --help for its options)\n\ntasks: " + ", ".join(TASKS))
+        return 0
+    if argv[0] not in TASKS:
+        sys.exit(f"minigrad train: unknown task {argv[0]!r}; valid tasks: {', '.join(TASKS)}")
+    module = importlib.import_module(f"minigrad.examples.{TASKS[argv[0]]}")
+    return module.main(argv[1:])
+
+
+def compare(argv):
+    from .compare import main as compare_main
+    return compare_main(argv)
+
+
 COMMANDS = {
     "info": (info, "build facts: version, compiler, OpenMP, threads, SIMD levels"),
     "bench": (bench, "optimizer kernel speed, C++ vs NumPy vs torch ('bench train': training-step speed)"),
+    "train": (train, "train an example network: " + ", ".join(TASKS)),
+    "compare": (compare, "compare the optimizers on 2-D test functions and real tasks"),
 }
 
 

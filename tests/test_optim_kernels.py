@@ -71,11 +71,11 @@ def test_every_simd_path_is_bitwise_identical(case, dtype, restore_threads_and_s
         assert result.tobytes() == reference.tobytes(), level
 
 
-def test_simd_is_chosen_by_environment_variable():
-    def simd_with(value):
+def test_simd_is_chosen_by_environment_variable(tmp_path):
+    def simd_with(value):  # run outside the source tree, so the installed package is imported
         env = {**os.environ, "MINIGRAD_SIMD": value}
         return subprocess.run([sys.executable, "-c", "import minigrad; print(minigrad.build_info()['simd'])"],
-                              env=env, capture_output=True, text=True)
+                              env=env, capture_output=True, text=True, cwd=tmp_path)
 
     assert simd_with("baseline").stdout.strip() == "baseline"
     bad = simd_with("sse9")
@@ -98,8 +98,9 @@ def test_build_info_and_threads(restore_threads_and_simd):
         minigrad.set_num_threads(0)
 
 
-def test_build_info_command_line():
-    out = subprocess.run([sys.executable, "-m", "minigrad", "info"], capture_output=True, text=True, check=True).stdout
+def test_build_info_command_line(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "minigrad", "info"], capture_output=True, text=True, check=True,
+                         cwd=tmp_path).stdout
     assert "openmp" in out and "simd" in out
 
 
