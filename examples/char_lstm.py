@@ -1,0 +1,153 @@
+"""A character-level language model: an LSTM (or GRU) reads Python's own standard-library source
+and learns to predict the next character.
+
+Truncated backpropagation through time: the training text is cut into --batch-size parallel
+streams, read in chunks of --seq-len characters; the hidden state is carried from one chunk to the
+next (detached, so gradients stop at the chunk's start) and gradients are clipped. Each epoch
+reports the validation bits per character against the unigram baseline (the entropy of the
+training characters' distribution); at the end the model writes some text.
+
+    python examples/char_lstm.py [--optimizer adam] [--hidden 128] [--temperature 0.8]
+    minigrad train char-lstm [options]
+"""
+import math
+
+import numpy as np
+
+import minigrad as mg
+import minigrad.functional as F
+import minigrad.nn as nn
+from minigrad.examples import common
+
+LR = {"sgd": 10.0, "momentum": 1.0, "adagrad": 0.1, "adadelta": 10.0, "rmsprop": 3e-3, "adam": 1e-2, "adamw": 1e-2}
+EPOCHS = 8
+
+
+class CharModel(nn.Module):
+    """Embedding → LSTM/GRU → linear layer to next-character logits."""
+
+    def __init__(self, vocab_size, hidden, cell="lstm", embed=32):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, embed)
+        self.rnn = (nn.LSTM if cell == "lstm" else nn.GRU)(embed, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, vocab_size)
+
+    def forward(self, ids, state=None):
+        out, state = self.rnn(self.embed(ids), state)
+        return self.head(out), state
+
+
+def detach(state):
+    """The state with its history cut off: (h, c) for an LSTM, h for a GRU."""
+    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+
+
+def streams(ids, batch_size):
+    """The text as ``batch_size`` consecutive pieces, one per row: row b continues itself chunk after chunk."""
+    n = len(ids) // batch_size
+    return ids[:n * batch_size].reshape(batch_size, n)
+
+
+def chunks(rows, seq_len):
+    """[(inputs, next-character targets)], ``seq_len`` columns each, left to right."""
+    starts = range(0, rows.shape[1] - 1, seq_len)
+    return [(mg.tensor(rows[:, i:min(i + seq_len, rows.shape[1] - 1)]), mg.tensor(rows[:, i + 1:i + 1 + seq_len]))
+            for i in starts]
+
+
+def unigram_bits(ids, vocab_size):
+    """Entropy of the characters' distribution, in bits: the bpc of a model that ignores context."""
+    p = np.bincount(ids, minlength=vocab_size) / len(ids)
+    p = p[p > 0]
+    return float(-(p * np.log2(p)).sum())
+
+
+@mg.no_grad()
+def bits_per_char(model, rows, seq_len):
+    """Mean cross-entropy of the next character, in bits, reading ``rows`` with carried state."""
+    model.eval()
+    state, nats, count = None, 0.0, 0
+    for x, y in chunks(rows, seq_len):
+        logits, state = model(x, state)
+        nats += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum").item()
+        count += y.numel()
+    model.train()
+    return nats / count / math.log(2)
+
+
+@mg.no_grad()
+def sample(model, corpus, prime, length, temperature):
+    """``prime`` and ``length`` characters drawn one by one from the model's softmax at ``temperature``."""
+    model.eval()
+    ids, state, text = mg.tensor(corpus.encode(prime)[None]), None, prime
+    for _ in range(length):
+        logits, state = model(ids, state)
+        z = logits.data[0, -1].astype(np.float64) / temperature
+        p = np.exp(z - z.max())
+        next_id = int(mg.default_generator().choice(len(p), p=p / p.sum()))
+        text += corpus.itos[next_id]
+        ids = mg.tensor([[next_id]])
+    model.train()
+    return text
+
+
+def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=True, max_steps=None, save=None,
+        resume=None, timing=False, num_chars=200_000, cell="lstm", hidden=128, seq_len=64, batch_size=32,
+        clip=1.0, temperature=0.8, sample_chars=300):
+    """Train and validate; returns common.result's dict (metric: validation bits per character)."""
+    lr, epochs = LR[optimizer] if lr is None else lr, epochs or EPOCHS
+    mg.manual_seed(seed)
+    corpus = mg.data.text_corpus(num_chars)
+    vocab_size = len(corpus.vocab)
+    train_rows, val_rows = streams(corpus.train, batch_size), streams(corpus.val, batch_size)
+    baseline = unigram_bits(corpus.train, vocab_size)
+    model = CharModel(vocab_size, hidden, cell)
+    opt = common.make_optimizer(optimizer, model.parameters(), lr, backend)
+    log = common.RunLog(quiet, max_steps)
+    first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
+    log.print(f"{len(corpus.train):,} training characters, vocabulary {vocab_size}, unigram baseline "
+              f"{baseline:.3f} bits/char")
+
+    for epoch in range(first_epoch, epochs):
+        state = None
+        for x, y in log.epoch(chunks(train_rows, seq_len), epoch, epochs):
+            opt.zero_grad()
+            logits, state = model(x, state)
+            loss = F.cross_entropy(logits.reshape(-1, vocab_size), y.reshape(-1))
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
+            log.step(opt, loss.item())
+            state = detach(state)
+            if log.done:
+                break
+        val_bpc = bits_per_char(model, val_rows, seq_len)
+        log.print(f"epoch {epoch + 1:3d}  train {log.epoch_loss() / math.log(2):.3f} bits/char  validation "
+                  f"{val_bpc:.3f} bits/char  (unigram {baseline:.3f})")
+        if save:
+            common.save_checkpoint(save, model, opt, optimizer, epoch + 1, log)
+        if log.done:
+            break
+    val_bpc = bits_per_char(model, val_rows, seq_len)
+    gap = baseline - val_bpc
+    report = (f"validation {val_bpc:.3f} bits/char: {abs(gap):.3f} {'below' if gap > 0 else 'above'} the unigram "
+              f"baseline {baseline:.3f}")
+    if sample_chars:
+        text = sample(model, corpus, "def ", sample_chars, temperature)
+        report += f"\n\nsample (temperature {temperature}):\n{text}"
+    return common.result(log, "val_bpc", val_bpc, model, optimizer, lr, timing, report)
+
+
+def main(argv=None):
+    p = common.parser(__doc__, LR, EPOCHS)
+    p.add_argument("--cell", choices=("lstm", "gru"), default="lstm", help="recurrent layer (default: lstm)")
+    p.add_argument("--hidden", type=int, default=128, help="hidden units (default: 128)")
+    p.add_argument("--num-chars", type=int, default=200_000, help="corpus characters used (default: 200,000)")
+    p.add_argument("--seq-len", type=int, default=64, help="characters per chunk of backpropagation (default: 64)")
+    p.add_argument("--batch-size", type=int, default=32, help="parallel streams (default: 32)")
+    p.add_argument("--clip", type=float, default=1.0, help="gradient-norm clipping threshold (default: 1)")
+    p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default: 0.8)")
+    return common.main(run, p, argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""What every example shares: the command line, optimizers by name, the run log (progress bar,
+history, time spent in ``opt.step()``), checkpoints, the C++-vs-NumPy optimizer timing and the
+closing summary. The training loops themselves stay in the examples."""
+import argparse
+import time
+
+import numpy as np
+
+import minigrad as mg
+from minigrad.bench import measure
+
+try:
+    from tqdm.auto import tqdm
+except ImportError:  # tqdm is an optional extra: no progress bar without it
+    tqdm = None
+
+try:  # one BLAS thread: these models' matmuls are small, and BLAS threads that spin after each
+    # matmul stall the optimizer kernels' OpenMP threads on a small machine (README, "Threads")
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(1, user_api="blas")
+except ImportError:
+    pass
+
+# --optimizer name: (minigrad.optim class, options besides lr)
+OPTIMIZERS = {"sgd": ("SGD", {}), "momentum": ("SGD", {"momentum": 0.9}), "adagrad": ("Adagrad", {}),
+              "adadelta": ("Adadelta", {}), "rmsprop": ("RMSprop", {}), "adam": ("Adam", {}), "adamw": ("AdamW", {})}
+
+
+def make_optimizer(name, params, lr, backend="cpp"):
+    """The optimizer called ``name`` (a key of OPTIMIZERS) over ``params``."""
+    cls, options = OPTIMIZERS[name]
+    return getattr(mg.optim, cls)(list(params), lr=lr, **options, backend=backend)
+
+
+def parser(doc, lrs, epochs):
+    """The options every example has; ``lrs`` are its tuned learning rates by optimizer name.
+    Every option is a keyword argument of the example's ``run``."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
+                   help="default: adam ('momentum' is SGD with momentum 0.9)")
+    p.add_argument("--lr", type=float, help="learning rate (default: tuned for each optimizer: "
+                   + ", ".join(f"{name} {lr:g}" for name, lr in lrs.items()) + ")")
+    p.add_argument("--backend", choices=("cpp", "numpy"), default="cpp", help="optimizer kernels (default: cpp)")
+    p.add_argument("--epochs", type=int, default=epochs, help=f"total epochs (default: {epochs})")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--max-steps", type=int,
+                   help="stop after this many optimizer steps (a quick run; that epoch counts as done)")
+    p.add_argument("--save", metavar="PATH", help="write a checkpoint here after every epoch")
+    p.add_argument("--resume", metavar="PATH", help="continue from this checkpoint (same optimizer)")
+    p.add_argument("--quiet", action="store_true", help="print only the summary")
+    return p
+
+
+class RunLog:
+    """A run's clock and records: the steps taken, ``history`` [(step, seconds since start, loss)],
+    the time spent inside ``opt.step()``, a progress bar per epoch and the per-epoch lines."""
+
+    def __init__(self, quiet=True, max_steps=None):
+        self.quiet, self.max_steps = quiet, max_steps
+        self.start = time.perf_counter()
+        self.step_count = 0  # steps of the whole training, resumed ones included
+        self.run_steps = 0   # steps of this run
+        self.step_seconds = 0.0
+        self.history = []
+        self.losses = []  # this epoch's
+        self.bar = None
+
+    def epoch(self, iterable, epoch, epochs):
+        """Start epoch ``epoch`` (from 0) of ``epochs``: its losses start empty, and ``iterable`` (its
+        batches) comes behind a progress bar (none when quiet, not on a terminal, or without tqdm)."""
+        self.losses = []
+        if self.quiet or tqdm is None:
+            return iterable
+        self.bar = tqdm(iterable, desc=f"epoch {epoch + 1}/{epochs}", leave=False, dynamic_ncols=True, disable=None)
+        return self.bar
+
+    def step(self, opt, loss):
+        """``opt.step()``, timed; then ``loss`` (a float) goes into the history."""
+        start = time.perf_counter()
+        opt.step()
+        self.step_seconds += time.perf_counter() - start
+        self.step_count += 1
+        self.run_steps += 1
+        self.history.append((self.step_count, time.perf_counter() - self.start, loss))
+        self.losses.append(loss)
+        if self.bar is not None:
+            self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+
+    def epoch_loss(self):
+        """The mean loss of this epoch's steps."""
+        return float(np.mean(self.losses))
+
+    @property
+    def done(self):
+        """True once ``max_steps`` steps were taken in this run."""
+        return self.max_steps is not None and self.run_steps >= self.max_steps
+
+    def print(self, *args):
+        if not self.quiet:
+            print(*args)
+
+    def seconds(self):
+        return time.perf_counter() - self.start
+
+
+def save_checkpoint(path, model, opt, optimizer, epoch, log):
+    """Model, optimizer (its name too), epochs done, steps taken and minigrad's random generator."""
+    mg.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "optimizer_name": optimizer,
+             "epoch": epoch, "step": log.step_count, "rng": mg.default_generator().bit_generator.state}, path)
+
+
+def load_checkpoint(path, model, opt, optimizer, log):
+    """Restore what ``save_checkpoint`` wrote; returns the number of epochs already done."""
+    checkpoint = mg.load(path)
+    if checkpoint["optimizer_name"] != optimizer:
+        raise SystemExit(f"{path} was trained with --optimizer {checkpoint['optimizer_name']}, not {optimizer}")
+    model.load_state_dict(checkpoint["model"])
+    opt.load_state_dict(checkpoint["optimizer"])
+    mg.default_generator().bit_generator.state = checkpoint["rng"]
+    log.step_count = checkpoint["step"]
+    return checkpoint["epoch"]
+
+
+def time_backends(params, optimizer, lr, rounds=200):
+    """Median seconds per ``opt.step()`` on the cpp and the numpy backend, alternating: both update
+    copies of ``params`` with the same random gradients."""
+    rng = np.random.default_rng(0)
+    grads = [rng.standard_normal(p.shape).astype(p.dtype) for p in params]
+    steps = {}
+    for backend in ("cpp", "numpy"):
+        copies = [mg.Parameter(p.data.copy()) for p in params]
+        for copy, grad in zip(copies, grads):
+            copy.grad = grad.copy()
+        steps[backend] = make_optimizer(optimizer, copies, lr, backend).step
+    return measure(steps, rounds)
+
+
+def result(log, metric_name, metric, model, optimizer, lr, timing, report=""):
+    """What ``run`` returns; with ``timing`` it also times the optimizer step on both backends."""
+    out = {"history": log.history, "metric_name": metric_name, "metric": metric,
+           "optimizer_step_seconds": log.step_seconds / max(log.run_steps, 1), "steps": log.run_steps,
+           "seconds": log.seconds(), "optimizer": optimizer, "lr": lr, "report": report}
+    if timing:
+        out["backend_step_seconds"] = time_backends(list(model.parameters()), optimizer, lr)
+    return out
+
+
+def summary(out):
+    """The closing lines of a run."""
+    if out["report"]:
+        print(out["report"])
+    per_step, steps = out["optimizer_step_seconds"], out["steps"]
+    print(f"\n{out['metric_name']}: {out['metric']:.4f}   ({out['optimizer']}, lr {out['lr']:g})")
+    print(f"{steps} steps in {out['seconds']:.1f} s; inside opt.step(): {per_step * steps:.2f} s, "
+          f"{1e6 * per_step:.0f} µs per step")
+    if "backend_step_seconds" in out:
+        cpp, numpy = out["backend_step_seconds"]["cpp"], out["backend_step_seconds"]["numpy"]
+        print(f"optimizer step: cpp {1e6 * cpp:.1f} µs, numpy {1e6 * numpy:.1f} µs ({numpy / cpp:.1f}× faster)")
+
+
+def main(run, p, argv=None):
+    """Parse ``argv`` with ``p``, ``run`` the example and print its summary."""
+    out = run(**vars(p.parse_args(argv)), timing=True)
+    summary(out)
+    return 0

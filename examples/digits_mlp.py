@@ -1,0 +1,73 @@
+"""A multilayer perceptron on the bundled 8×8 handwritten digits (scikit-learn's): 64-256-128-10
+with ReLUs and dropout. ``train`` is shared with digits_cnn.py.
+
+    python examples/digits_mlp.py [--optimizer adam] [--epochs 30] [--save mlp.safetensors]
+    minigrad train digits-mlp [options]
+"""
+import functools
+
+import numpy as np
+
+import minigrad as mg
+import minigrad.functional as F
+import minigrad.nn as nn
+from minigrad.examples import common
+
+LR = {"sgd": 0.1, "momentum": 0.01, "adagrad": 0.03, "adadelta": 1.0, "rmsprop": 1e-3, "adam": 1e-3, "adamw": 1e-3}
+EPOCHS = 30
+
+
+def mlp():
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 256), nn.ReLU(), nn.Dropout(0.2),
+                         nn.Linear(256, 128), nn.ReLU(), nn.Dropout(0.2), nn.Linear(128, 10))
+
+
+@mg.no_grad()
+def accuracy(model, x, y):
+    model.eval()
+    predicted = model(mg.tensor(x)).data.argmax(1)
+    model.train()
+    return float(np.mean(predicted == y))
+
+
+def train(make_model, lrs, default_epochs, optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=True,
+          max_steps=None, save=None, resume=None, timing=False, batch_size=32):
+    """Train ``make_model()`` on the training digits (``lr`` defaults to ``lrs[optimizer]``) and test
+    it; returns common.result's dict (metric: test accuracy)."""
+    lr, epochs = lrs[optimizer] if lr is None else lr, epochs or default_epochs
+    mg.manual_seed(seed)
+    x_train, y_train = mg.data.digits("train")
+    x_test, y_test = mg.data.digits("test")
+    loader = mg.data.DataLoader(mg.data.TensorDataset(x_train, y_train), batch_size, shuffle=True)
+    model = make_model()
+    opt = common.make_optimizer(optimizer, model.parameters(), lr, backend)
+    log = common.RunLog(quiet, max_steps)
+    first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
+
+    for epoch in range(first_epoch, epochs):
+        for x, y in log.epoch(loader, epoch, epochs):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            log.step(opt, loss.item())
+            if log.done:
+                break
+        log.print(f"epoch {epoch + 1:3d}  loss {log.epoch_loss():.4f}  train acc "
+                  f"{accuracy(model, x_train, y_train):.4f}  test acc {accuracy(model, x_test, y_test):.4f}")
+        if save:
+            common.save_checkpoint(save, model, opt, optimizer, epoch + 1, log)
+        if log.done:
+            break
+    return common.result(log, "test_accuracy", accuracy(model, x_test, y_test), model, optimizer, lr, timing)
+
+
+# run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=True, max_steps=None, ...): the MLP
+run = functools.partial(train, mlp, LR, EPOCHS)
+
+
+def main(argv=None):
+    return common.main(run, common.parser(__doc__, LR, EPOCHS), argv)
+
+
+if __name__ == "__main__":
+    main()

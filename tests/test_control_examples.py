@@ -1,0 +1,66 @@
+"""Smoke tests of the control examples (examples/cartpole_pg.py, examples/robot_arm.py): a few
+steps through ``run``, and an interrupted training resumed from its checkpoint ends exactly where an
+uninterrupted one does."""
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.examples import robot_arm
+
+
+def cartpole():
+    pytest.importorskip("gymnasium")
+    from minigrad.examples import cartpole_pg
+    return cartpole_pg
+
+
+def check_result(out, steps):
+    assert [step for step, _, _ in out["history"]] == list(range(1, steps + 1))
+    assert all(np.isfinite(value) for _, _, value in out["history"])
+    assert isinstance(out["metric_name"], str) and np.isfinite(out["metric"])
+    assert out["optimizer_step_seconds"] > 0
+
+
+def test_cartpole_runs_a_few_steps():
+    out = cartpole().run(max_steps=3, eval_episodes=2)
+    check_result(out, 3)
+    assert out["metric_name"] == "average_return" and 1 <= out["metric"] <= 500
+
+
+def test_arm_runs_a_few_steps():
+    out = robot_arm.run(optimizer="rmsprop", backend="numpy", max_steps=3)
+    check_result(out, 3)
+    assert out["metric_name"] == "mean_reach_error" and 0 < out["metric"] < robot_arm.L1 + robot_arm.L2
+
+
+def test_arm_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    plot = tmp_path / "arm.png"
+    robot_arm.run(max_steps=1, plot=str(plot))
+    assert plot.stat().st_size > 20_000
+
+
+def test_forward_kinematics_places_the_hand():
+    """θ1 = 90°, θ2 = 90°: the elbow straight up at (0, L1), the hand to its left at (−L2, L1)."""
+    one, zero = mg.tensor([1.0]), mg.tensor([0.0])
+    elbow, hand = robot_arm.forward_kinematics(zero, one, zero, one)
+    assert np.allclose(elbow.data, [[0, robot_arm.L1]]) and np.allclose(hand.data, [[-robot_arm.L2, robot_arm.L1]])
+
+
+@pytest.mark.parametrize("example, options, steps_per_epoch", [
+    ("robot_arm", ["--optimizer", "adamw"], 64),
+    ("cartpole_pg", ["--optimizer", "momentum", "--batch-episodes", "1", "--eval-episodes", "1"], 10),
+])
+def test_resume_continues_exactly(example, options, steps_per_epoch, tmp_path, capsys):
+    """Two epochs straight, or one (stopped by --max-steps, so that the lr schedule is the same) and
+    then the second from the checkpoint: the same weights."""
+    module = cartpole() if example == "cartpole_pg" else robot_arm
+    straight, interrupted = str(tmp_path / "straight.safetensors"), str(tmp_path / "interrupted.safetensors")
+    assert module.main(options + ["--epochs", "2", "--quiet", "--save", straight]) == 0
+    module.main(options + ["--epochs", "2", "--max-steps", str(steps_per_epoch), "--quiet", "--save", interrupted])
+    module.main(options + ["--epochs", "2", "--quiet", "--resume", interrupted, "--save", interrupted])
+    assert "steps in" in capsys.readouterr().out
+    a, b = mg.load(straight), mg.load(interrupted)
+    assert a["epoch"] == b["epoch"] == 2 and a["step"] == b["step"]
+    for name in a["model"]:
+        np.testing.assert_array_equal(a["model"][name], b["model"][name])

@@ -1,0 +1,97 @@
+"""Smoke tests of the example applications (examples/, installed as minigrad.examples): a few
+steps each through ``run``, the command line, and checkpoint/resume."""
+import math
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.examples import char_lstm, common, digits_cnn, digits_mlp, text_classify
+
+EXAMPLES = [(digits_mlp, {}), (digits_cnn, {}), (char_lstm, dict(num_chars=20_000, hidden=32, sample_chars=20)),
+            (text_classify, dict(hidden=16))]
+
+
+@pytest.mark.parametrize("module, options", EXAMPLES, ids=["digits_mlp", "digits_cnn", "char_lstm", "text_classify"])
+def test_run_a_few_steps(module, options):
+    if module in (digits_mlp, digits_cnn):
+        pytest.importorskip("sklearn")
+    out = module.run(optimizer="momentum", backend="numpy", max_steps=3, **options)
+    assert [step for step, _, _ in out["history"]] == [1, 2, 3]
+    assert all(math.isfinite(loss) and seconds > 0 for _, seconds, loss in out["history"])
+    assert out["metric_name"] in ("test_accuracy", "val_bpc") and math.isfinite(out["metric"])
+    assert out["optimizer_step_seconds"] > 0 and out["lr"] == module.LR["momentum"]
+
+
+def test_char_lstm_learns_below_the_unigram_baseline():
+    out = char_lstm.run(lr=1e-2, max_steps=80, epochs=100, num_chars=20_000, hidden=32, seq_len=32, batch_size=16,
+                        sample_chars=0)
+    corpus = mg.data.text_corpus(20_000)
+    assert out["metric"] < char_lstm.unigram_bits(corpus.train, len(corpus.vocab)) - 0.5
+
+
+def test_unigram_bits_is_the_entropy():
+    assert char_lstm.unigram_bits(np.array([0, 1, 2, 3]), 4) == pytest.approx(2.0)
+    assert char_lstm.unigram_bits(np.array([1, 1, 1]), 4) == 0.0
+
+
+def test_streams_and_chunks_cover_the_text_in_order():
+    rows = char_lstm.streams(np.arange(103), 4)  # 4 streams of 25 characters, the tail dropped
+    assert rows.shape == (4, 25) and rows[1, 0] == 25
+    pieces = list(char_lstm.chunks(rows, 10))
+    assert [x.shape for x, _ in pieces] == [(4, 10), (4, 10), (4, 4)]
+    for x, y in pieces:
+        np.testing.assert_array_equal(y.data, x.data + 1)  # targets: the next character of the same stream
+
+
+def test_confusion_matrix_counts_true_by_predicted():
+    text = text_classify.confusion_matrix(np.array([0, 0, 1]), np.array([0, 1, 1]), ("a.py", "b.py"))
+    assert text.splitlines()[1].split() == ["a", "1", "1"] and text.splitlines()[2].split() == ["b", "0", "1"]
+
+
+def test_resume_continues_bitwise(tmp_path):
+    """1 epoch, checkpoint, then resume to 2 epochs == 2 epochs straight (dropout and shuffling included)."""
+    pytest.importorskip("sklearn")
+    straight = digits_mlp.run(epochs=2)
+    digits_mlp.run(epochs=1, save=tmp_path / "mlp.safetensors")
+    resumed = digits_mlp.run(epochs=2, resume=tmp_path / "mlp.safetensors")
+    assert [(step, loss) for step, _, loss in resumed["history"]] == \
+        [(step, loss) for step, _, loss in straight["history"][len(straight["history"]) // 2:]]
+    assert resumed["metric"] == straight["metric"]
+
+
+def test_command_line_save_resume_and_summary(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("sklearn")
+    monkeypatch.setattr(common, "tqdm", None)  # tqdm is optional
+    path = str(tmp_path / "cnn.safetensors")
+    assert digits_cnn.main(["--epochs", "1", "--max-steps", "2", "--optimizer", "adagrad", "--save", path]) == 0
+    first = capsys.readouterr().out
+    assert "epoch   1" in first and "test_accuracy:" in first and "adagrad" in first
+    assert "optimizer step: cpp" in first and "numpy" in first
+    assert digits_cnn.main(["--epochs", "2", "--optimizer", "adagrad", "--resume", path, "--max-steps", "2"]) == 0
+    second = capsys.readouterr().out
+    assert "epoch   2" in second and "epoch   1" not in second and "2 steps in" in second
+    with pytest.raises(SystemExit, match="adagrad"):
+        digits_cnn.main(["--epochs", "2", "--optimizer", "adam", "--resume", path])
+
+
+@pytest.mark.parametrize("module", [digits_mlp, digits_cnn, char_lstm, text_classify])
+def test_help(module, capsys):
+    with pytest.raises(SystemExit) as exit:
+        module.main(["--help"])
+    assert exit.value.code == 0 and "--optimizer" in capsys.readouterr().out
+
+
+def test_time_backends_leaves_the_parameters_alone():
+    params = [mg.nn.Parameter(np.ones((3, 4), np.float32)), mg.nn.Parameter(np.ones(5, np.float32))]
+    seconds = common.time_backends(params, "adam", 1e-3, rounds=5)
+    assert set(seconds) == {"cpp", "numpy"} and all(s > 0 for s in seconds.values())
+    assert all((p.data == 1).all() and p.grad is None for p in params)
+
+
+@pytest.mark.parametrize("name", common.OPTIMIZERS)
+def test_make_optimizer(name):
+    p = mg.nn.Parameter(np.ones(3, np.float32))
+    opt = common.make_optimizer(name, [p], 0.1, backend="numpy")
+    assert opt.backend == "numpy" and opt.param_groups[0]["lr"] == 0.1
+    assert opt.param_groups[0].get("momentum", 0) == (0.9 if name == "momentum" else 0)
