@@ -378,6 +378,14 @@ class Tensor:
         x = self.data
         return _make(np.log(x), (self,), lambda g: (g / x,))
 
+    def sin(self):
+        x = self.data
+        return _make(np.sin(x), (self,), lambda g: (g * np.cos(x),))
+
+    def cos(self):
+        x = self.data
+        return _make(np.cos(x), (self,), lambda g: (-g * np.sin(x),))
+
     def sqrt(self):
         return self ** 0.5
 

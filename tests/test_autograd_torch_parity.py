@@ -25,6 +25,7 @@ CASES = [
     ("pow_tensor", lambda m, F, a, b: a ** b, [(3, 4), (3, 4)], True),
     ("pow_scalar", lambda m, F, a: a ** 3 + a ** 0.5 + 2 ** a, [(3, 4)], True),
     ("exp_log_sqrt", lambda m, F, a: a.exp() + a.log() + a.sqrt(), [(3, 4)], True),
+    ("sin_cos", lambda m, F, a: a.sin() * a.cos(), [(3, 4)], False),
     ("abs_neg", lambda m, F, a: (-a).abs(), [(3, 4)], False),
     ("tanh_sigmoid_relu", lambda m, F, a: a.tanh() + a.sigmoid() * a.relu(), [(3, 4)], False),
     ("leaky_relu", lambda m, F, a: F.leaky_relu(a, 0.2), [(3, 4)], False),

@@ -21,6 +21,8 @@ def leaf(*shape, seed=0, positive=False, transpose=False):
 # (name, function, input shapes, options) — each is gradchecked; "positive" inputs for log/sqrt/pow
 UNARY = [
     ("exp", lambda x: x.exp(), {}),
+    ("sin", lambda x: x.sin(), {}),
+    ("cos", lambda x: x.cos(), {}),
     ("log", lambda x: x.log(), {"positive": True}),
     ("sqrt", lambda x: x.sqrt(), {"positive": True}),
     ("abs", lambda x: x.abs(), {}),
