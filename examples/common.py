@@ -121,9 +121,10 @@ def load_checkpoint(path, model, opt, optimizer, log):
     return checkpoint["epoch"]
 
 
-def time_backends(params, optimizer, lr, rounds=200):
-    """Median seconds per ``opt.step()`` on the cpp and the numpy backend, alternating: both update
-    copies of ``params`` with the same random gradients."""
+def time_backends(params, optimizer, lr, rounds=9):
+    """Median seconds per ``opt.step()`` on the cpp and the numpy backend (``minigrad.bench.measure``:
+    alternating rounds of at least 10 ms each): both update copies of ``params`` with the same
+    random gradients."""
     rng = np.random.default_rng(0)
     grads = [rng.standard_normal(p.shape).astype(p.dtype) for p in params]
     steps = {}
