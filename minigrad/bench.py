@@ -163,9 +163,11 @@ def _format_table(records):
 
 def targets(records, overhead):
     """The issue's targets, checked on this run's figures: (description, value, met)."""
+    threads = max(r["threads"] for r in records)
+
     def find(variant, elements, tensors=1):
         return [r for r in records if r["variant"] == variant and r["dtype"] == "float32" and r["tensors"] == tensors
-                and r["elements"] == elements and r["threads"] == max(x["threads"] for x in records)]
+                and r["elements"] == elements and r["threads"] == threads]
     checks = []
     for elements in (1 << 20, 1 << 24):
         for r in find("adam", elements):
@@ -174,7 +176,7 @@ def targets(records, overhead):
                 checks.append((f"Adam fp32 {elements:,}: x torch fused >= 1", r["speedup_vs_torch_fused"],
                                r["speedup_vs_torch_fused"] >= 1))
     for r in records:
-        if r["elements"] == 1 << 24 and r["tensors"] == 1 and r["threads"] == max(x["threads"] for x in records):
+        if r["elements"] == 1 << 24 and r["tensors"] == 1 and r["threads"] == threads:
             checks.append((f"{r['variant']} {r['dtype']} 16M: fraction of bandwidth >= 0.85",
                            r["fraction_of_bandwidth"], r["fraction_of_bandwidth"] >= 0.85))
     for r in records:

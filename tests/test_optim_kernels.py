@@ -12,7 +12,7 @@ import minigrad.optim as optim
 from minigrad import _C
 from minigrad.optim import kernels_numpy
 
-from optim_cases import ALL, IDS, Param, make_params, train
+from optim_cases import ALL, IDS, make_params, train
 
 TOLERANCE = {np.float32: 1e-6, np.float64: 1e-12}
 
