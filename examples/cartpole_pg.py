@@ -107,7 +107,7 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
     returns = evaluate(env, model.policy, seed, eval_episodes)
     report = (f"greedy policy over {eval_episodes} evaluation episodes: return {returns.mean():.1f} "
               f"(min {returns.min()}, max {returns.max()}; 500 is the cap)")
-    return common.result(log, "average_return", float(returns.mean()), model, optimizer, lr, timing, report)
+    return common.result(log, "average_return", float(returns.mean()), model, optimizer, lr, backend, timing, report)
 
 
 def main(argv=None):

@@ -134,7 +134,7 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
     if sample_chars:
         text = sample(model, corpus, "def ", sample_chars, temperature)
         report += f"\n\nsample (temperature {temperature}):\n{text}"
-    return common.result(log, "val_bpc", val_bpc, model, optimizer, lr, timing, report)
+    return common.result(log, "val_bpc", val_bpc, model, optimizer, lr, backend, timing, report)
 
 
 def main(argv=None):

@@ -53,7 +53,7 @@ def parser(doc, lrs, epochs):
 
 class RunLog:
     """A run's clock and records: the steps taken, ``history`` [(step, seconds since start, loss)],
-    the time spent inside ``opt.step()``, a progress bar per epoch and the per-epoch lines."""
+    the time spent inside each ``opt.step()``, a progress bar per epoch and the per-epoch lines."""
 
     def __init__(self, quiet=True, max_steps=None):
         self.quiet, self.max_steps = quiet, max_steps
@@ -61,6 +61,7 @@ class RunLog:
         self.step_count = 0  # steps of the whole training, resumed ones included
         self.run_steps = 0   # steps of this run
         self.step_seconds = 0.0
+        self.step_durations = []  # seconds inside each of this run's opt.step() calls
         self.history = []
         self.losses = []  # this epoch's
         self.bar = None
@@ -78,7 +79,9 @@ class RunLog:
         """``opt.step()``, timed; then ``loss`` (a float) goes into the history."""
         start = time.perf_counter()
         opt.step()
-        self.step_seconds += time.perf_counter() - start
+        duration = time.perf_counter() - start
+        self.step_seconds += duration
+        self.step_durations.append(duration)
         self.step_count += 1
         self.run_steps += 1
         self.history.append((self.step_count, time.perf_counter() - self.start, loss))
@@ -136,27 +139,34 @@ def time_backends(params, optimizer, lr, rounds=9):
     return measure(steps, rounds)
 
 
-def result(log, metric_name, metric, model, optimizer, lr, timing, report=""):
+def result(log, metric_name, metric, model, optimizer, lr, backend, timing, report=""):
     """What ``run`` returns; with ``timing`` it also times the optimizer step on both backends."""
+    durations = log.step_durations
     out = {"history": log.history, "metric_name": metric_name, "metric": metric,
-           "optimizer_step_seconds": log.step_seconds / max(log.run_steps, 1), "steps": log.run_steps,
-           "seconds": log.seconds(), "optimizer": optimizer, "lr": lr, "report": report}
+           "optimizer_step_seconds": log.step_seconds / max(log.run_steps, 1),
+           "optimizer_step_median_seconds": float(np.median(durations)) if durations else 0.0,
+           "optimizer_step_durations": durations, "steps": log.run_steps, "seconds": log.seconds(),
+           "optimizer": optimizer, "lr": lr, "backend": backend, "report": report}
     if timing:
         out["backend_step_seconds"] = time_backends(list(model.parameters()), optimizer, lr)
     return out
 
 
 def summary(out):
-    """The closing lines of a run."""
+    """The closing lines of a run: the in-loop ``opt.step()`` time first (the figure this run got),
+    then, with timing, both backends re-measured in isolation on hot buffers."""
     if out["report"]:
         print(out["report"])
-    per_step, steps = out["optimizer_step_seconds"], out["steps"]
+    steps = out["steps"]
     print(f"\n{out['metric_name']}: {out['metric']:.4f}   ({out['optimizer']}, lr {out['lr']:g})")
-    print(f"{steps} steps in {out['seconds']:.1f} s; inside opt.step(): {per_step * steps:.2f} s, "
-          f"{1e6 * per_step:.0f} µs per step")
+    print(f"{steps} steps in {out['seconds']:.1f} s; inside opt.step(): median "
+          f"{1e6 * out['optimizer_step_median_seconds']:.0f} µs per step (backend {out['backend']}, measured in the "
+          f"loop), mean {1e6 * out['optimizer_step_seconds']:.0f} µs, "
+          f"{out['optimizer_step_seconds'] * steps:.2f} s in all")
     if "backend_step_seconds" in out:
         cpp, numpy = out["backend_step_seconds"]["cpp"], out["backend_step_seconds"]["numpy"]
-        print(f"optimizer step: cpp {1e6 * cpp:.1f} µs, numpy {1e6 * numpy:.1f} µs ({numpy / cpp:.1f}× faster)")
+        print(f"optimizer step: cpp {1e6 * cpp:.1f} µs, numpy {1e6 * numpy:.1f} µs ({numpy / cpp:.1f}× faster) "
+              f"-- measured in isolation on hot buffers (the same parameters, stepped repeatedly), not in the loop")
 
 
 def main(run, p, argv=None):

@@ -58,7 +58,7 @@ def train(make_model, lrs, default_epochs, optimizer="adam", lr=None, backend="c
             common.save_checkpoint(save, model, opt, optimizer, epoch + 1, log)
         if log.done:
             break
-    return common.result(log, "test_accuracy", accuracy(model, x_test, y_test), model, optimizer, lr, timing)
+    return common.result(log, "test_accuracy", accuracy(model, x_test, y_test), model, optimizer, lr, backend, timing)
 
 
 # run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=True, max_steps=None, ...): the MLP

@@ -108,7 +108,7 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
     if plot:
         draw(model, test_targets, errors, plot)
         report += f"\nplot: {plot}"
-    return common.result(log, "mean_reach_error", float(errors.mean()), model, optimizer, lr, timing, report)
+    return common.result(log, "mean_reach_error", float(errors.mean()), model, optimizer, lr, backend, timing, report)
 
 
 def draw(model, targets, errors, path):

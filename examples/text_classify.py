@@ -92,8 +92,8 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
             break
     predicted = predict(model, x_test)
     report = confusion_matrix(y_test, predicted, SNIPPET_MODULES)
-    return common.result(log, "test_accuracy", float(np.mean(predicted == y_test)), model, optimizer, lr, timing,
-                         report)
+    return common.result(log, "test_accuracy", float(np.mean(predicted == y_test)), model, optimizer, lr, backend,
+                         timing, report)
 
 
 def main(argv=None):
