@@ -60,7 +60,6 @@ class RunLog:
         self.start = time.perf_counter()
         self.step_count = 0  # steps of the whole training, resumed ones included
         self.run_steps = 0   # steps of this run
-        self.step_seconds = 0.0
         self.step_durations = []  # seconds inside each of this run's opt.step() calls
         self.history = []
         self.losses = []  # this epoch's
@@ -79,9 +78,7 @@ class RunLog:
         """``opt.step()``, timed; then ``loss`` (a float) goes into the history."""
         start = time.perf_counter()
         opt.step()
-        duration = time.perf_counter() - start
-        self.step_seconds += duration
-        self.step_durations.append(duration)
+        self.step_durations.append(time.perf_counter() - start)
         self.step_count += 1
         self.run_steps += 1
         self.history.append((self.step_count, time.perf_counter() - self.start, loss))
@@ -143,7 +140,7 @@ def result(log, metric_name, metric, model, optimizer, lr, backend, timing, repo
     """What ``run`` returns; with ``timing`` it also times the optimizer step on both backends."""
     durations = log.step_durations
     out = {"history": log.history, "metric_name": metric_name, "metric": metric,
-           "optimizer_step_seconds": log.step_seconds / max(log.run_steps, 1),
+           "optimizer_step_seconds": float(np.mean(durations)) if durations else 0.0,
            "optimizer_step_median_seconds": float(np.median(durations)) if durations else 0.0,
            "optimizer_step_durations": durations, "steps": log.run_steps, "seconds": log.seconds(),
            "optimizer": optimizer, "lr": lr, "backend": backend, "report": report}
