@@ -19,6 +19,9 @@ namespace py = pybind11;
 using namespace pybind11::literals;
 
 namespace minigrad {
+
+std::atomic<ThreadPolicy> thread_policy{ThreadPolicy::adaptive};
+
 namespace {
 
 // ---- instruction sets: compiled in, supported by this CPU, and the one in use --------------------
@@ -124,8 +127,8 @@ const char* dtype_name(int type_num) {
   return type_num == api::NPY_FLOAT_ ? "float32" : type_num == api::NPY_DOUBLE_ ? "float64" : nullptr;
 }
 
-std::string describe_dtype(py::handle array) {
-  return py::str(array.attr("dtype")).cast<std::string>();
+std::string describe_dtype(PyObject* array) {
+  return py::str(py::handle(array).attr("dtype")).cast<std::string>();
 }
 
 // Checks every array before anything is written:
@@ -140,67 +143,71 @@ Checked check_arrays(const char* op, const std::vector<ListArg>& lists, bool one
                      bool skip_missing = false) {
   using api = py::detail::npy_api;
   const std::string where = std::string(op) + ": ";
-  std::vector<py::sequence> seqs;
-  for (const ListArg& list : lists) {
+  for (const ListArg& list : lists)
     if (!PyList_Check(list.seq.ptr()) && !PyTuple_Check(list.seq.ptr()))
       fail(PyExc_TypeError, where + list.name + " must be a list of numpy arrays, got " +
                                 std::string(Py_TYPE(list.seq.ptr())->tp_name));
-    seqs.emplace_back(py::reinterpret_borrow<py::sequence>(list.seq));
-  }
-  const size_t n = seqs[0].size();
+  // Lists and tuples hold their items in an array: read them in place (borrowed, no new references).
+  auto size = [](py::handle seq) { return static_cast<size_t>(PySequence_Fast_GET_SIZE(seq.ptr())); };
+  auto item_at = [](py::handle seq, size_t i) { return PySequence_Fast_ITEMS(seq.ptr())[i]; };
+  const size_t n = size(lists[0].seq);
   for (size_t k = 1; k < lists.size(); ++k)
-    if (lists[k].used && seqs[k].size() != n)
-      fail(PyExc_ValueError, where + lists[k].name + " has " + std::to_string(seqs[k].size()) +
+    if (lists[k].used && size(lists[k].seq) != n)
+      fail(PyExc_ValueError, where + lists[k].name + " has " + std::to_string(size(lists[k].seq)) +
                                  " arrays but " + lists[0].name + " has " + std::to_string(n));
 
   Checked out;
   out.arity = static_cast<int>(lists.size());
+  out.arrays.reserve(n * lists.size());
+  out.numel.reserve(n);
   struct Span { const char* begin; const char* end; bool written; size_t list, index; };
   std::vector<Span> spans;
+  spans.reserve(n * lists.size());
   int call_dtype = -1;
   for (size_t i = 0; i < n; ++i) {
     const py::detail::PyArray_Proxy* param = nullptr;
-    if (skip_missing && seqs[1][i].is_none()) continue;
+    if (skip_missing && item_at(lists[1].seq, i) == Py_None) continue;
     for (size_t k = 0; k < lists.size(); ++k) {
       if (!lists[k].used) {
         out.arrays.push_back(nullptr);
         continue;
       }
-      py::handle item = seqs[k][i];
-      const std::string label = std::string(lists[k].name) + "[" + std::to_string(i) + "]";
-      if (!api::get().PyArray_Check_(item.ptr()))
-        fail(PyExc_TypeError, where + label + " must be a numpy.ndarray, got " + Py_TYPE(item.ptr())->tp_name);
-      const auto* a = py::detail::array_proxy(item.ptr());
+      PyObject* item = item_at(lists[k].seq, i);
+      // The message prefix, built only when a check fails (this runs for every array of every step).
+      auto at = [&] { return where + lists[k].name + "[" + std::to_string(i) + "]"; };
+      if (!api::get().PyArray_Check_(item))
+        fail(PyExc_TypeError, at() + " must be a numpy.ndarray, got " + Py_TYPE(item)->tp_name);
+      const auto* a = py::detail::array_proxy(item);
       const auto* descr = py::detail::array_descriptor_proxy(a->descr);
       const bool swapped = descr->byteorder == (PY_BIG_ENDIAN ? '<' : '>');
       if (!dtype_name(descr->type_num) || swapped)
-        fail(PyExc_TypeError, where + label + " has dtype " + describe_dtype(item) +
+        fail(PyExc_TypeError, at() + " has dtype " + describe_dtype(item) +
                                   "; expected float32 or float64 in native byte order");
       if (k == 0) {
         param = a;
         if (call_dtype < 0) call_dtype = descr->type_num;
         if (one_dtype && descr->type_num != call_dtype)
-          fail(PyExc_TypeError, where + label + " has dtype " + dtype_name(descr->type_num) + " but " +
+          fail(PyExc_TypeError, at() + " has dtype " + dtype_name(descr->type_num) + " but " +
                                     lists[0].name + "[0] has " + dtype_name(call_dtype) +
                                     "; one call updates one dtype (split the list by dtype)");
       } else {
         const auto* p_descr = py::detail::array_descriptor_proxy(param->descr);
         if (descr->type_num != p_descr->type_num)
-          fail(PyExc_TypeError, where + label + " has dtype " + dtype_name(descr->type_num) + " but " +
+          fail(PyExc_TypeError, at() + " has dtype " + dtype_name(descr->type_num) + " but " +
                                     lists[0].name + "[" + std::to_string(i) + "] has " +
                                     dtype_name(p_descr->type_num));
         if (a->nd != param->nd || !std::equal(a->dimensions, a->dimensions + a->nd, param->dimensions))
-          fail(PyExc_ValueError, where + label + " has shape " + shape_str(a) + " but " + lists[0].name + "[" +
+          fail(PyExc_ValueError, at() + " has shape " + shape_str(a) + " but " + lists[0].name + "[" +
                                      std::to_string(i) + "] has shape " + shape_str(param));
       }
       if (!(a->flags & api::NPY_ARRAY_C_CONTIGUOUS_))
-        fail(PyExc_ValueError, where + label +
+        fail(PyExc_ValueError, at() +
                                    " is not C-contiguous; an in-place update needs the array itself, not a copy "
                                    "(pass np.ascontiguousarray(...) and keep that array)");
       if (!(a->flags & api::NPY_ARRAY_ALIGNED_))
-        fail(PyExc_ValueError, where + label + " is not aligned to its dtype");
+        fail(PyExc_ValueError, at() + " is not aligned to its dtype");
       if (lists[k].written && !(a->flags & api::NPY_ARRAY_WRITEABLE_))
-        fail(PyExc_ValueError, where + label + " is read-only; the kernel updates it in place");
+        fail(PyExc_ValueError, at() + " is read-only; the kernel updates it in place");
       int64_t numel = 1;
       for (int d = 0; d < a->nd; ++d) numel *= a->dimensions[d];
       if (k == 0) out.numel.push_back(numel);
@@ -315,6 +322,17 @@ void set_num_threads(int n) {
 #endif
 }
 
+void set_thread_policy(const std::string& name) {
+  if (name == "adaptive")
+    thread_policy = ThreadPolicy::adaptive;
+  else if (name == "fixed")
+    thread_policy = ThreadPolicy::fixed;
+  else
+    throw py::value_error("thread policy must be 'adaptive' or 'fixed', got '" + name + "'");
+}
+
+std::string get_thread_policy() { return thread_policy == ThreadPolicy::adaptive ? "adaptive" : "fixed"; }
+
 py::dict build_info() {
   std::vector<std::string> compiled;
   for (const Isa& isa : compiled_isas()) compiled.push_back(isa.name);
@@ -324,7 +342,7 @@ py::dict build_info() {
 #else
                   "openmp"_a = false, "openmp_version"_a = py::none(),
 #endif
-                  "num_threads"_a = get_num_threads(), "simd_compiled"_a = compiled,
+                  "num_threads"_a = get_num_threads(), "thread_policy"_a = get_thread_policy(), "simd_compiled"_a = compiled,
                   "simd_supported"_a = supported_isas(), "simd"_a = std::string(table().isa),
                   "grain"_a = 32768);
 }
@@ -368,5 +386,10 @@ PYBIND11_MODULE(_C, m) {
   m.def("set_simd", &set_simd, "level"_a, "Use the kernels compiled for this SIMD level (see build_info()).");
   m.def("set_num_threads", &set_num_threads, "n"_a);
   m.def("get_num_threads", &get_num_threads);
+  m.def("set_thread_policy", &set_thread_policy, "policy"_a,
+        "'adaptive' (default): above the grain, each call runs on the calling thread or on the team, "
+        "whichever recent calls of its kernel and size found faster; 'fixed': always on the team. "
+        "Results are bitwise identical either way.");
+  m.def("get_thread_policy", &get_thread_policy);
   m.def("build_info", &build_info);
 }

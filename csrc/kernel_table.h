@@ -2,6 +2,7 @@
 // pointers, no templates with code, so that kernels compiled for different instruction sets
 // (csrc/kernel_table.cpp, built once per ISA) can sit side by side in one extension.
 #pragma once
+#include <atomic>
 #include <cstdint>
 
 namespace minigrad {
@@ -26,6 +27,11 @@ struct AdamArgs {
   double lr, beta1, beta2, eps, weight_decay, step_size, bias_correction2_sqrt;
   bool amsgrad, maximize, decoupled_weight_decay;
 };
+
+// How the kernels choose between the calling thread alone and a team of threads
+// (optim_kernels.h, "the thread policy"): measured per call size, or always the team above the grain.
+enum class ThreadPolicy : int { adaptive, fixed };
+extern std::atomic<ThreadPolicy> thread_policy;  // defined in bindings.cpp; set_thread_policy()
 
 template <typename T>
 struct KernelsOf {

@@ -3,7 +3,7 @@
 Reverse-mode autodiff over NumPy; optimizer updates in C++/OpenMP kernels (``minigrad._C``)
 with NumPy twins (``minigrad.optim.kernels_numpy``).
 """
-from ._C import build_info, get_num_threads, set_num_threads, set_simd
+from ._C import build_info, get_num_threads, get_thread_policy, set_num_threads, set_simd, set_thread_policy
 from . import optim
 from .tensor import (Parameter, Tensor, arange, cat, default_generator, empty, empty_like, enable_grad, eye,
                      float16, float32, float64, full, full_like, int8, int16, int32, int64, is_grad_enabled,

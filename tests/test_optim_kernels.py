@@ -3,6 +3,7 @@ checks (which must fire before anything is written)."""
 import os
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -44,19 +45,77 @@ def run_case(case, dtype=np.float32, steps=3):
 
 @pytest.fixture
 def restore_threads_and_simd():
-    threads, simd = minigrad.get_num_threads(), minigrad.build_info()["simd"]
+    threads, simd, policy = minigrad.get_num_threads(), minigrad.build_info()["simd"], minigrad.get_thread_policy()
     yield
     minigrad.set_num_threads(threads)
     minigrad.set_simd(simd)
+    minigrad.set_thread_policy(policy)
 
 
+@pytest.mark.parametrize("policy", ["fixed", "adaptive"])
 @pytest.mark.parametrize("case", ALL[::3], ids=IDS[::3])
-def test_one_and_two_threads_are_bitwise_identical(case, restore_threads_and_simd):
+def test_one_and_two_threads_are_bitwise_identical(case, policy, restore_threads_and_simd):
     minigrad.set_num_threads(1)
     one = run_case(case)
     minigrad.set_num_threads(2)
+    minigrad.set_thread_policy(policy)  # fixed: every call above the grain on the team
     two = run_case(case)
     assert one.tobytes() == two.tobytes()
+
+
+def test_thread_policy_and_count_may_change_between_any_two_steps(restore_threads_and_simd):
+    """Each step runs alone or on the team as the policy decides; a run that switches at every
+    step gives the bits of a run on one thread."""
+    settings = [(2, "fixed"), (1, "adaptive"), (2, "adaptive"), (2, "adaptive"), (2, "fixed"), (1, "fixed")]
+    results = []
+    for switching in (False, True):
+        params = make_params(np.float32, [70_001, 3, 65_536])
+        opt = optim.Adam(params, lr=0.01, amsgrad=True)
+        rng = np.random.default_rng(1)
+        for step in range(30):
+            threads, policy = settings[step % len(settings)] if switching else (1, "fixed")
+            minigrad.set_num_threads(threads)
+            minigrad.set_thread_policy(policy)
+            for p in params:
+                p.grad = rng.standard_normal(p.data.shape).astype(np.float32)
+            opt.step()
+        results.append(np.concatenate([p.data for p in params] + [opt.state[p]["max_exp_avg_sq"] for p in params]))
+    assert results[0].tobytes() == results[1].tobytes()
+
+
+def test_python_threads_share_the_kernels_and_their_thread_policy(restore_threads_and_simd):
+    """Python threads run the kernels at once (the GIL is released) and race on the policy's
+    timings; each thread's result is still the serial one."""
+    def train_adam(seed, out):
+        params = make_params(np.float64, [40_000, 90_001], seed=seed)
+        train(optim.Adam, dict(lr=0.01, weight_decay=0.1), params, 25, seed=seed)
+        out[seed] = np.concatenate([p.data for p in params])
+
+    minigrad.set_num_threads(1)
+    serial = {}
+    for seed in range(4):
+        train_adam(seed, serial)
+    minigrad.set_num_threads(2)
+    minigrad.set_thread_policy("adaptive")
+    concurrent = {}
+    threads = [threading.Thread(target=train_adam, args=(seed, concurrent)) for seed in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for seed in range(4):
+        assert concurrent[seed].tobytes() == serial[seed].tobytes()
+
+
+def test_thread_policy_setting(restore_threads_and_simd):
+    assert minigrad.get_thread_policy() == minigrad.build_info()["thread_policy"] == "adaptive"
+    minigrad.set_thread_policy("fixed")
+    assert minigrad.get_thread_policy() == minigrad.build_info()["thread_policy"] == "fixed"
+    with pytest.raises(ValueError, match="thread policy must be 'adaptive' or 'fixed', got 'static'"):
+        minigrad.set_thread_policy("static")
+    with pytest.raises(TypeError):
+        minigrad.set_thread_policy(1)
+    assert minigrad.get_thread_policy() == "fixed"
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
