@@ -257,6 +257,74 @@ def test_a_bad_gradient_raises_before_anything_changes():
 
 
 @pytest.mark.parametrize("backend", ["cpp", "numpy"])
+@pytest.mark.parametrize("case", ALL[::2], ids=IDS[::2])
+def test_steady_state_step_matches_the_general_path(case, backend):
+    """One group in steady state takes step()'s short path; two groups with the same options take
+    the general one. Steps where a parameter has no gradient move the first onto the general path too."""
+    name, options = case
+    one_group, two_groups = make_params(np.float64), make_params(np.float64)
+    opts = [getattr(optim, name)(one_group, **options, backend=backend),
+            getattr(optim, name)([{"params": two_groups[:2]}, {"params": two_groups[2:]}], **options, backend=backend)]
+    rng = np.random.default_rng(3)
+    for step in range(6):
+        grads = [rng.standard_normal(p.data.shape) for p in one_group]
+        for params, opt in zip((one_group, two_groups), opts):
+            for i, (p, g) in enumerate(zip(params, grads)):
+                p.grad = None if step == 3 and i == 1 else g.copy()
+            opt.step()
+    for p, q in zip(one_group, two_groups):
+        assert p.data.tobytes() == q.data.tobytes()
+    assert [opts[0].state[p].get("step") for p in one_group] == [opts[1].state[p].get("step") for p in two_groups]
+
+
+def _make_read_only(opt, params):
+    params[1].data.flags.writeable = False
+
+
+def _make_non_contiguous(opt, params):
+    params[1].data = np.ones(8, np.float32)[::2]
+
+
+def _reshape_in_place(opt, params):
+    params[1].data.shape = (2, 2)
+
+
+def _cast_gradient(opt, params):
+    params[0].grad = params[0].grad.astype(np.float64)
+
+
+def _cast_state(opt, params):
+    opt.state[params[1]]["exp_avg_sq"] = opt.state[params[1]]["exp_avg_sq"].astype(np.float64)
+
+
+@pytest.mark.parametrize("backend", ["cpp", "numpy"])
+@pytest.mark.parametrize("change, error, message", [
+    (_make_read_only, ValueError, r"params\[1\] is read-only"),
+    (_make_non_contiguous, ValueError, r"params\[1\] is not C-contiguous"),
+    (_reshape_in_place, ValueError, r"grads\[1\] has shape \(4,\) but params\[1\] has shape \(2, 2\)"),
+    (_cast_gradient, TypeError, r"grads\[0\] has dtype float64 but params\[0\] has float32"),
+    (_cast_state, TypeError, r"exp_avg_sqs\[1\] has dtype float64 but params\[1\] has float32"),
+])
+def test_steady_state_catches_every_change_before_any_write(change, error, message, backend):
+    params = [Param(np.full(3, 1.0, np.float32)), Param(np.full(4, 2.0, np.float32))]
+    opt = optim.Adam(params, lr=0.1, backend=backend)
+    for _ in range(2):  # the second step is the steady state
+        for p in params:
+            p.grad = np.full(p.data.shape, 0.5, np.float32)
+        opt.step()
+    change(opt, params)
+    before = copy.deepcopy(([p.data for p in params], opt.state_dict()))
+    with pytest.raises(error, match=message):
+        opt.step()
+    after = ([p.data for p in params], opt.state_dict())
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(after[0], before[0]))
+    for i in (0, 1):
+        assert after[1]["state"][i]["step"] == before[1]["state"][i]["step"] == 2
+        for key in ("exp_avg", "exp_avg_sq"):
+            assert after[1]["state"][i][key].tobytes() == before[1]["state"][i][key].tobytes()
+
+
+@pytest.mark.parametrize("backend", ["cpp", "numpy"])
 def test_nonfinite_guard_skips_the_whole_step(backend):
     params = [Param(np.ones(3)), Param(np.ones(2))]
     opt = optim.Adam(params, lr=0.1, skip_nonfinite=True, backend=backend)

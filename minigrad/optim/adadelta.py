@@ -1,4 +1,4 @@
-from .optimizer import Optimizer, next_step, require
+from .optimizer import Optimizer, require
 
 
 class Adadelta(Optimizer):
@@ -25,9 +25,6 @@ class Adadelta(Optimizer):
     def _state_names(self, group):
         return ("square_avg", "acc_delta")
 
-    def _update(self, group):
-        for bucket in self._buckets(group).values():
-            for _, state in bucket:
-                state["step"] = next_step(state)
-            self._kernels.adadelta(*self._lists(bucket, "square_avg", "acc_delta"), group["lr"], group["rho"],
-                                   group["eps"], group["weight_decay"], group["maximize"])
+    def _kernel_call(self, group, key, data, grads, state_lists):
+        self._kernels.adadelta(data, grads, state_lists["square_avg"], state_lists["acc_delta"], group["lr"], group["rho"], group["eps"],
+                               group["weight_decay"], group["maximize"])

@@ -1,6 +1,6 @@
 import numpy as np
 
-from .optimizer import Optimizer, next_step, require
+from .optimizer import Optimizer, require
 
 
 class Adagrad(Optimizer):
@@ -35,10 +35,7 @@ class Adagrad(Optimizer):
     def _new_state(self, param, name, group):
         return np.full_like(param.data, group["initial_accumulator_value"])
 
-    def _update(self, group):
-        for (_, step), bucket in self._buckets(group, key=next_step).items():
-            for _, state in bucket:
-                state["step"] = step
-            clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
-            self._kernels.adagrad(*self._lists(bucket, "sum"), clr, group["weight_decay"], group["eps"],
-                                  group["maximize"])
+    def _kernel_call(self, group, step, data, grads, state_lists):
+        clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
+        self._kernels.adagrad(data, grads, state_lists["sum"], clr, group["weight_decay"], group["eps"],
+                              group["maximize"])

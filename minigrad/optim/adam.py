@@ -1,4 +1,4 @@
-from .optimizer import Optimizer, next_step, require
+from .optimizer import Optimizer, require
 
 
 class Adam(Optimizer):
@@ -29,17 +29,14 @@ class Adam(Optimizer):
     def _state_names(self, group):
         return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())
 
-    def _update(self, group):
+    def _kernel_call(self, group, step, data, grads, state_lists):
         lr, (beta1, beta2) = group["lr"], group["betas"]
-        max_exp_avg_sq = "max_exp_avg_sq" if group["amsgrad"] else None
-        for (_, step), bucket in self._buckets(group, key=next_step).items():
-            for _, state in bucket:
-                state["step"] = step
-            bias_correction1 = 1 - beta1 ** step
-            bias_correction2 = 1 - beta2 ** step
-            self._kernels.adam(*self._lists(bucket, "exp_avg", "exp_avg_sq", max_exp_avg_sq), lr, beta1, beta2,
-                               group["eps"], group["weight_decay"], lr / bias_correction1, bias_correction2 ** 0.5,
-                               group["amsgrad"], group["maximize"], group["decoupled_weight_decay"])
+        bias_correction1 = 1 - beta1 ** step
+        bias_correction2 = 1 - beta2 ** step
+        self._kernels.adam(data, grads, state_lists["exp_avg"], state_lists["exp_avg_sq"],
+                           state_lists.get("max_exp_avg_sq", []), lr, beta1, beta2,
+                           group["eps"], group["weight_decay"], lr / bias_correction1, bias_correction2 ** 0.5,
+                           group["amsgrad"], group["maximize"], group["decoupled_weight_decay"])
 
 
 class AdamW(Adam):

@@ -16,11 +16,6 @@ from . import kernels_numpy
 BACKENDS = {"cpp": _C, "numpy": kernels_numpy}
 
 
-def next_step(state):
-    """The step count a parameter is about to take (t = 1 on its first update)."""
-    return state.get("step", 0) + 1
-
-
 def require(condition, message, *values):
     """Hyperparameter validation with torch's messages (formatted only on failure: this runs every step)."""
     if not condition:
@@ -30,8 +25,9 @@ def require(condition, message, *values):
 class Optimizer:
     """Base class: param groups, per-parameter state, state_dict, zero_grad and the step protocol.
 
-    Subclasses set ``defaults`` and implement ``_validate(group)`` (torch's messages) and
-    ``_update(group)`` (one kernel call per bucket from ``_buckets``).
+    Subclasses set ``defaults`` and define ``_validate(group)`` (torch's messages), the state they
+    keep (``_state_names``, ``_new_state``), what splits a group into kernel calls besides the dtype
+    (``_step_keys``) and the kernel call itself (``_kernel_call``).
     ``skip_nonfinite=True`` skips the whole step (parameters, state and step counts untouched)
     when any gradient holds a NaN or an infinity, counting such steps in ``skipped_steps``.
     """
@@ -93,10 +89,12 @@ class Optimizer:
     def step(self, closure=None):
         """One update of every parameter that has a gradient; returns ``closure()``'s loss if given.
 
-        Every group's hyperparameters and every parameter/gradient pair are checked first, so a bad
-        one raises before any parameter or state changes.
+        Nothing changes unless everything is valid: every group's hyperparameters and every
+        parameter/gradient pair are checked before any parameter or state is written.
         """
         loss = closure() if closure is not None else None
+        if len(self.param_groups) == 1 and not self.skip_nonfinite and self._step_in_one_call(self.param_groups[0]):
+            return loss
         for index, group in enumerate(self.param_groups):
             self._validate(group)
             params = group["params"]
@@ -107,29 +105,76 @@ class Optimizer:
             self.skipped_steps += 1
             return loss
         for group in self.param_groups:
-            self._update(group)
+            names = self._state_names(group)
+            for (_, key), (params, states) in self._buckets(group).items():
+                state_lists = {name: [s[name] for s in states] for name in names}
+                self._launch(group, key, params, [p.grad for p in params], states, state_lists)
         return loss
+
+    def _step_in_one_call(self, group):
+        """The steady state of a training loop, with as little Python as possible: one group whose
+        every parameter has a gradient and all its state, in one bucket. Then the kernel's own checks
+        (those of step(), made before it writes anything) are all that is needed. Returns False,
+        having changed nothing, when that is not the case or the kernel refuses the arrays: step()
+        then takes the general path, which splits the group into buckets or raises the error that
+        names the group."""
+        params = group["params"]
+        if not params:
+            return False
+        grads = [p.grad for p in params]  # a None (a parameter to skip) fails the kernel's check
+        state_of = self.state.get
+        states = [state_of(p) for p in params]
+        if None in states:  # a parameter's first step: the general path creates its state after checking
+            return False
+        try:
+            state_lists = {name: [s[name] for s in states] for name in self._state_names(group)}
+        except KeyError:  # state not created yet: the general path creates it after checking
+            return False
+        keys = self._step_keys(states)
+        if keys.count(keys[0]) != len(keys):
+            return False
+        self._validate(group)
+        try:
+            self._launch(group, keys[0], params, grads, states, state_lists)
+        except (TypeError, ValueError):  # raised by the kernel's checks, before any write
+            return False
+        return True
+
+    def _launch(self, group, key, params, grads, states, state_lists):
+        """One kernel call over these parameters, then their step counts (once the call succeeded)."""
+        self._kernel_call(group, key, [p.data for p in params], grads, state_lists)
+        if self.counts_steps:
+            for s in states:
+                s["step"] = key
 
     def _grads_finite(self):
         return all(np.isfinite(p.grad).all() for group in self.param_groups for p in group["params"]
                    if p.grad is not None)
 
-    def _buckets(self, group, key=lambda state: None):
-        """The group's parameters that have a gradient, as {(dtype, key(state)): [(param, state)]}:
-        each bucket is one kernel call. ``key`` sees the state as it was before this step; then the
+    def _buckets(self, group):
+        """The group's parameters that have a gradient, as {(dtype, step key): (params, states)}:
+        each bucket is one kernel call. The key sees the state as it was before this step; then the
         state arrays the group's options need (``_state_names``) are created where missing."""
         buckets = {}
         names = self._state_names(group)
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            state = self.state[p]
-            bucket = buckets.setdefault((p.data.dtype, key(state)), [])
+        with_grad = [p for p in group["params"] if p.grad is not None]
+        with_grad_states = [self.state[p] for p in with_grad]
+        for p, state, key in zip(with_grad, with_grad_states, self._step_keys(with_grad_states)):
+            params, states = buckets.setdefault((p.data.dtype, key), ([], []))
             for name in names:
                 if name not in state:
                     state[name] = self._new_state(p, name, group)
-            bucket.append((p, state))
+            params.append(p)
+            states.append(state)
         return buckets
+
+    # ---- what each optimizer defines ------------------------------------------------------------
+
+    counts_steps = True  # keep state["step"], the number of updates each parameter has had (its key)
+
+    def _validate(self, group):
+        """Raise torch's ValueError for an invalid hyperparameter of ``group``."""
+        raise NotImplementedError
 
     def _state_names(self, group):
         """The state arrays this group's options use (each zeros_like(param) unless ``_new_state`` says)."""
@@ -138,16 +183,15 @@ class Optimizer:
     def _new_state(self, param, name, group):
         return np.zeros_like(param.data)
 
-    @staticmethod
-    def _lists(bucket, *state_names):
-        """A bucket as kernel arguments: [data], [grad], then a list per state name ([] for None)."""
-        return ([p.data for p, _ in bucket], [p.grad for p, _ in bucket],
-                *([s[name] for _, s in bucket] if name else [] for name in state_names))
+    def _step_keys(self, states):
+        """For each state, what besides the dtype its parameter's kernel call depends on (parameters
+        whose keys differ go in separate calls); sees the states as they are before the step. Here
+        the step t about to be taken (bias corrections and decayed rates depend on it)."""
+        return [s.get("step", 0) + 1 for s in states]
 
-    def _validate(self, group):
-        raise NotImplementedError
-
-    def _update(self, group):
+    def _kernel_call(self, group, key, data, grads, state_lists):
+        """One call of this optimizer's kernel (``self._kernels``) over these lists: ``state_lists``
+        maps each of ``_state_names(group)`` to its arrays; ``key`` is the parameters' step key."""
         raise NotImplementedError
 
     # ---- checkpoints: torch's state_dict layout -------------------------------------------------

@@ -1,4 +1,4 @@
-from .optimizer import Optimizer, next_step, require
+from .optimizer import Optimizer, require
 
 
 class RMSprop(Optimizer):
@@ -29,12 +29,8 @@ class RMSprop(Optimizer):
         return ("square_avg",) + (("momentum_buffer",) if group["momentum"] > 0 else ()) + \
             (("grad_avg",) if group["centered"] else ())
 
-    def _update(self, group):
-        grad_avg = "grad_avg" if group["centered"] else None
-        momentum_buffer = "momentum_buffer" if group["momentum"] > 0 else None
-        for bucket in self._buckets(group).values():
-            for _, state in bucket:
-                state["step"] = next_step(state)
-            self._kernels.rmsprop(*self._lists(bucket, "square_avg", grad_avg, momentum_buffer), group["lr"],
-                                  group["alpha"], group["eps"], group["weight_decay"], group["momentum"],
-                                  group["centered"], group["maximize"])
+    def _kernel_call(self, group, key, data, grads, state_lists):
+        self._kernels.rmsprop(data, grads, state_lists["square_avg"], state_lists.get("grad_avg", []),
+                              state_lists.get("momentum_buffer", []),
+                              group["lr"], group["alpha"], group["eps"], group["weight_decay"], group["momentum"],
+                              group["centered"], group["maximize"])

@@ -26,9 +26,11 @@ class SGD(Optimizer):
     def _state_names(self, group):
         return ("momentum_buffer",) if group["momentum"] != 0 else ()
 
-    def _update(self, group):
-        first = lambda state: "momentum_buffer" not in state
-        for (_, first_step), bucket in self._buckets(group, key=first).items():
-            buffers = "momentum_buffer" if group["momentum"] != 0 else None
-            self._kernels.sgd(*self._lists(bucket, buffers), group["lr"], group["weight_decay"], group["momentum"],
-                              group["dampening"], group["nesterov"], group["maximize"], first_step)
+    counts_steps = False  # torch's SGD keeps no step count
+
+    def _step_keys(self, states):
+        return ["momentum_buffer" not in s for s in states]  # the first step: b ← d
+
+    def _kernel_call(self, group, first_step, data, grads, state_lists):
+        self._kernels.sgd(data, grads, state_lists.get("momentum_buffer", []), group["lr"], group["weight_decay"], group["momentum"],
+                          group["dampening"], group["nesterov"], group["maximize"], first_step)
