@@ -192,14 +192,16 @@ def plot(records, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    threads = max(r["threads"] for r in records)
-    variants = [v for v in VARIANTS if any(r["variant"] == v for r in records)]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
-    for ax, dtype in zip(axes, ("float32", "float64")):
+    threads = max(r["threads"] for r in records if r["tensors"] == 1)
+    shown = [r for r in records if r["tensors"] == 1 and r["threads"] == threads]  # one tensor, most threads
+    variants = [v for v in VARIANTS if any(r["variant"] == v for r in shown)]
+    dtypes = [d for d in ("float32", "float64") if any(r["dtype"] == d for r in shown)]
+    fig, axes = plt.subplots(1, len(dtypes), figsize=(6 * len(dtypes), 4.5), sharey=True, squeeze=False)
+    axes = axes[0]  # one panel per dtype that has figures
+    for ax, dtype in zip(axes, dtypes):
         ax.set_prop_cycle(color=plt.cm.tab20.colors[:len(variants)])
         for variant in variants:
-            rows = [r for r in records if r["variant"] == variant and r["dtype"] == dtype and r["tensors"] == 1
-                    and r["threads"] == threads]
+            rows = [r for r in shown if r["variant"] == variant and r["dtype"] == dtype]
             if rows:
                 ax.plot([r["elements"] for r in rows], [r["speedup_vs_numpy"] for r in rows], marker="o", label=variant)
         ax.set(xscale="log", yscale="log", title=f"{dtype}, {threads} threads", xlabel="elements",
@@ -210,14 +212,15 @@ def plot(records, path):
     fig.savefig(path, dpi=80)
 
 
-def _progress(items, enabled):
+def progress_bar(total, desc, enabled, unit="it"):
+    """A progress bar on stderr for ``total`` updates, or None when not enabled or without tqdm."""
     if enabled:
         try:
             from tqdm import tqdm
-            return tqdm(items, desc="minigrad bench", file=sys.stderr)
+            return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr)
         except ImportError:
             print("(install tqdm for a progress bar: pip install 'minigrad[bench]')", file=sys.stderr)
-    return items
+    return None
 
 
 def main(argv=None):
@@ -254,9 +257,15 @@ def main(argv=None):
 
     cases = [(v, [(n,)], d, t) for d in dtypes for t in threads for v in variants for n in sizes]
     cases += [(v, resnet56_shapes(), "float32", max_threads) for v in ("adam", "sgd-momentum") if v in variants]
+    bar = progress_bar(len(cases), "minigrad bench", not args.no_progress)
+    records = []
     with np.errstate(all="ignore"):  # a fixed gradient drives centered RMSprop's variance to 0 (and rounding below)
-        records = [run_case(v, shapes, d, t, rounds, torch) for v, shapes, d, t in
-                   _progress(cases, not args.no_progress)]
+        for v, shapes, d, t in cases:
+            records.append(run_case(v, shapes, d, t, rounds, torch))
+            if bar is not None:
+                bar.update()
+    if bar is not None:
+        bar.close()
     overhead = call_overhead(rounds)
     set_num_threads(max_threads)
 
