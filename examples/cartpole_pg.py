@@ -84,7 +84,7 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
     env = gym.make("CartPole-v1")
     model = ActorCritic()
     opt = common.make_optimizer(optimizer, model.parameters(), lr, backend)
-    log = common.RunLog(quiet, max_steps)
+    log = common.RunLog(quiet, max_steps, timing)
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
 
     for epoch in range(first_epoch, epochs):

@@ -103,7 +103,7 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
     baseline = unigram_bits(corpus.train, vocab_size)
     model = CharModel(vocab_size, hidden, cell)
     opt = common.make_optimizer(optimizer, model.parameters(), lr, backend)
-    log = common.RunLog(quiet, max_steps)
+    log = common.RunLog(quiet, max_steps, timing)
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
     log.print(f"{len(corpus.train):,} training characters, vocabulary {vocab_size}, unigram baseline "
               f"{baseline:.3f} bits/char")

@@ -2,6 +2,7 @@
 history, time spent in ``opt.step()``), checkpoints, the C++-vs-NumPy optimizer timing and the
 closing summary. The training loops themselves stay in the examples."""
 import argparse
+import copy
 import time
 
 import numpy as np
@@ -53,14 +54,21 @@ def parser(doc, lrs, epochs):
 
 class RunLog:
     """A run's clock and records: the steps taken, ``history`` [(step, seconds since start, loss)],
-    the time spent inside each ``opt.step()``, a progress bar per epoch and the per-epoch lines."""
+    the time spent inside each ``opt.step()``, a progress bar per epoch and the per-epoch lines.
 
-    def __init__(self, quiet=True, max_steps=None):
-        self.quiet, self.max_steps = quiet, max_steps
+    With ``timing``, each step also times the optimizer's twin on the other backend in the same
+    loop: a deep copy over copies of the parameters, given the same gradients, stepping just before
+    or just after the real one in turn. So both backends' in-loop times are measured in the same
+    cache conditions; the twin's time is left out of the run's clock and never touches the model."""
+
+    def __init__(self, quiet=True, max_steps=None, timing=False):
+        self.quiet, self.max_steps, self.timing = quiet, max_steps, timing
         self.start = time.perf_counter()
         self.step_count = 0  # steps of the whole training, resumed ones included
         self.run_steps = 0   # steps of this run
         self.step_durations = []  # seconds inside each of this run's opt.step() calls
+        self.twin = None  # with timing: the optimizer on the other backend, over copies of the parameters
+        self.twin_step_durations = []
         self.history = []
         self.losses = []  # this epoch's
         self.bar = None
@@ -76,15 +84,37 @@ class RunLog:
 
     def step(self, opt, loss):
         """``opt.step()``, timed; then ``loss`` (a float) goes into the history."""
+        twin_first = self.run_steps % 2 == 1
+        if self.timing and twin_first:
+            self._step_twin(opt)
         start = time.perf_counter()
         opt.step()
         self.step_durations.append(time.perf_counter() - start)
+        if self.timing and not twin_first:
+            self._step_twin(opt)
         self.step_count += 1
         self.run_steps += 1
         self.history.append((self.step_count, time.perf_counter() - self.start, loss))
         self.losses.append(loss)
         if self.bar is not None:
             self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+
+    def _step_twin(self, opt):
+        """One timed step of the twin on this step's gradients (its hyperparameters follow opt's,
+        which a scheduler may change); the run's clock is moved on by all the time this took."""
+        begin = time.perf_counter()
+        if self.twin is None:
+            self.twin = copy.deepcopy(opt)
+            self.twin.backend = "numpy" if opt.backend == "cpp" else "cpp"
+        for group, twin_group in zip(opt.param_groups, self.twin.param_groups):
+            twin_group.update({k: v for k, v in group.items() if k != "params"})
+            for p, q in zip(group["params"], twin_group["params"]):
+                q.grad = p.grad
+        start = time.perf_counter()
+        self.twin.step()
+        end = time.perf_counter()
+        self.twin_step_durations.append(end - start)
+        self.start += end - begin
 
     def epoch_loss(self):
         """The mean loss of this epoch's steps."""
@@ -137,21 +167,27 @@ def time_backends(params, optimizer, lr, rounds=9):
 
 
 def result(log, metric_name, metric, model, optimizer, lr, backend, timing, report=""):
-    """What ``run`` returns; with ``timing`` it also times the optimizer step on both backends."""
+    """What ``run`` returns; with ``timing`` also the median ``opt.step()`` of both backends in the loop
+    (``loop_step_seconds``, the twin's from ``RunLog``) and re-measured in isolation (``backend_step_seconds``)."""
     durations = log.step_durations
     out = {"history": log.history, "metric_name": metric_name, "metric": metric,
            "optimizer_step_seconds": float(np.mean(durations)) if durations else 0.0,
            "optimizer_step_median_seconds": float(np.median(durations)) if durations else 0.0,
            "optimizer_step_durations": durations, "steps": log.run_steps, "seconds": log.seconds(),
-           "optimizer": optimizer, "lr": lr, "backend": backend, "report": report}
+           "optimizer": optimizer, "lr": lr, "backend": backend, "report": report,
+           "parameter_shapes": [list(p.shape) for p in model.parameters()],
+           "parameter_dtype": next(iter(model.parameters())).dtype.name}
     if timing:
         out["backend_step_seconds"] = time_backends(list(model.parameters()), optimizer, lr)
+    if log.twin_step_durations:
+        out["loop_step_seconds"] = {backend: float(np.median(durations)),
+                                    log.twin.backend: float(np.median(log.twin_step_durations))}
     return out
 
 
 def summary(out):
     """The closing lines of a run: the in-loop ``opt.step()`` time first (the figure this run got),
-    then, with timing, both backends re-measured in isolation on hot buffers."""
+    then, with timing, both backends in the loop and re-measured in isolation on hot buffers."""
     if out["report"]:
         print(out["report"])
     steps = out["steps"]
@@ -160,10 +196,12 @@ def summary(out):
           f"{1e6 * out['optimizer_step_median_seconds']:.0f} µs per step (backend {out['backend']}, measured in the "
           f"loop), mean {1e6 * out['optimizer_step_seconds']:.0f} µs, "
           f"{out['optimizer_step_seconds'] * steps:.2f} s in all")
-    if "backend_step_seconds" in out:
-        cpp, numpy = out["backend_step_seconds"]["cpp"], out["backend_step_seconds"]["numpy"]
-        print(f"optimizer step: cpp {1e6 * cpp:.1f} µs, numpy {1e6 * numpy:.1f} µs ({numpy / cpp:.1f}× faster) "
-              f"-- measured in isolation on hot buffers (the same parameters, stepped repeatedly), not in the loop")
+    for key, where in (("loop_step_seconds", "in this loop (the other backend on a copy, same gradients)"),
+                       ("backend_step_seconds", "in isolation on hot buffers (the same parameters, stepped repeatedly)")):
+        if key in out:
+            cpp, numpy = out[key]["cpp"], out[key]["numpy"]
+            print(f"optimizer step, median {where}: cpp {1e6 * cpp:.1f} µs, numpy {1e6 * numpy:.1f} µs "
+                  f"(cpp {numpy / cpp:.1f}× faster)")
 
 
 def main(run, p, argv=None):

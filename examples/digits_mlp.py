@@ -41,7 +41,7 @@ def train(make_model, lrs, default_epochs, optimizer="adam", lr=None, backend="c
     loader = mg.data.DataLoader(mg.data.TensorDataset(x_train, y_train), batch_size, shuffle=True)
     model = make_model()
     opt = common.make_optimizer(optimizer, model.parameters(), lr, backend)
-    log = common.RunLog(quiet, max_steps)
+    log = common.RunLog(quiet, max_steps, timing)
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
 
     for epoch in range(first_epoch, epochs):

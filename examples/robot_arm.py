@@ -81,7 +81,7 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
     loader = mg.data.DataLoader(mg.data.TensorDataset(train_targets), batch_size, shuffle=True)
     model = nn.Sequential(nn.Linear(2, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 2))
     opt = common.make_optimizer(optimizer, model.parameters(), lr, backend)
-    log = common.RunLog(quiet, max_steps)
+    log = common.RunLog(quiet, max_steps, timing)
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
     schedule = mg.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * len(loader), last_epoch=log.step_count - 1)
 

@@ -15,9 +15,10 @@ Example tasks (``optimizers_tasks.png``): each task's ``run`` (minigrad.examples
 optimizer at the example's tuned lr times each of ``--lr-scales``, over ``--seeds`` seeds: training
 curves against steps and against wall-clock seconds (mean over the seeds, smoothed), a table of the
 final metric (mean ± std over the seeds), the mean time per ``opt.step()`` during training, and the
-median time per ``opt.step()`` of the task's parameters on the cpp kernels vs their NumPy twins
-(``run(timing=True)`` on seed 0: alternating rounds, random gradients). A task whose module is
-missing or fails to import is skipped with a note.
+median time per ``opt.step()`` on the cpp kernels vs their NumPy twins measured inside seed 0's
+training loop (``run(timing=True)``: the other backend steps a copy of the optimizer on the same
+gradients; the JSON also has the isolated re-measurement). A task whose module is missing or fails
+to import is skipped with a note.
 """
 import argparse
 import functools
@@ -279,11 +280,12 @@ def report_tasks(results, modules, args):
                 rows.append({"optimizer": name, "lr": runs[0]["lr"], "lr_scale": scale,
                              "metrics": [r["metric"] for r in runs], "seconds": [r["seconds"] for r in runs],
                              "training_step_us": 1e6 * np.mean([r["optimizer_step_seconds"] for r in runs]),
-                             "step_us": {k: 1e6 * v for k, v in runs[0]["backend_step_seconds"].items()},
+                             "step_us": {k: 1e6 * v for k, v in runs[0]["loop_step_seconds"].items()},
+                             "isolated_step_us": {k: 1e6 * v for k, v in runs[0]["backend_step_seconds"].items()},
                              "histories": [r["history"] for r in runs]})
         metric_name = runs[0]["metric_name"]
         print(f"\n{task}: {metric_name}, mean ± std over {len(args.seeds)} seed(s); µs per opt.step(): mean in "
-              f"training ({args.backend}), median on the cpp and numpy backends")
+              f"training ({args.backend}), median in the loop on the cpp and numpy backends")
         print(f"{'optimizer':<10}{'lr':>9}{metric_name:>22}{'run s':>8} training µs   cpp µs  numpy µs  numpy/cpp")
         for row in rows:
             cpp, numpy = row["step_us"]["cpp"], row["step_us"]["numpy"]

@@ -232,6 +232,25 @@ def test_switching_backend_mid_training_continues_the_trajectory(case):
         np.testing.assert_allclose(p.data, q.data, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("backend", ["cpp", "numpy"])
+def test_a_deep_copy_continues_on_its_own_parameters(backend):
+    params = make_params(np.float64)
+    opt = train(optim.Adam, dict(lr=0.01, amsgrad=True), params, 3, backend=backend)
+    twin = copy.deepcopy(opt)
+    copies = twin.param_groups[0]["params"]
+    assert twin.backend == backend and all(c is not p for c, p in zip(copies, params))
+    rng = np.random.default_rng(5)
+    for _ in range(2):
+        for p, c in zip(params, copies):
+            p.grad = rng.standard_normal(p.data.shape)
+            c.grad = p.grad.copy()
+        opt.step()
+        twin.step()
+    for p, c in zip(params, copies):
+        assert p.data.tobytes() == c.data.tobytes()
+        assert opt.state[p]["step"] == twin.state[c]["step"] == 5
+
+
 def test_a_bad_gradient_raises_before_anything_changes():
     params = [Param(np.ones(3, np.float32)), Param(np.ones(4, np.float32))]
     opt = optim.Adam(params, lr=0.1)

@@ -58,6 +58,13 @@ class Optimizer:
             raise ValueError(f"backend must be one of {sorted(BACKENDS)}, got {name!r}")
         self._backend, self._kernels = name, BACKENDS[name]
 
+    def __getstate__(self):  # copy.deepcopy(opt): the kernels are found again by backend name
+        return {name: value for name, value in self.__dict__.items() if name != "_kernels"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.backend = self._backend
+
     def add_param_group(self, param_group):
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, got {type(param_group).__name__}")
