@@ -1,5 +1,5 @@
 """The ``minigrad`` command: ``minigrad info``, ``minigrad bench [kernels options]``,
-``minigrad bench train [options]``, ``minigrad train TASK [options]``, ``minigrad compare``."""
+``minigrad bench train|loop [options]``, ``minigrad train TASK [options]``, ``minigrad compare``."""
 import argparse
 import importlib
 import json
@@ -16,6 +16,9 @@ def bench(argv):
     if argv[:1] == ["train"]:
         from .bench_train import main as train_main
         return train_main(argv[1:])
+    if argv[:1] == ["loop"]:
+        from .bench_loop import main as loop_main
+        return loop_main(argv[1:])
     from .bench import main as kernels_main
     return kernels_main(argv)
 
@@ -42,7 +45,8 @@ def compare(argv):
 
 COMMANDS = {
     "info": (info, "build facts: version, compiler, OpenMP, threads, SIMD levels"),
-    "bench": (bench, "optimizer kernel speed, C++ vs NumPy vs torch ('bench train': training-step speed)"),
+    "bench": (bench, "optimizer kernel speed, C++ vs NumPy vs torch ('bench train': training-step speed, "
+                     "'bench loop': the optimizer step inside training loops)"),
     "train": (train, "train an example network: " + ", ".join(TASKS)),
     "compare": (compare, "compare the optimizers on 2-D test functions and real tasks"),
 }
