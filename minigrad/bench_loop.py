@@ -10,9 +10,10 @@ steps; each candidate runs it once per round, in an order that alternates betwee
   cpp-fixed  the default thread count, thread policy 'fixed' (always the whole team)
   numpy      the NumPy twins
 
-Per step (the first --warmup steps of each loop dropped, the rest pooled; medians reported): the
-time inside ``opt.step()``, the part of it inside the kernel call (a timing proxy stands in for the
-backend module in ``minigrad.optim.optimizer.BACKENDS``) and the rest (Python and argument checks).
+Per step (the first --warmup steps of each loop dropped, the rest pooled; medians reported, and
+the mean step, which is what wall time pays): the time inside ``opt.step()``, the part of it
+inside the kernel call (a timing proxy stands in for the backend module in
+``minigrad.optim.optimizer.BACKENDS``) and the rest (Python and argument checks).
 In isolation, the same Adam step over random arrays of the task's parameter shapes: hot (stepped
 back to back, ``minigrad.bench.measure``) and cold (a 32 MiB write evicts the caches before each
 timed step). Every figure is taken with 0, 1, ... background processes spinning in pure Python;
@@ -209,7 +210,8 @@ def run_task(load, task, candidates, args, defaults, evict, bar):
         records.append({
             "load": load, "task": task, "candidate": candidate, "backend": CANDIDATES[candidate][0],
             "threads": get_num_threads(), "thread_policy": _C.get_thread_policy(), "steps_timed": len(steps),
-            "in_loop_us": {"step": 1e6 * statistics.median(steps), "kernel": 1e6 * statistics.median(kernels),
+            "in_loop_us": {"step": 1e6 * statistics.median(steps), "step_mean": 1e6 * statistics.mean(steps),
+                           "kernel": 1e6 * statistics.median(kernels),
                            "python": 1e6 * statistics.median(s - k for s, k in zip(steps, kernels))},
             "isolated_us": {name: 1e6 * s for name, s in seconds.items()},
             "step_durations_us": [round(1e6 * s, 1) for s in steps]})
@@ -228,13 +230,13 @@ def busy_seconds(runs, steps):
 
 
 def _format_table(records):
-    header = (f"{'task':<12}{'candidate':<11}{'step us':>9}{'kernel us':>11}{'python us':>11}{'hot us':>9}"
+    header = (f"{'task':<12}{'candidate':<11}{'step us':>9}{'mean us':>9}{'kernel us':>11}{'python us':>11}{'hot us':>9}"
               f"{'cold us':>9}{'cold kern':>11}{'x cpp-1':>9}{'numpy/x':>9}")
     lines = [header, "-" * len(header)]
     ratio = lambda r, key: f"{r[key]:>9.2f}" if key in r else f"{'n/a':>9}"
     for r in records:
         loop, alone = r["in_loop_us"], r["isolated_us"]
-        lines.append(f"{r['task']:<12}{r['candidate']:<11}{loop['step']:>9.1f}{loop['kernel']:>11.1f}"
+        lines.append(f"{r['task']:<12}{r['candidate']:<11}{loop['step']:>9.1f}{loop['step_mean']:>9.1f}{loop['kernel']:>11.1f}"
                      f"{loop['python']:>11.1f}{alone['hot']:>9.1f}{alone['cold']:>9.1f}{alone['cold_kernel']:>11.1f}"
                      f"{ratio(r, 'x_cpp1')}{ratio(r, 'numpy_x')}")
     return "\n".join(lines)
