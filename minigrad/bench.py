@@ -5,7 +5,7 @@
 For each optimizer variant, size, dtype and thread count it times one ``step()`` of the same
 optimizer on the ``cpp`` and ``numpy`` backends and, where torch is installed, torch's
 ``foreach=False`` and ``fused=True`` paths, all in one process, alternating candidates round by
-round, and reports medians. GB/s uses the bytes each update moves (shared/SEMANTICS.md), and the
+round, and reports medians. GB/s uses the bytes each update moves (docs/optimizers.md), and the
 roofline is an in-place ``x += a·y`` stream (``minigrad._C.axpy``) over the same working set,
 measured in the same rounds. Then: a "many small tensors" case (ResNet-56's parameter shapes) and
 the call overhead on a one-element tensor.
@@ -273,7 +273,7 @@ def main(argv=None):
     print(f"minigrad {info['version']} ({info['compiler']}, OpenMP {info['openmp']}, SIMD {info['simd']}), "
           f"numpy {np.__version__}" + (f", torch {torch.__version__}" if torch else ", torch not installed")
           + f", {platform.processor() or platform.machine()}")
-    print("median time per step; GB/s from shared/SEMANTICS.md's bytes per element; '% bw' = share of an in-place "
+    print("median time per step; GB/s from the bytes per element in docs/optimizers.md; '% bw' = share of an in-place "
           "x += a*y stream over the same working set, measured in the same rounds\n")
     for dtype in dtypes:
         for t in threads:
