@@ -1,21 +1,15 @@
 """minigrad's Tensor: one NumPy array (``.data``) plus reverse-mode autograd.
 
-An op computes its result with NumPy and, when grad mode is on and an input requires grad,
-makes the result a graph node: it keeps its inputs (``_parents``) and a ``_backward(g)`` closure,
-written right under the forward, that maps the gradient of the result to a tuple of gradients
-of the inputs (None where an input needs none). ``backward()`` sorts the graph topologically
-(iteratively: a 10,000-step chain is fine), walks it once in reverse, sums every gradient back to
-its input's shape in one place (``_unbroadcast``), accumulates into ``.grad`` of leaves (and of
-tensors that asked to ``retain_grad()``) and frees the graph unless ``retain_graph=True``.
-
-In-place ops (``add_``, ``x[i] = v``, ``x += y`` outside autograd, ...) bump a version; ``backward``
-raises if a tensor that a node consumed or produced was changed in place after the node ran.
-Writes straight into ``.data`` (optimizers do this) are not tracked, and views (``x[0]``,
-``reshape``, ``detach``) share memory but not the version with their base.
+Tensor methods carry the algebra: arithmetic, elementwise math, reductions, shapes and indexing
+(the ops torch keeps in ``torch.nn.functional`` live in ``minigrad.functional``). An op computes its
+result with NumPy and passes it to ``_node`` with its inputs, a ``backward(g)`` closure written right
+under the forward, and its name; the engine (``minigrad.autograd.engine``) does the rest. In-place
+ops bump a version the engine checks; writes straight into ``.data`` (optimizers do this) are not
+tracked, and views (``x[0]``, ``reshape``, ``detach``) share memory but not the version with their base.
 
 Dtypes: Python floats become float32, Python ints int64 (as in torch); float64 works throughout;
-ops between tensors follow NumPy's promotion. The global grad mode (``no_grad``) and the random
-generator (``manual_seed``, ``default_generator``) are process-wide, not per thread.
+ops between tensors follow NumPy's promotion. The random generator (``manual_seed``,
+``default_generator``) is process-wide, not per thread.
 """
 import functools
 import math
@@ -23,11 +17,11 @@ from collections import namedtuple
 
 import numpy as np
 
+from .autograd.engine import is_grad_enabled, mark_modified, record, run_backward
+
 float16, float32, float64 = np.float16, np.float32, np.float64
 int8, int16, int32, int64, uint8 = np.int8, np.int16, np.int32, np.int64, np.uint8
 
-_grad_enabled = True
-_clock = 0  # counts in-place ops; a tensor's _version is the clock of its last in-place change
 _generator = np.random.default_rng()
 
 
@@ -43,45 +37,12 @@ def default_generator():
     return _generator
 
 
-class no_grad:
-    """Record no graph: ``with no_grad(): ...``, or as a decorator (``@no_grad()`` or ``@no_grad``)."""
-    _mode = False
-
-    def __new__(cls, func=None):
-        self = super().__new__(cls)
-        return self(func) if func is not None else self
-
-    def __enter__(self):
-        global _grad_enabled
-        self._previous, _grad_enabled = _grad_enabled, self._mode
-
-    def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self._previous
-
-    def __call__(self, func):
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            with type(self)():
-                return func(*args, **kwargs)
-        return wrapper
-
-
-class enable_grad(no_grad):
-    """Record graphs again inside a ``no_grad`` region."""
-    _mode = True
-
-
-def is_grad_enabled():
-    return _grad_enabled
-
-
 ValuesIndices = namedtuple("ValuesIndices", "values indices")  # what max(dim) / min(dim) return
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "_requires_grad", "_parents", "_backward", "_version", "_created", "_retain",
-                 "__weakref__")
+    __slots__ = ("data", "grad", "_requires_grad", "_parents", "_backward", "_name", "_version", "_created",
+                 "_retain", "__weakref__")  # the underscored fields are the engine's (see minigrad.autograd.engine)
     __array_ufunc__ = None  # `ndarray + tensor` defers to Tensor.__radd__ instead of making an object array
     __hash__ = object.__hash__  # == is elementwise; tensors hash by identity, as in torch
 
@@ -91,7 +52,7 @@ class Tensor:
         data = _as_array(data)
         if data.dtype.kind not in "biuf":
             raise TypeError(f"Tensor: unsupported dtype {data.dtype} (use bool, integer or float data)")
-        _init(self, data)
+        _init_fields(self, data)
         self.requires_grad = requires_grad
 
     # ---- attributes -------------------------------------------------------------------------
@@ -108,16 +69,27 @@ class Tensor:
             raise RuntimeError("requires_grad can only be changed on leaf tensors; use detach() on a result")
         self._requires_grad = bool(flag)
 
-    shape = property(lambda self: self.data.shape)
-    ndim = property(lambda self: self.data.ndim)
-    dtype = property(lambda self: self.data.dtype)
-    device = property(lambda self: "cpu")
-    is_leaf = property(lambda self: self._backward is None, doc="True unless the tensor was made by a recorded op")
+    @property
+    def shape(self): return self.data.shape
+
+    @property
+    def ndim(self): return self.data.ndim
+
+    @property
+    def dtype(self): return self.data.dtype
+
+    @property
+    def device(self): return "cpu"
+
+    @property
+    def is_leaf(self):
+        """True unless the tensor was made by a recorded op."""
+        return self._name is None
 
     @property
     def grad_fn(self):
-        """The name of the op that made this tensor ('mul', 'matmul', ...), or None for leaves."""
-        return None if self._backward is None else _op_name(self._backward)
+        """The name of the op that made this tensor ('mul', 'matmul', 'cross_entropy', ...), or None for leaves."""
+        return self._name
 
     @property
     def T(self):
@@ -162,15 +134,15 @@ class Tensor:
             raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
         return bool(self.data)
 
-    __float__ = lambda self: float(self.item())
-    __int__ = lambda self: int(self.item())
+    def __float__(self): return float(self.item())
+    def __int__(self): return int(self.item())
 
     def __repr__(self):
         text = np.array2string(self.data, separator=", ", prefix="tensor(")
         if self.dtype not in (np.float32, np.int64, np.bool_):
             text += f", dtype={self.dtype}"
-        if self._backward is not None:
-            text += f", grad_fn=<{self.grad_fn}>"
+        if self._name is not None:
+            text += f", grad_fn=<{self._name}>"
         elif self._requires_grad:
             text += ", requires_grad=True"
         return f"tensor({text})"
@@ -191,7 +163,7 @@ class Tensor:
             grad = np.asarray(_data(grad), dtype=self.data.dtype)
             if grad.shape != self.shape:
                 raise ValueError(f"backward: grad has shape {grad.shape}, the tensor has shape {self.shape}")
-        _run_backward(self, grad, retain_graph)
+        run_backward(self, grad, retain_graph)
 
     def detach(self):
         """A new leaf sharing this tensor's data, outside the graph."""
@@ -209,30 +181,28 @@ class Tensor:
 
     # ---- in-place ops (no graph; they bump the version) ----------------------------------------
     def _inplace(self, name, update, other=None):
-        global _clock
-        if _grad_enabled and (self._requires_grad or getattr(other, "_requires_grad", False)):
+        if is_grad_enabled() and (self._requires_grad or getattr(other, "_requires_grad", False)):
             raise RuntimeError(f"{name}: in-place ops are not recorded by autograd; this tensor (shape {self.shape}) "
                                "or the operand requires grad. Use the out-of-place op, or minigrad.no_grad() "
                                "for updates outside the model (initialization, optimizer steps)")
         update(self.data)
-        _clock += 1
-        self._version = _clock
+        mark_modified(self)
         return self
 
     def _augmented(self, other, ufunc, op):
         """``x += y`` and friends: in place outside autograd, else ``x = x + y`` (a new graph node:
         other references to the old tensor keep the old value)."""
-        if _grad_enabled and (self._requires_grad or getattr(other, "_requires_grad", False)):
+        if is_grad_enabled() and (self._requires_grad or getattr(other, "_requires_grad", False)):
             if self._requires_grad and self.is_leaf:
                 raise RuntimeError(f"a leaf tensor that requires grad (shape {self.shape}) is used in an in-place "
                                    "op; wrap the update in minigrad.no_grad()")
             return op(self, other)
         return self._inplace(ufunc.__name__, lambda x: ufunc(x, _data(other), out=x))
 
-    __iadd__ = lambda self, other: self._augmented(other, np.add, Tensor.__add__)
-    __isub__ = lambda self, other: self._augmented(other, np.subtract, Tensor.__sub__)
-    __imul__ = lambda self, other: self._augmented(other, np.multiply, Tensor.__mul__)
-    __itruediv__ = lambda self, other: self._augmented(other, np.true_divide, Tensor.__truediv__)
+    def __iadd__(self, other): return self._augmented(other, np.add, Tensor.__add__)
+    def __isub__(self, other): return self._augmented(other, np.subtract, Tensor.__sub__)
+    def __imul__(self, other): return self._augmented(other, np.multiply, Tensor.__mul__)
+    def __itruediv__(self, other): return self._augmented(other, np.true_divide, Tensor.__truediv__)
 
     def add_(self, other, alpha=1):
         return self._inplace("add_", lambda x: np.add(x, _data(other) * alpha, out=x), other)
@@ -276,8 +246,8 @@ class Tensor:
                 out = self.data + other.data
             except ValueError:
                 raise _shape_error("add", self, other) from None
-            return _make(out, (self, other), lambda g: (g, g))
-        return _make(self.data + _const(other, self), (self,), lambda g: (g,))
+            return _node(out, (self, other), lambda g: (g, g), "add")
+        return _node(self.data + _operand(other, self), (self,), lambda g: (g,), "add")
 
     def __mul__(self, other):
         if isinstance(other, Tensor):
@@ -286,15 +256,15 @@ class Tensor:
                 out = a * b
             except ValueError:
                 raise _shape_error("mul", self, other) from None
-            return _make(out, (self, other), lambda g: (g * b, g * a))
-        other = _const(other, self)
-        return _make(self.data * other, (self,), lambda g: (g * other,))
+            return _node(out, (self, other), lambda g: (g * b, g * a), "mul")
+        other = _operand(other, self)
+        return _node(self.data * other, (self,), lambda g: (g * other,), "mul")
 
     def __truediv__(self, other):
         if isinstance(other, Tensor):
             return self * other ** -1
-        other = _const(other, self)
-        return _make(self.data / other, (self,), lambda g: (g / other,))
+        other = _operand(other, self)
+        return _node(self.data / other, (self,), lambda g: (g / other,), "div")
 
     def __pow__(self, exponent):
         a = self.data
@@ -304,23 +274,25 @@ class Tensor:
                 out = a ** b
             except ValueError:
                 raise _shape_error("pow", self, exponent) from None
-            return _make(out, (self, exponent), lambda g: (g * b * a ** (b - 1),
-                                                           g * out * np.log(a) if exponent._requires_grad else None))
-        exponent = _const(exponent, self)
-        return _make(a ** exponent, (self,), lambda g: (g * exponent * a ** (exponent - 1),))
+            return _node(out, (self, exponent), lambda g: (g * b * a ** (b - 1),
+                                                           g * out * np.log(a) if exponent._requires_grad else None),
+                         "pow")
+        exponent = _operand(exponent, self)
+        return _node(a ** exponent, (self,), lambda g: (g * exponent * a ** (exponent - 1),), "pow")
 
-    __radd__ = __add__
-    __rmul__ = __mul__
-    __neg__ = lambda self: self * -1
-    __sub__ = lambda self, other: self + (-other)
-    __rsub__ = lambda self, other: -self + other
-    __rtruediv__ = lambda self, other: self ** -1 * other
-    __rpow__ = lambda self, base: Tensor(np.asarray(_const(base, self), dtype=self.dtype)) ** self
+    __radd__, __rmul__ = __add__, __mul__
+
+    def __neg__(self): return self * -1
+    def __sub__(self, other): return self + (-other)
+    def __rsub__(self, other): return -self + other
+    def __rtruediv__(self, other): return self ** -1 * other
+    def __rpow__(self, base): return Tensor(np.asarray(_operand(base, self), dtype=self.dtype)) ** self
+
     add, sub, mul, div, pow, neg = __add__, __sub__, __mul__, __truediv__, __pow__, __neg__
 
     def matmul(self, other):
         """Matrix product with NumPy's rules: 1-D operands are vectors, leading dims broadcast."""
-        other = other if isinstance(other, Tensor) else Tensor(np.asarray(_const(other, self)))
+        other = other if isinstance(other, Tensor) else Tensor(np.asarray(_operand(other, self)))
         a, b = self.data, other.data
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError(f"matmul: both operands need at least one dimension, got shapes {a.shape} and {b.shape}")
@@ -349,18 +321,20 @@ class Tensor:
                     gb = np.swapaxes(a if a.ndim > 1 else a[None], -1, -2) @ g
                 gb = gb[..., 0] if b.ndim == 1 else gb
             return ga, gb
-        return _make(out, (self, other), backward)
+        return _node(out, (self, other), backward, "matmul")
 
     __matmul__ = matmul
-    __rmatmul__ = lambda self, other: Tensor(np.asarray(_const(other, self))).matmul(self)
+
+    def __rmatmul__(self, other): return Tensor(np.asarray(_operand(other, self))).matmul(self)
 
     # ---- comparisons (not differentiable) -------------------------------------------------------
-    __lt__ = lambda self, other: Tensor(self.data < _data(other))
-    __le__ = lambda self, other: Tensor(self.data <= _data(other))
-    __gt__ = lambda self, other: Tensor(self.data > _data(other))
-    __ge__ = lambda self, other: Tensor(self.data >= _data(other))
-    __eq__ = lambda self, other: Tensor(self.data == _data(other))
-    __ne__ = lambda self, other: Tensor(self.data != _data(other))
+    def __lt__(self, other): return Tensor(self.data < _data(other))
+    def __le__(self, other): return Tensor(self.data <= _data(other))
+    def __gt__(self, other): return Tensor(self.data > _data(other))
+    def __ge__(self, other): return Tensor(self.data >= _data(other))
+    def __eq__(self, other): return Tensor(self.data == _data(other))
+    def __ne__(self, other): return Tensor(self.data != _data(other))
+
     lt, le, gt, ge, eq, ne = __lt__, __le__, __gt__, __ge__, __eq__, __ne__
 
     def argmax(self, dim=None, keepdim=False):
@@ -372,84 +346,60 @@ class Tensor:
     # ---- elementwise functions --------------------------------------------------------------------
     def exp(self):
         out = np.exp(self.data)
-        return _make(out, (self,), lambda g: (g * out,))
+        return _node(out, (self,), lambda g: (g * out,), "exp")
 
     def log(self):
         x = self.data
-        return _make(np.log(x), (self,), lambda g: (g / x,))
+        return _node(np.log(x), (self,), lambda g: (g / x,), "log")
 
     def sin(self):
         x = self.data
-        return _make(np.sin(x), (self,), lambda g: (g * np.cos(x),))
+        return _node(np.sin(x), (self,), lambda g: (g * np.cos(x),), "sin")
 
     def cos(self):
         x = self.data
-        return _make(np.cos(x), (self,), lambda g: (-g * np.sin(x),))
+        return _node(np.cos(x), (self,), lambda g: (-g * np.sin(x),), "cos")
 
     def sqrt(self):
         return self ** 0.5
 
     def abs(self):
         x = self.data
-        return _make(np.abs(x), (self,), lambda g: (g * np.sign(x),))
+        return _node(np.abs(x), (self,), lambda g: (g * np.sign(x),), "abs")
 
     def tanh(self):
         out = np.tanh(self.data)
-        return _make(out, (self,), lambda g: (g * (1 - out * out),))
+        return _node(out, (self,), lambda g: (g * (1 - out * out),), "tanh")
 
     def sigmoid(self):
         x = self.data
         e = np.exp(-np.abs(x))  # stable on both sides: 1/(1+e^-x) for x >= 0, e^x/(1+e^x) below
         out = np.where(x >= 0, 1, e) / (1 + e)
-        return _make(out, (self,), lambda g: (g * out * (1 - out),))
+        return _node(out, (self,), lambda g: (g * out * (1 - out),), "sigmoid")
 
     def relu(self):
         out = np.maximum(self.data, 0)
-        return _make(out, (self,), lambda g: (g * (out > 0),))
+        return _node(out, (self,), lambda g: (g * (out > 0),), "relu")
 
-    def leaky_relu(self, negative_slope=0.01):
-        x = self.data
-        positive = x > 0
-        return _make(np.where(positive, x, x * negative_slope), (self,),
-                     lambda g: (np.where(positive, g, g * negative_slope),))
-
-    def gelu(self, approximate="none"):
-        """x·Φ(x) with the exact normal CDF (``approximate='none'``: NumPy has no erf, so this calls
-        math.erf per element, ~50 ns each) or torch's tanh approximation (``'tanh'``, vectorized)."""
-        x = self.data
-        if approximate == "tanh":
-            c = math.sqrt(2 / math.pi)
-            t = np.tanh(c * (x + 0.044715 * x * x * x))
-            cdf, pdf = 0.5 * (1 + t), 0.5 * c * (1 - t * t) * (1 + 3 * 0.044715 * x * x)
-        elif approximate == "none":
-            cdf = (0.5 + 0.5 * _erf(x * (1 / math.sqrt(2))).astype(x.dtype))
-            pdf = np.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
-        else:
-            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-        return _make(x * cdf, (self,), lambda g: (g * (cdf + x * pdf),))
-
-    def softplus(self, beta=1.0, threshold=20.0):
-        """log(1 + exp(beta·x)) / beta, computed stably; x itself where beta·x > threshold."""
-        x = self.data
-        z = x * beta
-        soft = np.logaddexp(0, z)
-        linear = z > threshold
-        return _make(np.where(linear, x, soft / beta), (self,), lambda g: (np.where(linear, g, g * np.exp(z - soft)),))
+    # torch has these three only in torch.nn.functional: implemented in minigrad.functional.activation
+    def leaky_relu(self, negative_slope=0.01): return _functional().leaky_relu(self, negative_slope)
+    def gelu(self, approximate="none"): return _functional().gelu(self, approximate)
+    def softplus(self, beta=1.0, threshold=20.0): return _functional().softplus(self, beta, threshold)
 
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise ValueError("clamp: at least one of min and max must be given")
         x, lo, hi = self.data, _data(min), _data(max)
         inside = (x >= (-np.inf if lo is None else lo)) & (x <= (np.inf if hi is None else hi))
-        return _make(np.clip(x, lo, hi), (self,), lambda g: (g * inside,))
+        return _node(np.clip(x, lo, hi), (self,), lambda g: (g * inside,), "clamp")
 
     clip = clamp
 
     def maximum(self, other):
-        return _pick(self, other, np.maximum, np.greater)
+        return _pairwise_max_min(self, other, np.maximum, np.greater)
 
     def minimum(self, other):
-        return _pick(self, other, np.minimum, np.less)
+        return _pairwise_max_min(self, other, np.minimum, np.less)
 
     def where(self, condition, other):
         return where(condition, self, other)
@@ -458,7 +408,8 @@ class Tensor:
     def sum(self, dim=None, keepdim=False):
         axes, shape = _axes(dim, self.ndim), self.data.shape
         out = self.data.sum(axis=axes, keepdims=keepdim)
-        return _make(out, (self,), lambda g: (np.broadcast_to(g if keepdim else np.expand_dims(g, axes), shape),))
+        return _node(out, (self,), lambda g: (np.broadcast_to(g if keepdim else np.expand_dims(g, axes), shape),),
+                     "sum")
 
     def mean(self, dim=None, keepdim=False):
         n = math.prod(self.data.shape[a] for a in _axes(dim, self.ndim))
@@ -474,12 +425,12 @@ class Tensor:
         return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
 
     def amax(self, dim=None, keepdim=False):
-        return self._extreme(np.max, dim, keepdim)
+        return self._reduce_max_min(np.max, dim, keepdim, "amax")
 
     def amin(self, dim=None, keepdim=False):
-        return self._extreme(np.min, dim, keepdim)
+        return self._reduce_max_min(np.min, dim, keepdim, "amin")
 
-    def _extreme(self, reduce, dim, keepdim):
+    def _reduce_max_min(self, reduce, dim, keepdim, name):
         """amax / amin: ties share the gradient equally."""
         x, axes = self.data, _axes(dim, self.ndim)
         if any(x.shape[a] == 0 for a in axes):
@@ -489,16 +440,17 @@ class Tensor:
         def backward(g):
             mask = x == out
             return (mask * (g if keepdim else np.expand_dims(g, axes)) / mask.sum(axes, keepdims=True, dtype=g.dtype),)
-        return _make(out if keepdim else out.squeeze(axes), (self,), backward)
+        return _node(out if keepdim else out.squeeze(axes), (self,), backward, name)
 
     def max(self, dim=None, keepdim=False):
         """The largest element; with ``dim``, (values, indices) along it; with a tensor, ``maximum``."""
-        return self._max_min(dim, keepdim, self.amax, self.argmax, self.maximum)
+        return self._max_min_overloads(dim, keepdim, self.amax, self.argmax, self.maximum)
 
     def min(self, dim=None, keepdim=False):
-        return self._max_min(dim, keepdim, self.amin, self.argmin, self.minimum)
+        return self._max_min_overloads(dim, keepdim, self.amin, self.argmin, self.minimum)
 
-    def _max_min(self, dim, keepdim, whole, arg, pairwise):
+    def _max_min_overloads(self, dim, keepdim, whole, arg, pairwise):
+        """max / min of a tensor (``pairwise``), of everything (``whole``) or along ``dim`` (values, indices)."""
         if isinstance(dim, Tensor):
             return pairwise(dim)
         if dim is None:
@@ -513,8 +465,8 @@ class Tensor:
         m = np.where(np.isfinite(m), m, 0)
         with np.errstate(divide="ignore"):  # log(0) = -inf for empty or all -inf rows
             out = np.log(np.exp(x - m).sum(axis=axes, keepdims=True)) + m
-        return _make(out if keepdim else out.squeeze(axes), (self,),
-                     lambda g: ((g if keepdim else np.expand_dims(g, axes)) * np.exp(x - out),))
+        return _node(out if keepdim else out.squeeze(axes), (self,),
+                     lambda g: ((g if keepdim else np.expand_dims(g, axes)) * np.exp(x - out),), "logsumexp")
 
     # ---- shapes and indexing ----------------------------------------------------------------------
     def reshape(self, *shape):
@@ -524,7 +476,7 @@ class Tensor:
         except ValueError:
             raise ValueError(f"reshape: a tensor of shape {in_shape} ({self.data.size} elements) cannot be viewed "
                              f"as shape {shape}") from None
-        return _make(out, (self,), lambda g: (g.reshape(in_shape),))
+        return _node(out, (self,), lambda g: (g.reshape(in_shape),), "reshape")
 
     view = reshape
 
@@ -536,7 +488,7 @@ class Tensor:
         if sorted(d % self.ndim for d in dims) != list(range(self.ndim)):
             raise ValueError(f"permute: {dims} is not a permutation of the {self.ndim} dims of shape {self.shape}")
         inverse = np.argsort([d % self.ndim for d in dims])
-        return _make(self.data.transpose(dims), (self,), lambda g: (g.transpose(inverse),))
+        return _node(self.data.transpose(dims), (self,), lambda g: (g.transpose(inverse),), "permute")
 
     def transpose(self, dim0, dim1):
         dims = list(range(self.ndim))
@@ -567,7 +519,7 @@ class Tensor:
             out = np.broadcast_to(self.data, shape)
         except ValueError:
             raise ValueError(f"expand: a tensor of shape {self.shape} cannot be expanded to {sizes}") from None
-        return _make(out, (self,), lambda g: (g,))
+        return _node(out, (self,), lambda g: (g,), "expand")
 
     def expand_as(self, other):
         return self.expand(other.shape)
@@ -586,7 +538,7 @@ class Tensor:
             else:
                 np.add.at(gx, index, g)
             return (gx,)
-        return _make(self.data[index], (self,), backward)
+        return _node(self.data[index], (self,), backward, "index")
 
     def gather(self, dim, index):
         """torch.gather: ``out[i][j] = self[index[i][j]][j]`` for dim 0 (and so on)."""
@@ -622,111 +574,39 @@ class Tensor:
         dtype, in_dtype = np.dtype(dtype), self.data.dtype
         if dtype == in_dtype:
             return self
-        return _make(self.data.astype(dtype), (self,) if dtype.kind == "f" else (), lambda g: (g.astype(in_dtype),))
+        parents = (self,) if dtype.kind == "f" else ()
+        return _node(self.data.astype(dtype), parents, lambda g: (g.astype(in_dtype),), "to")
 
-    float = lambda self: self.to(np.float32)
-    double = lambda self: self.to(np.float64)
-    long = lambda self: self.to(np.int64)
+    def float(self): return self.to(np.float32)
+    def double(self): return self.to(np.float64)
+    def long(self): return self.to(np.int64)
 
     def clone(self):
-        return _make(self.data.copy(), (self,), lambda g: (g,))
+        return _node(self.data.copy(), (self,), lambda g: (g,), "clone")
 
     def contiguous(self):
         return self if self.data.flags.c_contiguous else self.clone()
 
 
-# ---- the engine ---------------------------------------------------------------------------------------
-def _init(t, data):
+# ---- making tensors and graph nodes --------------------------------------------------------------------
+def _init_fields(t, data):
+    """Set every field of a fresh tensor: ``data``, no grad, no graph, version 0."""
     t.data, t.grad, t._requires_grad, t._version, t._retain = data, None, False, 0, False
-    t._parents, t._backward = (), None
+    t._parents, t._backward, t._name = (), None, None
 
 
-def _make(data, parents, backward):
-    """An op's result: a graph node (keeping ``parents`` and ``backward``) when grad mode is on and
-    a parent requires grad, else a plain tensor."""
+def _node(data, parents, backward, name):
+    """An op's result: a tensor holding ``data`` that the engine makes a graph node (keeping
+    ``parents``, ``backward`` and the op's ``name``) when grad mode is on and a parent requires grad."""
     out = object.__new__(Tensor)
-    _init(out, data if type(data) is np.ndarray else np.asarray(data))
-    if _grad_enabled:
-        for p in parents:
-            if p._requires_grad:
-                out._requires_grad, out._parents, out._backward, out._created = True, parents, backward, _clock
-                break
-    return out
+    _init_fields(out, data if type(data) is np.ndarray else np.asarray(data))
+    return record(out, parents, backward, name)
 
 
-def _unbroadcast(grad, shape):
-    """Sum ``grad`` back to ``shape``: the adjoint of NumPy broadcasting, for every op at once."""
-    extra = grad.ndim - len(shape)
-    axes = tuple(range(extra)) + tuple(i + extra for i, n in enumerate(shape) if n == 1 and grad.shape[i + extra] != 1)
-    return grad.sum(axis=axes).reshape(shape)
-
-
-def _topological_order(root):
-    """Every tensor ``root`` depends on through edges that require grad, each after its parents
-    (an iterative depth-first search, so long chains do not hit the recursion limit)."""
-    order, seen, stack = [], {id(root)}, [(root, iter(root._parents))]
-    while stack:
-        node, parents = stack[-1]
-        if isinstance(node._backward, str):
-            raise RuntimeError(f"backward: trying to backward through the graph a second time: the saved values of "
-                               f"'{_op_name(node._backward)}' (output shape {node.shape}) were freed by the first "
-                               "backward; pass retain_graph=True to it if you need to backward twice")
-        for p in parents:
-            if p._requires_grad and id(p) not in seen:
-                seen.add(id(p))
-                stack.append((p, iter(p._parents)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
-    return order
-
-
-def _run_backward(root, grad, retain_graph):
-    grads = {id(root): grad}
-    for node in reversed(_topological_order(root)):
-        g = grads.pop(id(node), None)
-        if g is None:
-            continue
-        backward = node._backward
-        if backward is None or node._retain:
-            _accumulate(node, g)
-            if backward is None:
-                continue
-        if node._version > node._created:
-            raise _modified_error(node, node, backward)
-        for p, pg in zip(node._parents, backward(g)):
-            if p._version > node._created:
-                raise _modified_error(p, node, backward)
-            if pg is None or not p._requires_grad:
-                continue
-            if pg.shape != p.data.shape:
-                pg = _unbroadcast(pg, p.data.shape)
-            key = id(p)
-            grads[key] = grads[key] + pg if key in grads else pg
-        if not retain_graph:  # free the saved arrays; keep the op's name for the error above
-            node._backward, node._parents = backward.__qualname__, ()
-
-
-def _accumulate(t, g):
-    """t.grad += g; a first gradient is copied (it may be shared with other tensors' gradients) into a
-    C-contiguous array of t's dtype."""
-    if t.grad is None:
-        t.grad = np.array(g, dtype=t.data.dtype, order="C")
-    else:
-        t.grad += g
-
-
-def _op_name(backward):
-    """'mul' from a backward closure's qualname such as 'Tensor.__mul__.<locals>.<lambda>'."""
-    qualname = backward if isinstance(backward, str) else backward.__qualname__
-    return qualname.split(".<locals>")[0].rsplit(".", 1)[-1].strip("_")
-
-
-def _modified_error(t, node, backward):
-    return RuntimeError(f"backward: a tensor of shape {t.shape} that '{_op_name(backward)}' (output shape "
-                        f"{node.shape}) needs was modified by an in-place op after that op ran; clone() it "
-                        "before modifying, or modify it before using it")
+def _functional():
+    """minigrad.functional, imported on first use (it imports this module)."""
+    from . import functional
+    return functional
 
 
 def _shape_error(op, a, b):
@@ -747,7 +627,7 @@ def _as_array(data, dtype=None):
     return np.asarray(data, dtype=dtype)
 
 
-def _const(x, like):
+def _operand(x, like):
     """A non-tensor operand: Python numbers stay weakly typed (the tensor's dtype wins, as in torch);
     arrays and NumPy scalars are cast to a float tensor's dtype."""
     if isinstance(x, (int, float)):
@@ -781,9 +661,9 @@ def _index(index):
     return _data(index)
 
 
-def _pick(self, other, choose, wins):
+def _pairwise_max_min(self, other, choose, wins):
     """maximum / minimum: the gradient goes to the chosen operand, split equally on ties."""
-    other = other if isinstance(other, Tensor) else Tensor(np.asarray(_const(other, self)))
+    other = other if isinstance(other, Tensor) else Tensor(np.asarray(_operand(other, self)))
     a, b = self.data, other.data
     try:
         out = choose(a, b)
@@ -793,10 +673,7 @@ def _pick(self, other, choose, wins):
     def backward(g):
         share = np.where(a == b, 0.5, wins(a, b)).astype(g.dtype)
         return g * share, g * (1 - share)
-    return _make(out, (self, other), backward)
-
-
-_erf = np.frompyfunc(math.erf, 1, 1)
+    return _node(out, (self, other), backward, choose.__name__)
 
 
 # ---- functions of several tensors ----------------------------------------------------------------------
@@ -810,7 +687,7 @@ def cat(tensors, dim=0):
     except ValueError:
         raise ValueError(f"cat: shapes {[t.shape for t in tensors]} differ outside dim {dim}") from None
     bounds = np.cumsum([t.shape[axis] for t in tensors])[:-1]
-    return _make(out, tuple(tensors), lambda g: np.split(g, bounds, axis))
+    return _node(out, tuple(tensors), lambda g: np.split(g, bounds, axis), "cat")
 
 
 def stack(tensors, dim=0):
@@ -823,13 +700,13 @@ def stack(tensors, dim=0):
 def where(condition, input, other):
     """``input`` where ``condition`` holds, else ``other`` (tensors or numbers; broadcasting)."""
     like = input if isinstance(input, Tensor) else other
-    x, y = (t if isinstance(t, Tensor) else Tensor(np.asarray(_const(t, like), like.dtype)) for t in (input, other))
+    x, y = (t if isinstance(t, Tensor) else Tensor(np.asarray(_operand(t, like), like.dtype)) for t in (input, other))
     c = np.asarray(_data(condition), dtype=bool)
     try:
         out = np.where(c, x.data, y.data)
     except ValueError:
         raise ValueError(f"where: shapes {c.shape}, {x.shape} and {y.shape} do not broadcast") from None
-    return _make(out, (x, y), lambda g: (np.where(c, g, 0), np.where(c, 0, g)))
+    return _node(out, (x, y), lambda g: (np.where(c, g, 0), np.where(c, 0, g)), "where")
 
 
 def maximum(input, other):
@@ -858,8 +735,14 @@ def _factory(make):
 zeros = _factory(np.zeros)
 ones = _factory(np.ones)
 empty = _factory(np.empty)
-randn = _factory(lambda shape, dtype, generator=None: (generator or _generator).standard_normal(shape, dtype))
-rand = _factory(lambda shape, dtype, generator=None: (generator or _generator).random(shape, dtype))
+
+
+@_factory
+def randn(shape, dtype, generator=None): return (generator or _generator).standard_normal(shape, dtype)
+
+
+@_factory
+def rand(shape, dtype, generator=None): return (generator or _generator).random(shape, dtype)  # in [0, 1)
 
 
 def full(size, fill_value, dtype=None, requires_grad=False):

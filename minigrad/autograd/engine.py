@@ -1,0 +1,150 @@
+"""The autograd engine: grad mode, version counting, graph nodes and the backward pass.
+
+An op computes its result with NumPy and hands it to ``record`` with its inputs, a
+``backward(g)`` closure written right under the forward, and the op's name. When grad mode is on
+and an input requires grad, the result becomes a graph node: it keeps its inputs (``_parents``),
+the closure (``_backward``) and the name (``_name``, shown as ``grad_fn``). ``backward(g)`` maps
+the gradient of the result to a tuple of gradients of the inputs (None where an input needs none).
+
+``run_backward`` sorts the graph topologically (iteratively: a 10,000-step chain is fine), walks
+it once in reverse, sums every gradient back to its input's shape in one place (``unbroadcast``),
+accumulates into ``.grad`` of leaves (and of tensors that asked to ``retain_grad()``) and frees
+the graph unless ``retain_graph=True``. A node's three states:
+
+    leaf          _name is None                       (and _backward is None)
+    live node     _name and _backward set
+    freed node    _name set, _backward None, no parents: backpropagating through it raises
+
+In-place ops bump a version (``mark_modified``); ``run_backward`` raises if a tensor that a node
+consumed or produced was changed in place after the node ran. The engine knows tensors only by
+their attributes (``data``, ``grad`` and the underscored fields above), so it imports no Tensor.
+Grad mode is process-wide, not per thread.
+"""
+import functools
+
+import numpy as np
+
+_grad_enabled = True
+_clock = 0  # counts in-place ops; a tensor's _version is the clock of its last in-place change
+
+
+class no_grad:
+    """Record no graph: ``with no_grad(): ...``, or as a decorator (``@no_grad()`` or ``@no_grad``)."""
+    _mode = False
+
+    def __new__(cls, func=None):
+        self = super().__new__(cls)
+        return self(func) if func is not None else self
+
+    def __enter__(self):
+        global _grad_enabled
+        self._previous, _grad_enabled = _grad_enabled, self._mode
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self._previous
+
+    def __call__(self, func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with type(self)():
+                return func(*args, **kwargs)
+        return wrapper
+
+
+class enable_grad(no_grad):
+    """Record graphs again inside a ``no_grad`` region."""
+    _mode = True
+
+
+def is_grad_enabled():
+    return _grad_enabled
+
+
+def mark_modified(t):
+    """Note that ``t`` was changed in place: nodes that saved it before now refuse to backpropagate."""
+    global _clock
+    _clock += 1
+    t._version = _clock
+
+
+def record(out, parents, backward, name):
+    """Make the fresh result ``out`` of op ``name`` a graph node (keeping ``parents`` and
+    ``backward``) when grad mode is on and a parent requires grad; return ``out``."""
+    if _grad_enabled:
+        for p in parents:
+            if p._requires_grad:
+                out._requires_grad, out._parents, out._backward, out._name, out._created = (
+                    True, parents, backward, name, _clock)
+                break
+    return out
+
+
+def unbroadcast(grad, shape):
+    """Sum ``grad`` back to ``shape``: the adjoint of NumPy broadcasting, for every op at once."""
+    extra = grad.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(i + extra for i, n in enumerate(shape) if n == 1 and grad.shape[i + extra] != 1)
+    return grad.sum(axis=axes).reshape(shape)
+
+
+def topological_order(root):
+    """Every tensor ``root`` depends on through edges that require grad, each after its parents
+    (an iterative depth-first search, so long chains do not hit the recursion limit)."""
+    order, seen, stack = [], {id(root)}, [(root, iter(root._parents))]
+    while stack:
+        node, parents = stack[-1]
+        if node._backward is None and node._name is not None:
+            raise RuntimeError(f"backward: trying to backward through the graph a second time: the saved values of "
+                               f"'{node._name}' (output shape {node.shape}) were freed by the first "
+                               "backward; pass retain_graph=True to it if you need to backward twice")
+        for p in parents:
+            if p._requires_grad and id(p) not in seen:
+                seen.add(id(p))
+                stack.append((p, iter(p._parents)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order
+
+
+def run_backward(root, grad, retain_graph):
+    """Backpropagate ``grad`` (d loss / d root, already of root's shape and dtype) through the graph."""
+    grads = {id(root): grad}
+    for node in reversed(topological_order(root)):
+        g = grads.pop(id(node), None)
+        if g is None:
+            continue
+        backward = node._backward
+        if backward is None or node._retain:
+            accumulate(node, g)
+            if backward is None:
+                continue
+        if node._version > node._created:
+            raise _modified_error(node, node)
+        for p, pg in zip(node._parents, backward(g)):
+            if p._version > node._created:
+                raise _modified_error(p, node)
+            if pg is None or not p._requires_grad:
+                continue
+            if pg.shape != p.data.shape:
+                pg = unbroadcast(pg, p.data.shape)
+            key = id(p)
+            grads[key] = grads[key] + pg if key in grads else pg
+        if not retain_graph:  # free the saved arrays; _name stays for grad_fn and the error above
+            node._backward, node._parents = None, ()
+
+
+def accumulate(t, g):
+    """t.grad += g; a first gradient is copied (it may be shared with other tensors' gradients) into a
+    C-contiguous array of t's dtype."""
+    if t.grad is None:
+        t.grad = np.array(g, dtype=t.data.dtype, order="C")
+    else:
+        t.grad += g
+
+
+def _modified_error(t, node):
+    return RuntimeError(f"backward: a tensor of shape {t.shape} that '{node._name}' (output shape "
+                        f"{node.shape}) needs was modified by an in-place op after that op ran; clone() it "
+                        "before modifying, or modify it before using it")

@@ -1,0 +1,201 @@
+"""Convolution, pooling and padding: ``conv2d`` (im2col through ``as_strided`` + one GEMM; col2im in
+the backward), ``conv1d`` (a conv2d of height 1), ``max_pool2d``, ``avg_pool2d`` and ``pad``, with
+the sliding-window helpers they share."""
+import functools
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ..tensor import Tensor, _node
+
+
+def pad(input, pad, mode="constant", value=0.0):
+    """torch's ``pad``: (left, right) of the last dim first, then of the one before, ...; negative
+    amounts crop. Modes: constant, reflect, replicate, circular."""
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise ValueError(f"pad: {pad} must hold (before, after) pairs for at most {input.ndim} dims")
+    widths = [(0, 0)] * input.ndim
+    for i in range(len(pad) // 2):
+        widths[input.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    if any(a < 0 or b < 0 for a, b in widths):  # crop first, then pad by the positive amounts
+        input = input[tuple(slice(max(-a, 0), n - max(-b, 0)) for (a, b), n in zip(widths, input.shape))]
+        widths = [(max(a, 0), max(b, 0)) for a, b in widths]
+    if mode == "constant":
+        inner = tuple(slice(a, a + n) for (a, _), n in zip(widths, input.shape))
+        return _node(np.pad(input.data, widths, constant_values=value), (input,), lambda g: (g[inner],), "pad")
+    modes = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+    if mode not in modes:
+        raise ValueError(f"pad: mode must be constant, reflect, replicate or circular, got {mode!r}")
+    source = np.pad(np.arange(input.numel()).reshape(input.shape), widths, mode=modes[mode])
+    return input.reshape(-1)[source]  # a gather, whose backward adds repeated elements up
+
+
+def _pad2d(x, top, bottom, left, right, fill=0):
+    """x (N, C, H, W) with its last two dims padded by ``fill`` (x itself when there is nothing to pad)."""
+    if not (top or bottom or left or right):
+        return x
+    out = np.full(x.shape[:2] + (x.shape[2] + top + bottom, x.shape[3] + left + right), fill, x.dtype)
+    out[:, :, top: top + x.shape[2], left: left + x.shape[3]] = x
+    return out
+
+
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _out_size(n, k, s, p, d, ceil_mode=False):
+    """Output length of a sliding window (torch's formula, including ceil_mode's rule that the last
+    window must start inside the input or its left padding)."""
+    span = n + 2 * p - d * (k - 1) - 1
+    out = (span + (s - 1 if ceil_mode else 0)) // s + 1
+    return out - 1 if ceil_mode and (out - 1) * s >= n + p else out
+
+
+def _windows(xp, kernel, out, stride, dilation):
+    """The (N, C, KH, KW, OH, OW) view of every window of the padded ``xp`` (no copy)."""
+    sN, sC, sH, sW = xp.strides
+    return as_strided(xp, xp.shape[:2] + kernel + out, (sN, sC, dilation[0] * sH, dilation[1] * sW,
+                                                       stride[0] * sH, stride[1] * sW), writeable=False)
+
+
+@functools.lru_cache(maxsize=64)
+def _window_index(shape, kernel, out, stride, dilation, order=(0, 1, 2, 3, 4, 5)):
+    """Where each element of each window of ``_windows`` sits in a C-contiguous array of ``shape``
+    (N, C, H, W): flat positions as an (N, C, KH, KW, OH, OW) array with its axes put in ``order``,
+    raveled (read-only; cached per geometry)."""
+    n, c, i, j, oh, ow = np.ogrid[tuple(slice(m) for m in shape[:2] + kernel + out)]
+    height, width = shape[2:]
+    row, column = oh * stride[0] + i * dilation[0], ow * stride[1] + j * dilation[1]
+    position = ((n * shape[1] + c) * height + row) * width + column
+    index = np.ascontiguousarray(position.transpose(order)).reshape(-1)
+    index.flags.writeable = False
+    return index
+
+
+def _scatter_add(shape, index, values):
+    """The adjoint of reading ``values`` at flat positions ``index`` of an array of ``shape``: a zero
+    array with every value added at its position (repeated positions add up)."""
+    out = np.zeros(math.prod(shape), values.dtype)
+    np.add.at(out, index.reshape(-1), np.broadcast_to(values, index.shape).reshape(-1))
+    return out.reshape(shape)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation of (N, C, H, W) with weight (O, C/groups, KH, KW): im2col as one copy of
+    an ``as_strided`` window view, then one (batched over groups) GEMM; the backward is a GEMM for the
+    weight and a GEMM plus col2im for the input. ``padding`` may be 'valid' or 'same'."""
+    if input.ndim == 3:
+        return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
+    x, w = input.data, weight.data
+    if x.ndim != 4 or w.ndim != 4 or x.shape[1] != w.shape[1] * groups or w.shape[0] % groups:
+        raise ValueError(f"conv2d: input of shape {x.shape} (N, C, H, W) does not fit weight of shape {w.shape} "
+                         f"(O, C/groups, KH, KW) with groups={groups}")
+    (N, _, H, W), (O, Cg, KH, KW), G = x.shape, w.shape, groups
+    stride, dilation = _pair(stride), _pair(dilation)
+    if padding == "valid":
+        padding = 0
+    elif padding == "same":  # torch pads the extra element (for even kernels) at the end
+        if stride != (1, 1):
+            raise ValueError("conv2d: padding='same' needs stride 1")
+        th, tw = dilation[0] * (KH - 1), dilation[1] * (KW - 1)
+        return conv2d(pad(input, (tw // 2, tw - tw // 2, th // 2, th - th // 2)), weight, bias, 1, 0, dilation, groups)
+    ph, pw = _pair(padding)
+    OH, OW = _out_size(H, KH, stride[0], ph, dilation[0]), _out_size(W, KW, stride[1], pw, dilation[1])
+    if OH <= 0 or OW <= 0:
+        raise ValueError(f"conv2d: kernel {(KH, KW)} (dilation {dilation}) is larger than the padded input {x.shape}")
+    xp = _pad2d(x, ph, ph, pw, pw)
+    # im2col: rows (c, i, j), columns (n, oh, ow); groups split the rows
+    cols = _windows(xp, (KH, KW), (OH, OW), stride, dilation).transpose(1, 2, 3, 0, 4, 5).reshape(G, Cg * KH * KW, -1)
+    w2 = w.reshape(G, O // G, Cg * KH * KW)
+    out = np.ascontiguousarray((w2 @ cols).reshape(O, N, OH, OW).transpose(1, 0, 2, 3))
+    if bias is not None:
+        out += bias.data.reshape(O, 1, 1)
+
+    def backward(g):
+        g2 = g.transpose(1, 0, 2, 3).reshape(G, O // G, -1)
+        gx = gw = gb = None
+        if weight.requires_grad:
+            gw = (g2 @ cols.transpose(0, 2, 1)).reshape(w.shape)
+        if bias is not None and bias.requires_grad:
+            gb = g.sum((0, 2, 3))
+        if input.requires_grad:  # col2im: scatter-add the columns' gradient back into the padded input
+            index = _window_index(xp.shape, (KH, KW), (OH, OW), stride, dilation, order=(1, 2, 3, 0, 4, 5))
+            gxp = _scatter_add(xp.shape, index, (w2.transpose(0, 2, 1) @ g2).reshape(-1))
+            gx = gxp[:, :, ph: ph + H, pw: pw + W]
+        return gx, gw, gb
+    return _node(out, (input, weight) if bias is None else (input, weight, bias), backward, "conv2d")
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """(N, C, L) with weight (O, C/groups, K), as a conv2d of height 1."""
+    if isinstance(padding, int):
+        padding = (0, padding)
+    out = conv2d(input.unsqueeze(-2), weight.unsqueeze(-2), bias, (1, stride), padding, (1, dilation), groups)
+    return out.squeeze(-2)
+
+
+def _pool_setup(name, x, kernel_size, stride, padding, dilation, ceil_mode, fill):
+    """The padded input (with ``fill``, and extra at the end for ceil_mode) and the pool's geometry."""
+    if x.ndim != 4:
+        raise ValueError(f"{name}: expected an input of shape (N, C, H, W), got {x.shape}")
+    kernel = _pair(kernel_size)
+    stride, padding, dilation = _pair(stride or kernel), _pair(padding), _pair(dilation)
+    if any(p > k // 2 for p, k in zip(padding, kernel)):
+        raise ValueError(f"{name}: padding {padding} must be at most half the kernel size {kernel}")
+    geometry = list(zip(x.shape[2:], kernel, stride, padding, dilation))
+    out = tuple(_out_size(n, k, s, p, d, ceil_mode) for n, k, s, p, d in geometry)
+    if min(out) <= 0:
+        raise ValueError(f"{name}: kernel {kernel} is larger than the padded input of shape {x.shape}")
+    ends = [max(0, (o - 1) * s + d * (k - 1) + 1 - n - p) for o, (n, k, s, p, d) in zip(out, geometry)]
+    xp = _pad2d(x, padding[0], ends[0], padding[1], ends[1], fill)
+    return xp, kernel, stride, padding, dilation, out
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """The maximum of each window (the first one on ties, as torch); the backward routes each
+    gradient to it. ``return_indices`` also returns its flat index in each H×W input plane."""
+    x = input.data
+    xp, kernel, stride, padding, dilation, out = _pool_setup("max_pool2d", x, kernel_size, stride, padding, dilation,
+                                                             ceil_mode, -np.inf)
+    windows = _windows(xp, kernel, out, stride, dilation)
+    values, arg = windows[:, :, 0, 0].copy(), np.zeros(x.shape[:2] + out, np.intp)
+    for k in range(1, kernel[0] * kernel[1]):  # a running maximum over the kernel offsets
+        v = windows[:, :, k // kernel[1], k % kernel[1]]
+        np.copyto(arg, k, where=v > values)
+        np.maximum(values, v, out=values)
+
+    def backward(g):
+        index = _window_index(xp.shape, kernel, out, stride, dilation).reshape(x.shape[:2] + (-1,) + out)
+        gxp = _scatter_add(xp.shape, np.take_along_axis(index, arg[:, :, None], 2), g[:, :, None])
+        return (gxp[:, :, padding[0]: padding[0] + x.shape[2], padding[1]: padding[1] + x.shape[3]],)
+    result = _node(values, (input,), backward, "max_pool2d")
+    if not return_indices:
+        return result
+    rows = np.arange(out[0])[:, None] * stride[0] + arg // kernel[1] * dilation[0] - padding[0]
+    cols = np.arange(out[1]) * stride[1] + arg % kernel[1] * dilation[1] - padding[1]
+    return result, Tensor(rows * x.shape[3] + cols)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """The mean of each window; windows are divided by their size, counting zero padding only if
+    ``count_include_pad`` (never the extra cells of ceil_mode), or by ``divisor_override``."""
+    x = input.data
+    xp, kernel, stride, padding, dilation, out = _pool_setup("avg_pool2d", x, kernel_size, stride, padding, 1,
+                                                             ceil_mode, 0)
+    sums = _windows(xp, kernel, out, stride, dilation).sum((2, 3))
+    if divisor_override:
+        divisor = divisor_override
+    else:  # count the cells each window covers: inside the input, or inside the padding too
+        counted = np.zeros((1, 1) + xp.shape[2:], x.dtype)
+        grow = (0, 0) if count_include_pad else padding
+        counted[..., grow[0]: padding[0] + x.shape[2] + padding[0] - grow[0],
+                grow[1]: padding[1] + x.shape[3] + padding[1] - grow[1]] = 1
+        divisor = _windows(counted, kernel, out, stride, dilation).sum((2, 3))
+
+    def backward(g):
+        index = _window_index(xp.shape, kernel, out, stride, dilation).reshape(x.shape[:2] + kernel + out)
+        gxp = _scatter_add(xp.shape, index, (g / divisor)[:, :, None, None])
+        return (gxp[:, :, padding[0]: padding[0] + x.shape[2], padding[1]: padding[1] + x.shape[3]],)
+    return _node((sums / divisor).astype(x.dtype, copy=False), (input,), backward, "avg_pool2d")

@@ -1,0 +1,52 @@
+"""Linear layers and embeddings: ``linear`` (one node: a GEMM each way), ``embedding`` (a row
+gather whose backward scatter-adds) and ``one_hot``."""
+import numpy as np
+
+from ..tensor import Tensor, _data, _node
+
+
+def linear(input, weight, bias=None):
+    """``input @ weight.T + bias`` with weight (out_features, in_features); one node."""
+    x, w = input.data, weight.data
+    if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
+        raise ValueError(f"linear: input of shape {x.shape} does not fit weight of shape {w.shape} "
+                         "(out_features, in_features): the input's last dim must be in_features")
+    out = x @ w.T
+    if bias is not None:
+        out += bias.data
+
+    def backward(g):
+        g2 = g.reshape(-1, g.shape[-1])
+        gx = g @ w if input.requires_grad else None
+        gw = g2.T @ x.reshape(-1, x.shape[-1]) if weight.requires_grad else None
+        gb = g2.sum(0) if bias is not None and bias.requires_grad else None
+        return gx, gw, gb
+    return _node(out, (input, weight) if bias is None else (input, weight, bias), backward, "linear")
+
+
+def embedding(input, weight, padding_idx=None):
+    """Rows of ``weight`` (num_embeddings, dim) at the integer ``input``; the row at ``padding_idx``
+    gets no gradient."""
+    index, w = np.asarray(_data(input)), weight.data
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got {index.dtype}")
+    if index.size and not (-len(w) <= index.min() and index.max() < len(w)):
+        raise IndexError(f"embedding: indices must lie in [0, {len(w)}), got {index.min()}..{index.max()}")
+
+    def backward(g):
+        gw = np.zeros_like(w, dtype=g.dtype)
+        np.add.at(gw, index.reshape(-1), g.reshape(-1, w.shape[1]))
+        if padding_idx is not None:
+            gw[padding_idx] = 0
+        return (gw,)
+    return _node(w[index], (weight,), backward, "embedding")
+
+
+def one_hot(tensor, num_classes=-1):
+    labels = np.asarray(_data(tensor))
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expects an integer tensor, got {labels.dtype}")
+    num_classes = int(labels.max()) + 1 if num_classes == -1 and labels.size else max(num_classes, 0)
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"one_hot: class values must lie in [0, {num_classes}), got {labels.min()}..{labels.max()}")
+    return Tensor(np.eye(num_classes, dtype=np.int64)[labels])

@@ -1,0 +1,131 @@
+"""Losses with torch's signatures; the options after ``weight`` are keyword-only (torch keeps the
+deprecated ``size_average``/``reduce`` at those positions). ``cross_entropy`` and ``nll_loss`` have
+their own backward on log-probabilities (``cross_entropy`` fuses log-softmax with the loss, in one
+stable node); the others are compositions of Tensor ops.
+"""
+import math
+
+import numpy as np
+
+from ..tensor import _data, _node
+from .activation import _log_softmax, softplus
+
+
+def _reduce_loss(loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _rows(x):
+    """(N, C, d1, ...) → (N·d1·..., C); (C,) → (1, C): one row of class scores per prediction."""
+    if x.ndim == 1:
+        return x[None]
+    return x if x.ndim == 2 else np.moveaxis(x, 1, -1).reshape(-1, x.shape[1])
+
+
+def _unrows(g, shape):
+    if len(shape) <= 2:
+        return g.reshape(shape)
+    return np.moveaxis(g.reshape((shape[0],) + shape[2:] + (shape[1],)), -1, 1)
+
+
+def _class_weights(name, shape, dtype, target, weight, ignore_index, label_smoothing):
+    """How much each class's log-probability counts in each row's loss, q (rows × C), with
+    loss_row = −Σ_c q_c·log p_c, and the denominator of 'mean' (torch's: the summed weight of the
+    counted targets; the number of rows for class-probability targets)."""
+    n_classes = shape[1] if len(shape) > 1 else shape[0]
+    eps = label_smoothing
+    w = None if weight is None else np.asarray(_data(weight), dtype)
+    if w is not None and w.shape != (n_classes,):
+        raise ValueError(f"{name}: weight must have shape ({n_classes},), got {w.shape}")
+    t = np.asarray(_data(target))
+    if t.dtype.kind == "f":  # class probabilities
+        if t.shape != shape:
+            raise ValueError(f"{name}: probability targets must have the input's shape {shape}, got {t.shape}")
+        q = _rows(t.astype(dtype, copy=False)) * (1 - eps) + eps / n_classes
+        return (q if w is None else q * w), len(q)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{name}: target must hold integer class indices or float probabilities, got {t.dtype}")
+    expected = shape[:1] + shape[2:] if len(shape) > 1 else ()
+    if t.shape != expected:
+        raise ValueError(f"{name}: target of shape {t.shape} does not match input of shape {shape}; expected "
+                         f"class indices of shape {expected}")
+    t = t.reshape(-1)
+    rows = np.flatnonzero(t != ignore_index)
+    labels = t[rows]
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise IndexError(f"{name}: target values must lie in [0, {n_classes}) (or equal ignore_index), got "
+                         f"{labels.min()}..{labels.max()}")
+    q = np.zeros((t.size, n_classes), dtype)
+    q[rows, labels] = 1 - eps
+    if eps:
+        q[rows] += eps / n_classes
+    if w is None:
+        return q, len(rows)
+    q *= w
+    return q, w[labels].sum()
+
+
+def _weighted_nll(name, input, logp, q, denom, reduction, fused_softmax):
+    """The loss −Σ q·logp per row, reduced, with its backward: −q (on log-probabilities) or
+    p·Σq − q (on logits, when ``fused_softmax``); ``name`` is the op's, for grad_fn."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    shape = input.shape
+    losses = -(q * np.where(q != 0, logp, 0)).sum(-1)  # 0·(−inf) counts as 0
+    out = (losses.reshape(shape[:1] + shape[2:] if len(shape) > 1 else ()) if reduction == "none"
+           else losses.sum() / (denom if reduction == "mean" else 1))
+
+    def backward(g):
+        scale = np.reshape(g, (-1, 1)) / (denom if reduction == "mean" else 1)
+        grad = np.exp(logp) * q.sum(-1, keepdims=True) - q if fused_softmax else -q
+        return (_unrows(grad * scale, shape),)
+    return _node(out, (input,), backward, name)
+
+
+def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """Cross-entropy between logits (N, C, ...) and integer targets (N, ...) or class probabilities
+    (N, C, ...), with torch's weight / ignore_index / label_smoothing semantics; log-softmax and the
+    loss share one stable node."""
+    x = input.data
+    if x.ndim == 0:
+        raise ValueError("cross_entropy: input must have a class dimension, got a 0-d tensor")
+    q, denom = _class_weights("cross_entropy", x.shape, x.dtype, target, weight, ignore_index, label_smoothing)
+    return _weighted_nll("cross_entropy", input, _log_softmax(_rows(x), -1), q, denom, reduction, fused_softmax=True)
+
+
+def nll_loss(input, target, weight=None, *, ignore_index=-100, reduction="mean"):
+    """The negative log-likelihood of integer targets under log-probabilities ``input`` (N, C, ...)."""
+    x = input.data
+    if np.asarray(_data(target)).dtype.kind not in "iu":
+        raise TypeError("nll_loss: target must hold integer class indices")
+    q, denom = _class_weights("nll_loss", x.shape, x.dtype, target, weight, ignore_index, 0.0)
+    return _weighted_nll("nll_loss", input, _rows(x), q, denom, reduction, fused_softmax=False)
+
+
+def mse_loss(input, target, *, reduction="mean"):
+    d = input - target
+    return _reduce_loss(d * d, reduction)
+
+
+def l1_loss(input, target, *, reduction="mean"):
+    return _reduce_loss((input - target).abs(), reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction="mean", pos_weight=None):
+    """−[p·y·log σ(x) + (1−y)·log(1−σ(x))] = (1−y)·x + (1 + (p−1)·y)·softplus(−x), stable for any x
+    (p = ``pos_weight``)."""
+    log_weight = 1 if pos_weight is None else 1 + (pos_weight - 1) * target
+    loss = (1 - target) * input + log_weight * softplus(-input, threshold=math.inf)
+    return _reduce_loss(loss if weight is None else loss * weight, reduction)
+
+
+def binary_cross_entropy(input, target, weight=None, *, reduction="mean"):
+    """On probabilities; each log is clamped at −100, as in torch."""
+    loss = -(target * input.log().clamp(min=-100) + (1 - target) * (1 - input).log().clamp(min=-100))
+    return _reduce_loss(loss if weight is None else loss * weight, reduction)
