@@ -1,1 +1,15 @@
-"""minigrad's example applications, installed as ``minigrad.examples`` (run with ``minigrad train TASK``)."""
+"""minigrad's example applications, installed as ``minigrad.examples`` (run with ``minigrad train TASK``).
+
+The examples import minigrad and nothing of its command line; the commands (``minigrad train``,
+``compare``, ``bench loop``) find them here, by task name.
+"""
+import importlib
+
+# task name: the example module that trains it
+TASKS = {"digits-mlp": "digits_mlp", "digits-cnn": "digits_cnn", "char-lstm": "char_lstm",
+         "text-classify": "text_classify", "cartpole": "cartpole_pg", "arm": "robot_arm"}
+
+
+def load(task):
+    """The example module of ``task`` (a key of TASKS), imported."""
+    return importlib.import_module(f"{__name__}.{TASKS[task]}")

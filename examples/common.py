@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 import minigrad as mg
-from minigrad.bench import measure
+from minigrad.utils.benchmark import measure
 
 try:
     from tqdm.auto import tqdm
@@ -152,9 +152,9 @@ def load_checkpoint(path, model, opt, optimizer, log):
 
 
 def time_backends(params, optimizer, lr, rounds=9):
-    """Median seconds per ``opt.step()`` on the cpp and the numpy backend (``minigrad.bench.measure``:
-    alternating rounds of at least 10 ms each): both update copies of ``params`` with the same
-    random gradients."""
+    """Median seconds per ``opt.step()`` on the cpp and the numpy backend
+    (``minigrad.utils.benchmark.measure``: alternating rounds of at least 10 ms each): both update
+    copies of ``params`` with the same random gradients."""
     rng = np.random.default_rng(0)
     grads = [rng.standard_normal(p.shape).astype(p.dtype) for p in params]
     steps = {}

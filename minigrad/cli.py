@@ -1,9 +1,13 @@
 """The ``minigrad`` command: ``minigrad info``, ``minigrad bench [kernels options]``,
-``minigrad bench train|loop [options]``, ``minigrad train TASK [options]``, ``minigrad compare``."""
+``minigrad bench train|loop [options]``, ``minigrad train TASK [options]``, ``minigrad compare``.
+
+Only the dispatch: each command lives in ``minigrad.commands`` (``train`` runs an example of
+``minigrad.examples``) and is imported when it runs, so that ``minigrad info`` stays fast."""
 import argparse
-import importlib
 import json
 import sys
+
+from .examples import TASKS, load
 
 
 def info(argv):
@@ -14,18 +18,13 @@ def info(argv):
 
 def bench(argv):
     if argv[:1] == ["train"]:
-        from .bench_train import main as train_main
+        from .commands.bench_train import main as train_main
         return train_main(argv[1:])
     if argv[:1] == ["loop"]:
-        from .bench_loop import main as loop_main
+        from .commands.bench_loop import main as loop_main
         return loop_main(argv[1:])
-    from .bench import main as kernels_main
+    from .commands.bench import main as kernels_main
     return kernels_main(argv)
-
-
-# task name: the example module (examples/, installed as minigrad.examples) that trains it
-TASKS = {"digits-mlp": "digits_mlp", "digits-cnn": "digits_cnn", "char-lstm": "char_lstm",
-         "text-classify": "text_classify", "cartpole": "cartpole_pg", "arm": "robot_arm"}
 
 
 def train(argv):
@@ -34,12 +33,11 @@ def train(argv):
         return 0
     if argv[0] not in TASKS:
         sys.exit(f"minigrad train: unknown task {argv[0]!r}; valid tasks: {', '.join(TASKS)}")
-    module = importlib.import_module(f"minigrad.examples.{TASKS[argv[0]]}")
-    return module.main(argv[1:])
+    return load(argv[0]).main(argv[1:])
 
 
 def compare(argv):
-    from .compare import main as compare_main
+    from .commands.compare import main as compare_main
     return compare_main(argv)
 
 

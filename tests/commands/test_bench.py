@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from minigrad import bench
+from minigrad.commands import bench
 
 
 @pytest.mark.filterwarnings("error")  # e.g. matplotlib's "no artists with labels": an empty panel

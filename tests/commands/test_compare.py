@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from minigrad import compare
+from minigrad.commands import compare
 
 QUADRATIC, DOUBLE_WELL, SADDLE = (compare.FUNCTIONS[name] for name in ("ill-conditioned quadratic", "double well",
                                                                       "saddle"))

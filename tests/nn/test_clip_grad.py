@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from minigrad.clip_grad import clip_grad_norm_, clip_grad_value_
+from minigrad.nn.utils.clip_grad import clip_grad_norm_, clip_grad_value_
 
 
 class Param:

@@ -22,7 +22,6 @@ to import is skipped with a note.
 """
 import argparse
 import functools
-import importlib
 import json
 import os
 import sys
@@ -30,9 +29,8 @@ from collections import namedtuple
 
 import numpy as np
 
-from . import Parameter, optim
-from .cli import TASKS
-from .examples import common
+from .. import Parameter, examples, optim
+from ..examples import TASKS, common
 
 try:
     from tqdm.auto import tqdm
@@ -118,7 +116,7 @@ def load_tasks(names):
     modules = {}
     for task in names:
         try:
-            modules[task] = importlib.import_module(f"minigrad.examples.{TASKS[task]}")
+            modules[task] = examples.load(task)
         except ImportError as err:
             print(f"note: skipping {task}: {err}", file=sys.stderr)
     return modules

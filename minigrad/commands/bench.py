@@ -1,6 +1,6 @@
 """The optimizer speed comparison: C++ kernels vs their NumPy twins vs torch.optim.
 
-    python -m minigrad.bench [--quick] [--json PATH] [--plot PATH.png]      (or: minigrad bench ...)
+    minigrad bench [--quick] [--json PATH] [--plot PATH.png]      (or: python -m minigrad.commands.bench ...)
 
 For each optimizer variant, size, dtype and thread count it times one ``step()`` of the same
 optimizer on the ``cpp`` and ``numpy`` backends and, where torch is installed, torch's
@@ -13,14 +13,12 @@ the call overhead on a one-element tensor.
 import argparse
 import json
 import platform
-import statistics
 import sys
-import time
 
 import numpy as np
 
-from . import _C, build_info, get_num_threads, set_num_threads
-from . import optim
+from .. import _C, build_info, get_num_threads, optim, set_num_threads
+from ..utils.benchmark import measure
 
 # name: (optimizer, options, bytes moved per float32 element; float64 moves twice as many)
 VARIANTS = {
@@ -86,34 +84,7 @@ def _steps(variant, shapes, dtype, torch):
 def _bandwidth_step(elements, dtype):
     """The roofline: x += a·y in place over `elements` elements each."""
     x, y = np.ones(elements, dtype), np.ones(elements, dtype)
-    return lambda: _C.axpy([x], [y], 0.0)
-
-
-def measure(steps, rounds, min_sample=1e-2, settle=0.02):
-    """Median seconds per call of each function: every round takes one sample of each candidate (in
-    an order that alternates between rounds); calls shorter than min_sample are repeated within a
-    sample. Before each sample the process sleeps ``settle`` seconds, so that the worker threads
-    another candidate's thread pool left spinning (libgomp spins for milliseconds after a parallel
-    region) go to sleep instead of competing for the cores, and then makes one untimed call, so
-    that the candidate's own pool is awake: each candidate is timed in its steady state."""
-    repeats = {}
-    for name, step in steps.items():
-        step()  # warm up (creates optimizer state)
-        start = time.perf_counter()
-        step()
-        repeats[name] = max(1, int(min_sample / max(time.perf_counter() - start, 1e-7)))
-    samples = {name: [] for name in steps}
-    names = list(steps)
-    for r in range(rounds):
-        for name in names if r % 2 == 0 else names[::-1]:
-            step, k = steps[name], repeats[name]
-            time.sleep(settle)
-            step()
-            start = time.perf_counter()
-            for _ in range(k):
-                step()
-            samples[name].append((time.perf_counter() - start) / k)
-    return {name: statistics.median(s) for name, s in samples.items()}
+    return lambda: _C.axpy([x], [y], alpha=0.0)
 
 
 def run_case(variant, shapes, dtype, threads, rounds, torch):
@@ -140,10 +111,14 @@ def run_case(variant, shapes, dtype, threads, rounds, torch):
 
 def call_overhead(rounds):
     """Microseconds per call on one float32 element: the Adam kernel alone, and Adam.step()."""
-    p, g, m, v = (np.ones(1, np.float32) for _ in range(4))
-    args = ([p], [g], [m], [v], [], 1e-3, 0.9, 0.999, 1e-8, 0.0, 1e-2, 0.03, False, False, False)
+    params, grads, exp_avgs, exp_avg_sqs = ([np.ones(1, np.float32)] for _ in range(4))
+
+    def kernel():
+        _C.adam(params, grads, exp_avgs, exp_avg_sqs, [], lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
+                weight_decay=0.0, step_size=1e-2, bias_correction2_sqrt=0.03, amsgrad=False, maximize=False,
+                decoupled_weight_decay=False)
     opt = optim.Adam([_Param(np.ones(1, np.float32), np.ones(1, np.float32))])
-    seconds = measure({"kernel": lambda: _C.adam(*args), "Adam.step": opt.step}, rounds)
+    seconds = measure({"kernel": kernel, "Adam.step": opt.step}, rounds)
     return {name: s * 1e6 for name, s in seconds.items()}
 
 

@@ -1,6 +1,6 @@
 """Training-step speed: minigrad vs torch on CPU, forward + backward + Adam step.
 
-    python -m minigrad.bench_train [--quick] [--repeats N] [--threads N] [--json PATH]
+    minigrad bench train [--quick] [--repeats N] [--threads N] [--json PATH]
 
 Two models at batch 32, random inputs and integer targets, cross-entropy loss, Adam(lr=1e-3):
   mlp  64-128-64-10 with ReLUs, input 32×64
@@ -18,10 +18,10 @@ import sys
 
 import numpy as np
 
-from . import functional as F
-from . import get_num_threads, optim, set_num_threads
-from .bench import measure
-from .tensor import Parameter, Tensor
+from .. import functional as F
+from .. import get_num_threads, optim, set_num_threads
+from ..tensor import Parameter, Tensor
+from ..utils.benchmark import measure
 
 BATCH = 32
 TARGETS = {"mlp": 1.0, "cnn": 1.5}  # the largest acceptable minigrad / torch time ratio
@@ -100,7 +100,7 @@ def _limit_blas(threads):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m minigrad.bench_train", description=__doc__,
+    parser = argparse.ArgumentParser(prog="minigrad bench train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer rounds (~5 s)")
     parser.add_argument("--repeats", type=int, default=31, help="timed rounds per model (median reported)")

@@ -15,13 +15,12 @@ the mean step, which is what wall time pays): the time inside ``opt.step()``, th
 inside the kernel call (a timing proxy stands in for the backend module in
 ``minigrad.optim.optimizer.BACKENDS``) and the rest (Python and argument checks).
 In isolation, the same Adam step over random arrays of the task's parameter shapes: hot (stepped
-back to back, ``minigrad.bench.measure``) and cold (a 32 MiB write evicts the caches before each
-timed step). Every figure is taken with 0, 1, ... background processes spinning in pure Python;
+back to back, ``minigrad.utils.benchmark.measure``) and cold (a 32 MiB write evicts the caches
+before each timed step). Every figure is taken with 0, 1, ... background processes spinning in pure Python;
 the benchmark starts them, bounds them in time and stops them itself.
 """
 import argparse
 import contextlib
-import importlib
 import json
 import os
 import platform
@@ -32,17 +31,18 @@ import time
 
 import numpy as np
 
-from . import _C, build_info, get_num_threads, optim, set_num_threads
-from .bench import measure, progress_bar
-from .examples import common
-from .optim import optimizer as optimizer_module
-from .tensor import Parameter
+from .. import _C, build_info, examples, get_num_threads, optim, set_num_threads
+from ..examples import common
+from ..optim import optimizer as optimizer_module
+from ..tensor import Parameter
+from ..utils.benchmark import measure
+from .bench import progress_bar
 
 # name: (backend, threads (None: the default count), thread policy (None: the default))
 CANDIDATES = {"cpp-1": ("cpp", 1, None), "cpp": ("cpp", None, None), "cpp-fixed": ("cpp", None, "fixed"),
               "numpy": ("numpy", None, None)}
-# task: (module in minigrad.examples, run() options besides the common ones)
-TASKS = {"char-lstm": ("char_lstm", {"sample_chars": 0}), "digits-cnn": ("digits_cnn", {})}
+# task (a name in minigrad.examples.TASKS): run() options besides the common ones
+TASKS = {"char-lstm": {"sample_chars": 0}, "digits-cnn": {}}
 SEED = 0
 EVICT_BYTES = 32 << 20  # 4× this machine's 8 MiB L3
 COLD_CALLS = 20
@@ -151,11 +151,10 @@ def configure(candidate, default_threads, default_policy):
 
 def train(task, backend, steps):
     """The task's training loop for ``steps`` Adam steps; returns the example's result dict."""
-    module, options = TASKS[task]
-    run = importlib.import_module(f"minigrad.examples.{module}").run
+    run = examples.load(task).run
     # every epoch takes at least one step, so `steps` epochs always reach max_steps
     return run(optimizer="adam", backend=backend, epochs=steps, seed=SEED, quiet=True, max_steps=steps,
-               timing=False, **options)
+               timing=False, **TASKS[task])
 
 
 def in_loop(task, backend, steps, warmup):

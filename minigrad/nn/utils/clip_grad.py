@@ -1,7 +1,7 @@
 """Gradient clipping, in place, on any objects with a ``.grad`` ndarray (or None, skipped).
 
-Same semantics as ``torch.nn.utils.clip_grad_norm_`` / ``clip_grad_value_``; re-exported as
-``minigrad.nn.utils``.
+Same semantics as ``torch.nn.utils.clip_grad_norm_`` / ``clip_grad_value_``, at torch's path
+(``torch/nn/utils/clip_grad.py``); ``minigrad.nn.utils`` re-exports both.
 """
 import math
 

@@ -1,9 +1,10 @@
-"""minigrad.bench_train runs end to end (figures are not asserted: benchmarks are programs, not tests)."""
+"""minigrad.commands.bench_train (minigrad bench train) runs end to end (figures are not asserted:
+benchmarks are programs, not tests)."""
 import json
 
 import numpy as np
 
-from minigrad import bench_train
+from minigrad.commands import bench_train
 
 
 def test_models_train_and_report(tmp_path):

@@ -1,5 +1,5 @@
-"""minigrad.bench_loop runs end to end and cleans up after itself (figures are not asserted:
-benchmarks are programs, not tests)."""
+"""minigrad.commands.bench_loop (minigrad bench loop) runs end to end and cleans up after itself
+(figures are not asserted: benchmarks are programs, not tests)."""
 import json
 import os
 import subprocess
@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import minigrad
-from minigrad import _C, bench_loop, optim
+from minigrad import _C, optim
+from minigrad.commands import bench_loop
 from minigrad.examples import common
 from minigrad.optim import optimizer
 

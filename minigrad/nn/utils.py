@@ -1,4 +1,0 @@
-"""minigrad.nn.utils: gradient clipping (implemented in minigrad.clip_grad)."""
-from ..clip_grad import clip_grad_norm_, clip_grad_value_
-
-__all__ = ["clip_grad_norm_", "clip_grad_value_"]
