@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <cstdlib>
+#include <type_traits>
 #include <string>
 #include <vector>
 #ifdef _OPENMP
@@ -255,51 +257,196 @@ void launch(const Checked& c, F32 f32, F64 f64, const Args& args) {
 const KernelTable& table() { return *active_table.load(std::memory_order_relaxed); }
 
 // ---- the kernels as Python sees them (signatures shared with minigrad/optim/kernels_numpy.py) -------
+// The array lists come first, by position or by name; every hyperparameter after them is
+// keyword-only, so two swapped hyperparameters cannot pass unnoticed. pybind11 matches keyword
+// arguments slowly (~4 µs for Adam's ten, as long as the update of a small group), so the kernels
+// are plain vectorcall functions: each keyword is matched against interned names, by pointer first.
 
-void sgd(py::handle params, py::handle grads, py::handle momentum_buffers, double lr, double weight_decay,
-         double momentum, double dampening, bool nesterov, bool maximize, bool first_step) {
-  auto c = check_arrays("sgd()", {{"params", params, true}, {"grads", grads, false},
-                                {"momentum_buffers", momentum_buffers, true, momentum != 0}});
-  launch(c, table().f32.sgd, table().f64.sgd,
-         SgdArgs{lr, weight_decay, momentum, dampening, nesterov, maximize, first_step});
+struct Hyperparameter {  // a keyword-only argument: a double or bool field of the kernel's Args
+  const char* name;
+  bool is_bool;
+  size_t offset;
+};
+#define MINIGRAD_FIELD(Args, field) \
+  Hyperparameter { #field, std::is_same_v<decltype(Args::field), bool>, offsetof(Args, field) }
+
+template <typename Args>
+struct Signature {
+  const char* name;
+  std::vector<const char*> lists;
+  std::vector<Hyperparameter> hyperparameters;
+  void (*run)(PyObject* const* lists, const Args& args);  // checks the lists, then runs the kernel
+  const char* doc;
+  std::vector<PyObject*> interned = {};  // every parameter's name, lists first (made at import)
+  std::string text_signature = {};      // "adam(params, ..., *, lr, ...)\n--\n\n" + doc
+
+  size_t size() const { return lists.size() + hyperparameters.size(); }
+  const char* parameter(size_t i) const {
+    return i < lists.size() ? lists[i] : hyperparameters[i - lists.size()].name;
+  }
+};
+
+[[noreturn]] void type_error(const std::string& message) { fail(PyExc_TypeError, message); }
+
+// values[i] <- parameter i of the call, from its position or its keyword.
+template <typename Args>
+void bind(const Signature<Args>& sig, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
+          std::vector<PyObject*>& values) {
+  const std::string op = std::string(sig.name) + "()";
+  if (static_cast<size_t>(nargs) > sig.lists.size())
+    type_error(op + " takes " + std::to_string(sig.lists.size()) + " positional arguments (the array lists) but " +
+               std::to_string(nargs) + " were given; pass " + sig.hyperparameters[0].name +
+               "=... and the other hyperparameters by keyword");
+  std::copy(args, args + nargs, values.begin());
+  const Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+  for (Py_ssize_t k = 0; k < nkw; ++k) {
+    PyObject* key = PyTuple_GET_ITEM(kwnames, k);
+    size_t i = static_cast<size_t>(nargs + k) % sig.size();  // keywords usually come in signature order
+    size_t tried = 0;
+    while (tried < sig.size() && sig.interned[i] != key) i = (i + 1) % sig.size(), ++tried;
+    if (tried == sig.size()) {  // not the interned object: compare the text
+      for (i = 0; i < sig.size() && PyUnicode_Compare(key, sig.interned[i]) != 0; ++i) {
+      }
+      if (i == sig.size())
+        type_error(op + " got an unexpected keyword argument '" + py::str(key).cast<std::string>() + "'");
+    }
+    if (values[i]) type_error(op + " got multiple values for argument '" + sig.parameter(i) + "'");
+    values[i] = args[nargs + k];
+  }
+  for (size_t i = 0; i < sig.size(); ++i)
+    if (!values[i])
+      type_error(op + " missing required " + (i < sig.lists.size() ? "argument '" : "keyword argument '") +
+                 sig.parameter(i) + "'");
 }
 
-void adagrad(py::handle params, py::handle grads, py::handle state_sums, double clr, double weight_decay,
-             double eps, bool maximize) {
-  auto c = check_arrays("adagrad()", {{"params", params, true}, {"grads", grads, false}, {"state_sums", state_sums, true}});
-  launch(c, table().f32.adagrad, table().f64.adagrad, AdagradArgs{clr, weight_decay, eps, maximize});
+template <typename Args>
+PyObject* call_kernel(const Signature<Args>& sig, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  try {
+    std::vector<PyObject*> values(sig.size(), nullptr);
+    bind(sig, args, nargs, kwnames, values);
+    Args parsed{};
+    for (size_t h = 0; h < sig.hyperparameters.size(); ++h) {
+      const Hyperparameter& hp = sig.hyperparameters[h];
+      PyObject* value = values[sig.lists.size() + h];
+      char* field = reinterpret_cast<char*>(&parsed) + hp.offset;
+      if (hp.is_bool) {
+        const int truth = PyObject_IsTrue(value);
+        if (truth < 0) throw py::error_already_set();
+        *reinterpret_cast<bool*>(field) = truth;
+      } else {
+        const double number = PyFloat_AsDouble(value);
+        if (number == -1.0 && PyErr_Occurred()) {
+          PyErr_Clear();
+          type_error(std::string(sig.name) + "(): " + hp.name + " must be a real number, got " +
+                     Py_TYPE(value)->tp_name);
+        }
+        *reinterpret_cast<double*>(field) = number;
+      }
+    }
+    sig.run(values.data(), parsed);
+    Py_RETURN_NONE;
+  } catch (py::error_already_set& e) {
+    e.restore();
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  }
+  return nullptr;
 }
 
-void adadelta(py::handle params, py::handle grads, py::handle square_avgs, py::handle acc_deltas, double lr,
-              double rho, double eps, double weight_decay, bool maximize) {
-  auto c = check_arrays("adadelta()", {{"params", params, true}, {"grads", grads, false},
-                                     {"square_avgs", square_avgs, true}, {"acc_deltas", acc_deltas, true}});
-  launch(c, table().f32.adadelta, table().f64.adadelta, AdadeltaArgs{lr, rho, eps, weight_decay, maximize});
+// Interns the parameter names and writes the signature that inspect.signature() reads.
+template <typename Args>
+void prepare(Signature<Args>& sig) {
+  std::string params;
+  for (size_t i = 0; i < sig.size(); ++i) {
+    sig.interned.push_back(PyUnicode_InternFromString(sig.parameter(i)));
+    params += std::string(i ? ", " : "") + (i == sig.lists.size() ? "*, " : "") + sig.parameter(i);
+  }
+  sig.text_signature = std::string(sig.name) + "(" + params + ")\n--\n\n" + sig.doc;
 }
 
-void rmsprop(py::handle params, py::handle grads, py::handle square_avgs, py::handle grad_avgs,
-             py::handle momentum_buffers, double lr, double alpha, double eps, double weight_decay, double momentum,
-             bool centered, bool maximize) {
-  auto c = check_arrays("rmsprop()", {{"params", params, true}, {"grads", grads, false},
-                                    {"square_avgs", square_avgs, true}, {"grad_avgs", grad_avgs, true, centered},
-                                    {"momentum_buffers", momentum_buffers, true, momentum > 0}});
-  launch(c, table().f32.rmsprop, table().f64.rmsprop,
-         RmspropArgs{lr, alpha, eps, weight_decay, momentum, centered, maximize});
+Signature<SgdArgs> sgd_signature{
+    "sgd", {"params", "grads", "momentum_buffers"},
+    {MINIGRAD_FIELD(SgdArgs, lr), MINIGRAD_FIELD(SgdArgs, weight_decay), MINIGRAD_FIELD(SgdArgs, momentum),
+     MINIGRAD_FIELD(SgdArgs, dampening), MINIGRAD_FIELD(SgdArgs, nesterov), MINIGRAD_FIELD(SgdArgs, maximize),
+     MINIGRAD_FIELD(SgdArgs, first_step)},
+    [](PyObject* const* l, const SgdArgs& a) {
+      auto c = check_arrays("sgd()", {{"params", l[0], true}, {"grads", l[1], false},
+                                    {"momentum_buffers", l[2], true, a.momentum != 0}});
+      launch(c, table().f32.sgd, table().f64.sgd, a);
+    },
+    "SGD step over a list of tensors, in place (csrc/optim/sgd.h)."};
+
+Signature<AdagradArgs> adagrad_signature{
+    "adagrad", {"params", "grads", "state_sums"},
+    {MINIGRAD_FIELD(AdagradArgs, clr), MINIGRAD_FIELD(AdagradArgs, weight_decay), MINIGRAD_FIELD(AdagradArgs, eps),
+     MINIGRAD_FIELD(AdagradArgs, maximize)},
+    [](PyObject* const* l, const AdagradArgs& a) {
+      auto c = check_arrays("adagrad()", {{"params", l[0], true}, {"grads", l[1], false}, {"state_sums", l[2], true}});
+      launch(c, table().f32.adagrad, table().f64.adagrad, a);
+    },
+    "Adagrad step over a list of tensors, in place (csrc/optim/adagrad.h)."};
+
+Signature<AdadeltaArgs> adadelta_signature{
+    "adadelta", {"params", "grads", "square_avgs", "acc_deltas"},
+    {MINIGRAD_FIELD(AdadeltaArgs, lr), MINIGRAD_FIELD(AdadeltaArgs, rho), MINIGRAD_FIELD(AdadeltaArgs, eps),
+     MINIGRAD_FIELD(AdadeltaArgs, weight_decay), MINIGRAD_FIELD(AdadeltaArgs, maximize)},
+    [](PyObject* const* l, const AdadeltaArgs& a) {
+      auto c = check_arrays("adadelta()", {{"params", l[0], true}, {"grads", l[1], false},
+                                         {"square_avgs", l[2], true}, {"acc_deltas", l[3], true}});
+      launch(c, table().f32.adadelta, table().f64.adadelta, a);
+    },
+    "Adadelta step over a list of tensors, in place (csrc/optim/adadelta.h)."};
+
+Signature<RmspropArgs> rmsprop_signature{
+    "rmsprop", {"params", "grads", "square_avgs", "grad_avgs", "momentum_buffers"},
+    {MINIGRAD_FIELD(RmspropArgs, lr), MINIGRAD_FIELD(RmspropArgs, alpha), MINIGRAD_FIELD(RmspropArgs, eps),
+     MINIGRAD_FIELD(RmspropArgs, weight_decay), MINIGRAD_FIELD(RmspropArgs, momentum),
+     MINIGRAD_FIELD(RmspropArgs, centered), MINIGRAD_FIELD(RmspropArgs, maximize)},
+    [](PyObject* const* l, const RmspropArgs& a) {
+      auto c = check_arrays("rmsprop()", {{"params", l[0], true}, {"grads", l[1], false},
+                                        {"square_avgs", l[2], true}, {"grad_avgs", l[3], true, a.centered},
+                                        {"momentum_buffers", l[4], true, a.momentum > 0}});
+      launch(c, table().f32.rmsprop, table().f64.rmsprop, a);
+    },
+    "RMSprop step over a list of tensors, in place (csrc/optim/rmsprop.h)."};
+
+Signature<AdamArgs> adam_signature{
+    "adam", {"params", "grads", "exp_avgs", "exp_avg_sqs", "max_exp_avg_sqs"},
+    {MINIGRAD_FIELD(AdamArgs, lr), MINIGRAD_FIELD(AdamArgs, beta1), MINIGRAD_FIELD(AdamArgs, beta2),
+     MINIGRAD_FIELD(AdamArgs, eps), MINIGRAD_FIELD(AdamArgs, weight_decay), MINIGRAD_FIELD(AdamArgs, step_size),
+     MINIGRAD_FIELD(AdamArgs, bias_correction2_sqrt), MINIGRAD_FIELD(AdamArgs, amsgrad),
+     MINIGRAD_FIELD(AdamArgs, maximize), MINIGRAD_FIELD(AdamArgs, decoupled_weight_decay)},
+    [](PyObject* const* l, const AdamArgs& a) {
+      auto c = check_arrays("adam()", {{"params", l[0], true}, {"grads", l[1], false}, {"exp_avgs", l[2], true},
+                                     {"exp_avg_sqs", l[3], true}, {"max_exp_avg_sqs", l[4], true, a.amsgrad}});
+      launch(c, table().f32.adam, table().f64.adam, a);
+    },
+    "Adam/AdamW step over a list of tensors, in place (csrc/optim/adam.h)."};
+
+Signature<AxpyArgs> axpy_signature{
+    "axpy", {"xs", "ys"}, {MINIGRAD_FIELD(AxpyArgs, alpha)},
+    [](PyObject* const* l, const AxpyArgs& a) {
+      auto c = check_arrays("axpy()", {{"xs", l[0], true}, {"ys", l[1], false}});
+      launch(c, table().f32.axpy, table().f64.axpy, a);
+    },
+    "x += alpha * y over a list of tensors: the in-place bandwidth reference for benchmarks (csrc/optim/axpy.h)."};
+
+template <typename Args, Signature<Args>* sig>
+PyObject* kernel_entry(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  return call_kernel(*sig, args, nargs, kwnames);
 }
 
-void adam(py::handle params, py::handle grads, py::handle exp_avgs, py::handle exp_avg_sqs,
-          py::handle max_exp_avg_sqs, double lr, double beta1, double beta2, double eps, double weight_decay,
-          double step_size, double bias_correction2_sqrt, bool amsgrad, bool maximize, bool decoupled_weight_decay) {
-  auto c = check_arrays("adam()", {{"params", params, true}, {"grads", grads, false}, {"exp_avgs", exp_avgs, true},
-                                 {"exp_avg_sqs", exp_avg_sqs, true}, {"max_exp_avg_sqs", max_exp_avg_sqs, true, amsgrad}});
-  launch(c, table().f32.adam, table().f64.adam,
-         AdamArgs{lr, beta1, beta2, eps, weight_decay, step_size, bias_correction2_sqrt, amsgrad, maximize,
-                  decoupled_weight_decay});
-}
-
-void axpy(py::handle xs, py::handle ys, double alpha) {
-  auto c = check_arrays("axpy()", {{"xs", xs, true}, {"ys", ys, false}});
-  launch(c, table().f32.axpy, table().f64.axpy, alpha);
+// Adds the kernel to module m as a vectorcall function (its PyMethodDef lives as long as the process).
+template <typename Args, Signature<Args>* sig>
+void add_kernel(py::module_& m) {
+  prepare(*sig);
+  auto* def = new PyMethodDef{sig->name,
+                              reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&kernel_entry<Args, sig>)),
+                              METH_FASTCALL | METH_KEYWORDS, sig->text_signature.c_str()};
+  py::object module_name = m.attr("__name__");
+  PyObject* function = PyCFunction_NewEx(def, nullptr, module_name.ptr());
+  if (!function) throw py::error_already_set();
+  m.add_object(sig->name, py::reinterpret_steal<py::object>(function));
 }
 
 // ---- threads and build facts ---------------------------------------------------------------------------
@@ -344,7 +491,7 @@ py::dict build_info() {
 #endif
                   "num_threads"_a = get_num_threads(), "thread_policy"_a = get_thread_policy(), "simd_compiled"_a = compiled,
                   "simd_supported"_a = supported_isas(), "simd"_a = std::string(table().isa),
-                  "grain"_a = 32768);
+                  "grain"_a = kGrain);
 }
 
 }  // namespace
@@ -352,24 +499,15 @@ py::dict build_info() {
 
 PYBIND11_MODULE(_C, m) {
   using namespace minigrad;
-  m.doc() = "minigrad's compiled optimizer kernels (see csrc/optim_kernels.h)";
+  m.doc() = "minigrad's compiled optimizer kernels (see csrc/optim/ and csrc/driver.h)";
   choose_simd_at_import();
 
-  m.def("sgd", &sgd, "params"_a, "grads"_a, "momentum_buffers"_a, "lr"_a, "weight_decay"_a, "momentum"_a,
-        "dampening"_a, "nesterov"_a, "maximize"_a, "first_step"_a,
-        "SGD step over a list of tensors, in place (csrc/optim_kernels.h).");
-  m.def("adagrad", &adagrad, "params"_a, "grads"_a, "state_sums"_a, "clr"_a, "weight_decay"_a, "eps"_a,
-        "maximize"_a, "Adagrad step over a list of tensors, in place.");
-  m.def("adadelta", &adadelta, "params"_a, "grads"_a, "square_avgs"_a, "acc_deltas"_a, "lr"_a, "rho"_a, "eps"_a,
-        "weight_decay"_a, "maximize"_a, "Adadelta step over a list of tensors, in place.");
-  m.def("rmsprop", &rmsprop, "params"_a, "grads"_a, "square_avgs"_a, "grad_avgs"_a, "momentum_buffers"_a, "lr"_a,
-        "alpha"_a, "eps"_a, "weight_decay"_a, "momentum"_a, "centered"_a, "maximize"_a,
-        "RMSprop step over a list of tensors, in place.");
-  m.def("adam", &adam, "params"_a, "grads"_a, "exp_avgs"_a, "exp_avg_sqs"_a, "max_exp_avg_sqs"_a, "lr"_a,
-        "beta1"_a, "beta2"_a, "eps"_a, "weight_decay"_a, "step_size"_a, "bias_correction2_sqrt"_a, "amsgrad"_a,
-        "maximize"_a, "decoupled_weight_decay"_a, "Adam/AdamW step over a list of tensors, in place.");
-  m.def("axpy", &axpy, "xs"_a, "ys"_a, "alpha"_a,
-        "x += alpha * y over a list of tensors: the in-place bandwidth reference for benchmarks.");
+  add_kernel<SgdArgs, &sgd_signature>(m);
+  add_kernel<AdagradArgs, &adagrad_signature>(m);
+  add_kernel<AdadeltaArgs, &adadelta_signature>(m);
+  add_kernel<RmspropArgs, &rmsprop_signature>(m);
+  add_kernel<AdamArgs, &adam_signature>(m);
+  add_kernel<AxpyArgs, &axpy_signature>(m);
   m.def(
       "check_arrays",
       [](const char* op, const std::vector<std::pair<std::string, py::handle>>& lists,

@@ -1,15 +1,23 @@
 // Compiled once per instruction set (CMakeLists.txt sets MINIGRAD_ISA and the -m flags): fills
-// that ISA's table of kernels. Everything from optim_kernels.h has internal linkage here, so the
-// AVX-512 build of a loop can never be picked by the linker for the baseline path.
+// that ISA's table of kernels. Everything from driver.h and csrc/optim/ has internal linkage here,
+// so the AVX-512 build of a loop can never be picked by the linker for the baseline path.
 #include "kernel_table.h"
-#include "optim_kernels.h"
+#include "optim/adadelta.h"
+#include "optim/adagrad.h"
+#include "optim/adam.h"
+#include "optim/axpy.h"
+#include "optim/rmsprop.h"
+#include "optim/sgd.h"
 
 namespace minigrad {
 namespace MINIGRAD_ISA {
 
+// {sgd<T>, adagrad<T>, ...}: the members of KernelsOf, in the order MINIGRAD_KERNELS declares them.
 template <typename T>
 static constexpr KernelsOf<T> kernels_of() {
-  return {sgd<T>, adagrad<T>, adadelta<T>, rmsprop<T>, adam<T>, axpy<T>};
+#define MINIGRAD_KERNEL_OF(name, Args) name<T>,
+  return {MINIGRAD_KERNELS(MINIGRAD_KERNEL_OF)};
+#undef MINIGRAD_KERNEL_OF
 }
 
 #define MINIGRAD_STR2(x) #x

@@ -17,30 +17,52 @@ struct Batch {
   int arity;
 };
 
+// Below this many elements per thread, waking a second thread costs more than it saves
+// (ATen uses the same grain). The driver (driver.h) splits calls by it; build_info() reports it.
+constexpr int64_t kGrain = 32768;
+
+// How the kernels choose between the calling thread alone and a team of threads
+// (driver.h, "the thread policy"): measured per call size, or always the team above the grain.
+enum class ThreadPolicy : int { adaptive, fixed };
+extern std::atomic<ThreadPolicy> thread_policy;  // defined in bindings.cpp; set_thread_policy()
+
 // Hyperparameters as the kernels see them: per-step scalar math is done by the caller in
 // float64 (bias corrections, decayed learning rate) and cast to the element type inside.
+// Above each, the kernel's arrays in the order of its Batch.
+// param, grad, momentum_buffer
 struct SgdArgs { double lr, weight_decay, momentum, dampening; bool nesterov, maximize, first_step; };
+// param, grad, sum
 struct AdagradArgs { double clr, weight_decay, eps; bool maximize; };
+// param, grad, square_avg, acc_delta
 struct AdadeltaArgs { double lr, rho, eps, weight_decay; bool maximize; };
+// param, grad, square_avg, grad_avg, momentum_buffer
 struct RmspropArgs { double lr, alpha, eps, weight_decay, momentum; bool centered, maximize; };
+// param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq
 struct AdamArgs {
   double lr, beta1, beta2, eps, weight_decay, step_size, bias_correction2_sqrt;
   bool amsgrad, maximize, decoupled_weight_decay;
 };
+// x, y (x += alpha * y: the bandwidth reference)
+struct AxpyArgs { double alpha; };
 
-// How the kernels choose between the calling thread alone and a team of threads
-// (optim_kernels.h, "the thread policy"): measured per call size, or always the team above the grain.
-enum class ThreadPolicy : int { adaptive, fixed };
-extern std::atomic<ThreadPolicy> thread_policy;  // defined in bindings.cpp; set_thread_policy()
+// Every kernel, once: its name (the function template in csrc/optim/<name>.h, the KernelsOf member,
+// the Python function in bindings.cpp) and its Args. The kernel table of each instruction set and
+// KernelsOf are generated from this list. A new optimizer is its header under csrc/optim/ (included
+// by kernel_table.cpp), its Args above and its line here, its binding, its NumPy twin and its class.
+#define MINIGRAD_KERNELS(X) \
+  X(sgd, SgdArgs)           \
+  X(adagrad, AdagradArgs)   \
+  X(adadelta, AdadeltaArgs) \
+  X(rmsprop, RmspropArgs)   \
+  X(adam, AdamArgs)         \
+  X(axpy, AxpyArgs)
 
+// One function pointer per kernel: void (*sgd)(const Batch<T>&, const SgdArgs&), ...
 template <typename T>
 struct KernelsOf {
-  void (*sgd)(const Batch<T>&, const SgdArgs&);            // param, grad, momentum_buffer
-  void (*adagrad)(const Batch<T>&, const AdagradArgs&);    // param, grad, sum
-  void (*adadelta)(const Batch<T>&, const AdadeltaArgs&);  // param, grad, square_avg, acc_delta
-  void (*rmsprop)(const Batch<T>&, const RmspropArgs&);    // param, grad, square_avg, grad_avg, momentum_buffer
-  void (*adam)(const Batch<T>&, const AdamArgs&);          // param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq
-  void (*axpy)(const Batch<T>&, double alpha);             // x += alpha * y: the bandwidth reference
+#define MINIGRAD_KERNEL_POINTER(name, Args) void (*name)(const Batch<T>&, const Args&);
+  MINIGRAD_KERNELS(MINIGRAD_KERNEL_POINTER)
+#undef MINIGRAD_KERNEL_POINTER
 };
 
 struct KernelTable {

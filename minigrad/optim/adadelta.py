@@ -26,5 +26,6 @@ class Adadelta(Optimizer):
         return ("square_avg", "acc_delta")
 
     def _kernel_call(self, group, key, data, grads, state_lists):
-        self._kernels.adadelta(data, grads, state_lists["square_avg"], state_lists["acc_delta"], group["lr"], group["rho"], group["eps"],
-                               group["weight_decay"], group["maximize"])
+        self._kernels.adadelta(data, grads, state_lists["square_avg"], state_lists["acc_delta"], lr=group["lr"],
+                               rho=group["rho"], eps=group["eps"], weight_decay=group["weight_decay"],
+                               maximize=group["maximize"])

@@ -37,5 +37,5 @@ class Adagrad(Optimizer):
 
     def _kernel_call(self, group, step, data, grads, state_lists):
         clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
-        self._kernels.adagrad(data, grads, state_lists["sum"], clr, group["weight_decay"], group["eps"],
-                              group["maximize"])
+        self._kernels.adagrad(data, grads, state_lists["sum"], clr=clr, weight_decay=group["weight_decay"],
+                              eps=group["eps"], maximize=group["maximize"])

@@ -34,9 +34,10 @@ class Adam(Optimizer):
         bias_correction1 = 1 - beta1 ** step
         bias_correction2 = 1 - beta2 ** step
         self._kernels.adam(data, grads, state_lists["exp_avg"], state_lists["exp_avg_sq"],
-                           state_lists.get("max_exp_avg_sq", []), lr, beta1, beta2,
-                           group["eps"], group["weight_decay"], lr / bias_correction1, bias_correction2 ** 0.5,
-                           group["amsgrad"], group["maximize"], group["decoupled_weight_decay"])
+                           state_lists.get("max_exp_avg_sq", []), lr=lr, beta1=beta1, beta2=beta2,
+                           eps=group["eps"], weight_decay=group["weight_decay"], step_size=lr / bias_correction1,
+                           bias_correction2_sqrt=bias_correction2 ** 0.5, amsgrad=group["amsgrad"],
+                           maximize=group["maximize"], decoupled_weight_decay=group["decoupled_weight_decay"])
 
 
 class AdamW(Adam):

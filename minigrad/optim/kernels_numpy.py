@@ -1,7 +1,8 @@
-"""NumPy twins of the C++ optimizer kernels (csrc/optim_kernels.h).
+"""NumPy twins of the C++ optimizer kernels (csrc/optim/).
 
-Same function names, same signatures, same in-place contract as ``minigrad._C``: every call
-updates a list of tensors (one dtype) in place, after the same argument checks. Written as a
+Same function names, same signatures (the array lists, then keyword-only scalars), same in-place
+contract as ``minigrad._C``: every call updates a list of tensors (one dtype) in place, after the
+same argument checks. Written as a
 competent NumPy user would: in-place ufuncs with ``out=``, scratch arrays only where the math needs
 them, and the same order of operations as the C++ loops (torch.optim's), so both agree to the bit
 in most steps. They are the reference for tests and the honest baseline for speed.
@@ -33,7 +34,7 @@ def _direction(param, grad, weight_decay, maximize):
 
 
 def _lerp_(start, end, weight, scratch):
-    """start ← lerp(start, end, weight) with torch.lerp's two formulas (see optim_kernels.h)."""
+    """start ← lerp(start, end, weight) with torch.lerp's two formulas (see csrc/driver.h)."""
     np.subtract(end, start, out=scratch)
     if abs(weight) < 0.5:
         scratch *= weight
@@ -51,7 +52,8 @@ def _add_scaled_square_(acc, decay, d, scratch):
     acc += scratch
 
 
-def sgd(params, grads, momentum_buffers, lr, weight_decay, momentum, dampening, nesterov, maximize, first_step):
+def sgd(params, grads, momentum_buffers, *, lr, weight_decay, momentum, dampening, nesterov, maximize,
+        first_step):
     """b ← μ·b + (1 − dampening)·d (b ← d on the first step);  d ← d + μ·b (nesterov) or b;  θ ← θ − lr·d."""
     buffers = {"momentum_buffers": momentum_buffers} if momentum != 0 else {}
     _check("sgd()", params=params, grads=grads, **buffers)
@@ -67,7 +69,7 @@ def sgd(params, grads, momentum_buffers, lr, weight_decay, momentum, dampening, 
         p += np.multiply(d, -lr)
 
 
-def adagrad(params, grads, state_sums, clr, weight_decay, eps, maximize):
+def adagrad(params, grads, state_sums, *, clr, weight_decay, eps, maximize):
     """s ← s + d²;  θ ← θ − clr·d / (√s + eps)."""
     _check("adagrad()", params=params, grads=grads, state_sums=state_sums)
     for p, g, s in _flat(params, grads, state_sums):
@@ -81,7 +83,7 @@ def adagrad(params, grads, state_sums, clr, weight_decay, eps, maximize):
         p += scratch
 
 
-def adadelta(params, grads, square_avgs, acc_deltas, lr, rho, eps, weight_decay, maximize):
+def adadelta(params, grads, square_avgs, acc_deltas, *, lr, rho, eps, weight_decay, maximize):
     """v ← ρv + (1−ρ)d²;  Δ ← √(u + eps) / √(v + eps) · d;  u ← ρu + (1−ρ)Δ²;  θ ← θ − lr·Δ."""
     _check("adadelta()", params=params, grads=grads, square_avgs=square_avgs, acc_deltas=acc_deltas)
     for p, g, v, u in _flat(params, grads, square_avgs, acc_deltas):
@@ -99,7 +101,7 @@ def adadelta(params, grads, square_avgs, acc_deltas, lr, rho, eps, weight_decay,
         p += delta
 
 
-def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, lr, alpha, eps, weight_decay, momentum,
+def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, *, lr, alpha, eps, weight_decay, momentum,
             centered, maximize):
     """v ← αv + (1−α)d²;  avg ← √(v − ḡ²) with ḡ ← lerp(ḡ, d, 1−α) if centered, else √v;  avg ← avg + eps;
     with momentum b ← μb + d/avg, θ ← θ − lr·b;  else θ ← θ − lr·d/avg."""
@@ -130,7 +132,7 @@ def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, lr, alpha, 
         p += scratch
 
 
-def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, lr, beta1, beta2, eps, weight_decay, step_size,
+def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, *, lr, beta1, beta2, eps, weight_decay, step_size,
          bias_correction2_sqrt, amsgrad, maximize, decoupled_weight_decay):
     """θ ← θ(1 − lr·λ) if decoupled, else d ← d + λθ;  m ← lerp(m, d, 1−β1);  v ← β2·v + (1−β2)d²;
     amsgrad: v̂ ← max(v̂, v);  θ ← θ − step_size·m / (√v / √bc2 + eps)."""
@@ -154,7 +156,7 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, lr, beta1, beta2
         p += scratch
 
 
-def axpy(xs, ys, alpha):
+def axpy(xs, ys, *, alpha):
     """x ← x + α·y: the in-place bandwidth reference."""
     _check("axpy()", read_only="ys", xs=xs, ys=ys)
     for x, y in _flat(xs, ys):

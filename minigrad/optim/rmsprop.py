@@ -31,6 +31,6 @@ class RMSprop(Optimizer):
 
     def _kernel_call(self, group, key, data, grads, state_lists):
         self._kernels.rmsprop(data, grads, state_lists["square_avg"], state_lists.get("grad_avg", []),
-                              state_lists.get("momentum_buffer", []),
-                              group["lr"], group["alpha"], group["eps"], group["weight_decay"], group["momentum"],
-                              group["centered"], group["maximize"])
+                              state_lists.get("momentum_buffer", []), lr=group["lr"], alpha=group["alpha"],
+                              eps=group["eps"], weight_decay=group["weight_decay"], momentum=group["momentum"],
+                              centered=group["centered"], maximize=group["maximize"])

@@ -32,5 +32,7 @@ class SGD(Optimizer):
         return ["momentum_buffer" not in s for s in states]  # the first step: b ← d
 
     def _kernel_call(self, group, first_step, data, grads, state_lists):
-        self._kernels.sgd(data, grads, state_lists.get("momentum_buffer", []), group["lr"], group["weight_decay"], group["momentum"],
-                          group["dampening"], group["nesterov"], group["maximize"], first_step)
+        self._kernels.sgd(data, grads, state_lists.get("momentum_buffer", []), lr=group["lr"],
+                          weight_decay=group["weight_decay"], momentum=group["momentum"],
+                          dampening=group["dampening"], nesterov=group["nesterov"], maximize=group["maximize"],
+                          first_step=first_step)

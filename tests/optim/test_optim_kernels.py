@@ -1,5 +1,7 @@
 """The C++ kernels against their NumPy twins, across threads and SIMD paths, and their argument
 checks (which must fire before anything is written)."""
+import ast
+import inspect
 import os
 import subprocess
 import sys
@@ -166,7 +168,18 @@ def test_build_info_command_line(tmp_path):
 # ---- argument checks: both backends, every error before any write --------------------------------
 
 KERNELS = [_C, kernels_numpy]
-ADAM_SCALARS = (1e-3, 0.9, 0.999, 1e-8, 0.0, 1e-2, 0.03, False, False, False)
+ADAM_SCALARS = dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, step_size=1e-2,
+                    bias_correction2_sqrt=0.03, amsgrad=False, maximize=False, decoupled_weight_decay=False)
+# Valid hyperparameters for every kernel, in signature order (the keyword-only part of each call).
+SCALARS = {
+    "sgd": dict(lr=0.1, weight_decay=0.0, momentum=0.9, dampening=0.0, nesterov=False, maximize=False,
+                first_step=False),
+    "adagrad": dict(clr=0.1, weight_decay=0.0, eps=1e-10, maximize=False),
+    "adadelta": dict(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False),
+    "rmsprop": dict(lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=True, maximize=False),
+    "adam": ADAM_SCALARS,
+    "axpy": dict(alpha=0.5),
+}
 
 
 def adam_arrays(n_tensors=3, size=5, dtype=np.float32):
@@ -224,7 +237,7 @@ def test_bad_arguments_raise_before_any_write(kernels, mutate, error, message):
     arrays = [a for a in lists if isinstance(a, list)]
     before = snapshot(arrays)
     with pytest.raises(error, match=message):
-        kernels.adam(*lists, [], *ADAM_SCALARS)
+        kernels.adam(*lists, [], **ADAM_SCALARS)
     assert_unchanged(arrays, before)
 
 
@@ -233,19 +246,19 @@ def test_read_only_grads_and_unused_optional_lists_are_fine(kernels):
     params, grads, m, v = adam_arrays()
     grads = [np.frombuffer(g.tobytes(), g.dtype) for g in grads]
     before = [p.copy() for p in params]
-    kernels.adam(params, grads, m, v, ["ignored: amsgrad is off"], *ADAM_SCALARS)
+    kernels.adam(params, grads, m, v, ["ignored: amsgrad is off"], **ADAM_SCALARS)
     assert all((p != b).all() for p, b in zip(params, before))
 
 
 @pytest.mark.parametrize("kernels", KERNELS, ids=["cpp", "numpy"])
 def test_empty_call_and_misaligned_array(kernels):
-    kernels.adam([], [], [], [], [], *ADAM_SCALARS)
+    kernels.adam([], [], [], [], [], **ADAM_SCALARS)
     params, grads, m, v = adam_arrays(n_tensors=1)
     raw = np.zeros(6 * 4 + 1, np.uint8)
     misaligned = raw[1:].view(np.float32)[:5]
     if kernels is _C:  # NumPy can compute on misaligned data; the C++ loops refuse it
         with pytest.raises(ValueError, match=r"params\[0\] is not aligned"):
-            kernels.adam([misaligned], grads, m, v, [], *ADAM_SCALARS)
+            kernels.adam([misaligned], grads, m, v, [], **ADAM_SCALARS)
 
 
 @pytest.mark.parametrize("kernels", KERNELS, ids=["cpp", "numpy"])
@@ -253,26 +266,72 @@ def test_every_kernel_checks_its_state_lists(kernels):
     p, g, s = (np.ones(3, np.float32) for _ in range(3))
     short = np.ones(2, np.float32)
     with pytest.raises(ValueError, match=r"momentum_buffers\[0\] has shape"):
-        kernels.sgd([p], [g], [short], 0.1, 0, 0.9, 0, False, False, False)
-    kernels.sgd([p], [g], [], 0.1, 0, 0.0, 0, False, False, False)  # no momentum: no buffers needed
+        kernels.sgd([p], [g], [short], **SCALARS["sgd"])
+    kernels.sgd([p], [g], [], **{**SCALARS["sgd"], "momentum": 0.0})  # no momentum: no buffers needed
     with pytest.raises(ValueError, match=r"state_sums\[0\] has shape"):
-        kernels.adagrad([p], [g], [short], 0.1, 0, 1e-10, False)
+        kernels.adagrad([p], [g], [short], **SCALARS["adagrad"])
     with pytest.raises(ValueError, match=r"acc_deltas has 0 arrays but params has 1"):
-        kernels.adadelta([p], [g], [s], [], 1.0, 0.9, 1e-6, 0, False)
+        kernels.adadelta([p], [g], [s], [], **SCALARS["adadelta"])
     with pytest.raises(ValueError, match=r"grad_avgs has 0 arrays"):
-        kernels.rmsprop([p], [g], [s], [], [], 0.01, 0.99, 1e-8, 0, 0, True, False)
+        kernels.rmsprop([p], [g], [s], [], [], **SCALARS["rmsprop"])
     with pytest.raises(ValueError, match=r"max_exp_avg_sqs has 0 arrays"):
-        kernels.adam([p], [g], [s], [s.copy()], [], 1e-3, 0.9, 0.999, 1e-8, 0, 1, 1, True, False, False)
+        kernels.adam([p], [g], [s], [s.copy()], [], **{**ADAM_SCALARS, "amsgrad": True})
     with pytest.raises(ValueError, match=r"xs\[0\] and ys\[0\] overlap"):
-        kernels.axpy([p], [p], 1.0)
+        kernels.axpy([p], [p], alpha=1.0)
+
+
+# ---- one signature on both backends: the array lists, then keyword-only scalars ------------------
+
+_C_UTILITIES = {"check_arrays", "set_simd", "set_num_threads", "get_num_threads", "set_thread_policy",
+                "get_thread_policy", "build_info"}
+
+
+def twin_names():
+    return sorted(name for name, f in vars(kernels_numpy).items()
+                  if inspect.isfunction(f) and f.__module__ == kernels_numpy.__name__ and not name.startswith("_"))
+
+
+def parameters(function):
+    """(positional names, keyword-only names). pybind11 functions have no inspect.signature, but
+    pybind11 writes theirs, in Python syntax, as the first line of the docstring."""
+    try:
+        params = inspect.signature(function).parameters.values()
+    except ValueError:
+        args = ast.parse(f"def {function.__doc__.splitlines()[0]}: pass").body[0].args
+        return [a.arg for a in args.posonlyargs + args.args], [a.arg for a in args.kwonlyargs]
+    return ([p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD],
+            [p.name for p in params if p.kind is p.KEYWORD_ONLY])
+
+
+def test_both_backends_export_the_same_kernels_with_the_same_parameters():
+    compiled = {name for name in dir(_C) if not name.startswith("_") and callable(getattr(_C, name))}
+    assert sorted(compiled - _C_UTILITIES) == twin_names() == sorted(SCALARS)
+    for name in twin_names():
+        positional, keyword_only = parameters(getattr(_C, name))
+        assert (positional, keyword_only) == parameters(getattr(kernels_numpy, name)), name
+        assert keyword_only == list(SCALARS[name]), name  # every scalar, and nothing else, is keyword-only
+
+
+@pytest.mark.parametrize("kernels", KERNELS, ids=["cpp", "numpy"])
+@pytest.mark.parametrize("name", sorted(SCALARS))
+def test_scalars_passed_by_position_raise_type_error(kernels, name):
+    kernel = getattr(kernels, name)
+    n_lists = len(parameters(kernel)[0])
+    lists = [[np.full(4, 1 / (k + 1))] for k in range(n_lists)]  # a valid state for every kernel
+    before = snapshot(lists)
+    with pytest.raises(TypeError):
+        kernel(*lists, *SCALARS[name].values())
+    assert_unchanged(lists, before)
+    kernel(*lists, **SCALARS[name])  # the same values by keyword: a step
+    assert any(a.tobytes() != b.tobytes() for a, b in zip(lists[0], before))
 
 
 def test_axpy_twins_agree():
     x = np.arange(100_003, dtype=np.float64)
     y = np.linspace(0, 1, 100_003)
     twin = x.copy()
-    _C.axpy([x], [y], 0.5)
-    kernels_numpy.axpy([twin], [y], 0.5)
+    _C.axpy([x], [y], alpha=0.5)
+    kernels_numpy.axpy([twin], [y], alpha=0.5)
     assert x.tobytes() == twin.tobytes()
     np.testing.assert_array_equal(x, np.arange(100_003) + 0.5 * y)
 
