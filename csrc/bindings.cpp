@@ -23,6 +23,7 @@ using namespace pybind11::literals;
 namespace minigrad {
 
 std::atomic<ThreadPolicy> thread_policy{ThreadPolicy::adaptive};
+std::atomic<int> num_threads{1};  // set at import to OpenMP's default (OMP_NUM_THREADS or the cores)
 
 namespace {
 
@@ -110,6 +111,9 @@ struct Checked {
   int arity = 0;
   std::vector<void*> arrays;  // [tensor][list]
   std::vector<int64_t> numel;
+  // A tuple per list, holding a strong reference to every array until the kernel has returned: the
+  // kernel runs without the GIL, and another thread may empty the caller's list meanwhile.
+  std::vector<py::object> held;
 };
 
 [[noreturn]] void fail(PyObject* kind, const std::string& message) {
@@ -145,20 +149,28 @@ Checked check_arrays(const char* op, const std::vector<ListArg>& lists, bool one
                      bool skip_missing = false) {
   using api = py::detail::npy_api;
   const std::string where = std::string(op) + ": ";
-  for (const ListArg& list : lists)
-    if (!PyList_Check(list.seq.ptr()) && !PyTuple_Check(list.seq.ptr()))
-      fail(PyExc_TypeError, where + list.name + " must be a list of numpy arrays, got " +
-                                std::string(Py_TYPE(list.seq.ptr())->tp_name));
-  // Lists and tuples hold their items in an array: read them in place (borrowed, no new references).
-  auto size = [](py::handle seq) { return static_cast<size_t>(PySequence_Fast_GET_SIZE(seq.ptr())); };
-  auto item_at = [](py::handle seq, size_t i) { return PySequence_Fast_ITEMS(seq.ptr())[i]; };
-  const size_t n = size(lists[0].seq);
-  for (size_t k = 1; k < lists.size(); ++k)
-    if (lists[k].used && size(lists[k].seq) != n)
-      fail(PyExc_ValueError, where + lists[k].name + " has " + std::to_string(size(lists[k].seq)) +
-                                 " arrays but " + lists[0].name + " has " + std::to_string(n));
-
+  if (lists.empty() || (skip_missing && lists.size() < 2))
+    fail(PyExc_ValueError, where + "needs the params list" + (skip_missing ? " and the grads list" : ""));
+  // Exactly a list or a tuple (a subclass could hand out different arrays on each access), read
+  // once into a tuple this call keeps: items are then read in place, as borrowed references.
   Checked out;
+  for (const ListArg& list : lists) {
+    PyObject* seq = list.seq.ptr();
+    if (!PyList_CheckExact(seq) && !PyTuple_CheckExact(seq))
+      fail(PyExc_TypeError, where + list.name + " must be a list or tuple of numpy arrays, got " +
+                                std::string(Py_TYPE(seq)->tp_name));
+    PyObject* snapshot = PySequence_Tuple(seq);
+    if (!snapshot) throw py::error_already_set();
+    out.held.push_back(py::reinterpret_steal<py::object>(snapshot));
+  }
+  auto size = [&](size_t k) { return static_cast<size_t>(PyTuple_GET_SIZE(out.held[k].ptr())); };
+  auto item_at = [&](size_t k, size_t i) { return PyTuple_GET_ITEM(out.held[k].ptr(), i); };
+  const size_t n = size(0);
+  for (size_t k = 1; k < lists.size(); ++k)
+    if (lists[k].used && size(k) != n)
+      fail(PyExc_ValueError, where + lists[k].name + " has " + std::to_string(size(k)) + " arrays but " +
+                                 lists[0].name + " has " + std::to_string(n));
+
   out.arity = static_cast<int>(lists.size());
   out.arrays.reserve(n * lists.size());
   out.numel.reserve(n);
@@ -168,13 +180,13 @@ Checked check_arrays(const char* op, const std::vector<ListArg>& lists, bool one
   int call_dtype = -1;
   for (size_t i = 0; i < n; ++i) {
     const py::detail::PyArray_Proxy* param = nullptr;
-    if (skip_missing && item_at(lists[1].seq, i) == Py_None) continue;
+    if (skip_missing && item_at(1, i) == Py_None) continue;
     for (size_t k = 0; k < lists.size(); ++k) {
       if (!lists[k].used) {
         out.arrays.push_back(nullptr);
         continue;
       }
-      PyObject* item = item_at(lists[k].seq, i);
+      PyObject* item = item_at(k, i);
       // The message prefix, built only when a check fails (this runs for every array of every step).
       auto at = [&] { return where + lists[k].name + "[" + std::to_string(i) + "]"; };
       if (!api::get().PyArray_Check_(item))
@@ -451,18 +463,13 @@ void add_kernel(py::module_& m) {
 
 // ---- threads and build facts ---------------------------------------------------------------------------
 
-int get_num_threads() {
-#ifdef _OPENMP
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
+int get_num_threads() { return num_threads.load(std::memory_order_relaxed); }
 
+// Process-wide, like torch.set_num_threads (OpenMP's own setting is per calling thread).
 void set_num_threads(int n) {
   if (n < 1) throw py::value_error("num_threads must be >= 1, got " + std::to_string(n));
 #ifdef _OPENMP
-  omp_set_num_threads(n);
+  num_threads = n;
 #else
   if (n > 1 && PyErr_WarnEx(PyExc_RuntimeWarning, "minigrad was built without OpenMP: kernels run single-threaded", 1) < 0)
     throw py::error_already_set();
@@ -501,6 +508,9 @@ PYBIND11_MODULE(_C, m) {
   using namespace minigrad;
   m.doc() = "minigrad's compiled optimizer kernels (see csrc/optim/ and csrc/driver.h)";
   choose_simd_at_import();
+#ifdef _OPENMP
+  num_threads = omp_get_max_threads();
+#endif
 
   add_kernel<SgdArgs, &sgd_signature>(m);
   add_kernel<AdagradArgs, &adagrad_signature>(m);

@@ -42,7 +42,7 @@ namespace {
 inline int threads_for(int64_t total) {
 #ifdef _OPENMP
   int64_t wanted = total / kGrain;
-  int64_t available = omp_get_max_threads();
+  int64_t available = num_threads.load(std::memory_order_relaxed);
   return static_cast<int>(wanted < 1 ? 1 : (wanted < available ? wanted : available));
 #else
   (void)total;

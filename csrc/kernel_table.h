@@ -25,6 +25,7 @@ constexpr int64_t kGrain = 32768;
 // (driver.h, "the thread policy"): measured per call size, or always the team above the grain.
 enum class ThreadPolicy : int { adaptive, fixed };
 extern std::atomic<ThreadPolicy> thread_policy;  // defined in bindings.cpp; set_thread_policy()
+extern std::atomic<int> num_threads;  // the most threads a kernel call uses: set_num_threads(), process-wide
 
 // Hyperparameters as the kernels see them: per-step scalar math is done by the caller in
 // float64 (bias corrections, decayed learning rate) and cast to the element type inside.

@@ -3,6 +3,8 @@
 Reverse-mode autodiff over NumPy; optimizer updates in C++/OpenMP kernels (``minigrad._C``)
 with NumPy twins (``minigrad.optim.kernels_numpy``).
 """
+import os
+
 from ._C import build_info, get_num_threads, get_thread_policy, set_num_threads, set_simd, set_thread_policy
 from . import optim
 from .tensor import (Parameter, Tensor, arange, cat, default_generator, empty, empty_like, eye, float16, float32,
@@ -16,3 +18,9 @@ from . import data, nn
 from .checkpoint import load, save
 
 __version__ = build_info()["version"]
+
+if hasattr(os, "register_at_fork"):
+    # GNU OpenMP's thread pool does not survive fork(): a child that opened a parallel region would
+    # wait forever for threads it does not have (multiprocessing forks by default on Linux). So a
+    # forked child runs the kernels on its calling thread; set_num_threads(n) there is at its risk.
+    os.register_at_fork(after_in_child=lambda: set_num_threads(1))

@@ -223,7 +223,7 @@ BAD_INPUTS = [
     (spoil(0, -1, lambda a: np.frombuffer(a.tobytes(), np.float32)), ValueError, r"params\[2\] is read-only"),
     (spoil(3, -1, lambda a: np.frombuffer(a.tobytes(), np.float32)), ValueError, r"exp_avg_sqs\[2\] is read-only"),
     (lambda lists: [lists[0], lists[1], lists[2], lists[3][:2]], ValueError, r"exp_avg_sqs has 2 arrays but params has 3"),
-    (lambda lists: [lists[0][-1], lists[1], lists[2], lists[3]], TypeError, r"params must be a list of numpy arrays, got numpy.ndarray"),
+    (lambda lists: [lists[0][-1], lists[1], lists[2], lists[3]], TypeError, r"params must be a list or tuple of numpy arrays, got numpy.ndarray"),
     (lambda lists: [lists[0], lists[1], lists[2][:2] + [lists[0][0]], lists[3]], ValueError, r"params\[0\] and exp_avgs\[2\] overlap"),
     (lambda lists: [lists[0][:1] + list(overlapping_pair()), *lists[1:]], ValueError, r"params\[1\] and params\[2\] overlap"),
     (lambda lists: [lists[0], lists[1], lists[2], lists[3][:2] + [lists[1][0]]], ValueError, r"grads\[0\] and exp_avg_sqs\[2\] overlap"),
