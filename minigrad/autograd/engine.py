@@ -18,13 +18,21 @@ the graph unless ``retain_graph=True``. A node's three states:
 In-place ops bump a version (``mark_modified``); ``run_backward`` raises if a tensor that a node
 consumed or produced was changed in place after the node ran. The engine knows tensors only by
 their attributes (``data``, ``grad`` and the underscored fields above), so it imports no Tensor.
-Grad mode is process-wide, not per thread.
+Grad mode is per thread, as in torch: ``no_grad``/``enable_grad`` and ``is_grad_enabled`` act on the
+calling thread only, and every new thread starts with grad enabled.
 """
 import functools
+import threading
 
 import numpy as np
 
-_grad_enabled = True
+
+class _GradMode(threading.local):
+    """Each thread's grad mode; the class attribute is the default a new thread reads (no set-up)."""
+    enabled = True
+
+
+_grad_mode = _GradMode()
 _clock = 0  # counts in-place ops; a tensor's _version is the clock of its last in-place change
 
 
@@ -37,12 +45,10 @@ class no_grad:
         return self(func) if func is not None else self
 
     def __enter__(self):
-        global _grad_enabled
-        self._previous, _grad_enabled = _grad_enabled, self._mode
+        self._previous, _grad_mode.enabled = _grad_mode.enabled, self._mode
 
     def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self._previous
+        _grad_mode.enabled = self._previous
 
     def __call__(self, func):
         @functools.wraps(func)
@@ -58,7 +64,8 @@ class enable_grad(no_grad):
 
 
 def is_grad_enabled():
-    return _grad_enabled
+    """Whether the calling thread records graphs."""
+    return _grad_mode.enabled
 
 
 def mark_modified(t):
@@ -71,7 +78,7 @@ def mark_modified(t):
 def record(out, parents, backward, name):
     """Make the fresh result ``out`` of op ``name`` a graph node (keeping ``parents`` and
     ``backward``) when grad mode is on and a parent requires grad; return ``out``."""
-    if _grad_enabled:
+    if _grad_mode.enabled:
         for p in parents:
             if p._requires_grad:
                 out._requires_grad, out._parents, out._backward, out._name, out._created = (
