@@ -521,16 +521,21 @@ PYBIND11_MODULE(_C, m) {
   m.def(
       "check_arrays",
       [](const char* op, const std::vector<std::pair<std::string, py::handle>>& lists,
-         const std::vector<std::string>& read_only, bool one_dtype, bool skip_missing) {
+         const std::vector<std::string>& read_only, bool one_dtype, bool skip_missing,
+         const std::vector<std::string>& unused) {
+        auto listed = [](const std::vector<std::string>& names, const std::string& name) {
+          return std::find(names.begin(), names.end(), name) != names.end();
+        };
         std::vector<ListArg> args;
         for (const auto& [name, seq] : lists)
-          args.push_back({name.c_str(), seq, std::find(read_only.begin(), read_only.end(), name) == read_only.end()});
+          args.push_back({name.c_str(), seq, !listed(read_only, name), !listed(unused, name)});
         check_arrays(op, args, one_dtype, skip_missing);
       },
       "op"_a, "lists"_a, "read_only"_a = std::vector<std::string>{"grads"}, "one_dtype"_a = true,
-      "skip_missing"_a = false,
+      "skip_missing"_a = false, "unused"_a = std::vector<std::string>{},
       "The kernels' argument checks, for the NumPy twins and the optimizer classes: lists is "
-      "[(name, arrays), ...] with params first and grads second.");
+      "[(name, arrays), ...] with params first and grads second; an unused list (an optional state "
+      "the options do not need) must still be a list or tuple, and is not read.");
   m.def("set_simd", &set_simd, "level"_a, "Use the kernels compiled for this SIMD level (see build_info()).");
   m.def("set_num_threads", &set_num_threads, "n"_a);
   m.def("get_num_threads", &get_num_threads);

@@ -14,8 +14,10 @@ import numpy as np
 from .. import _C
 
 
-def _check(op, read_only="grads", **lists):
-    _C.check_arrays(op, list(lists.items()), read_only=[read_only])
+def _check(op, lists, read_only="grads", unused=()):
+    """The C++ kernels' own argument checks (``lists``: {name: arrays}, in signature order); a list
+    in ``unused`` (an optional state the options do not need) must still be a list or tuple."""
+    _C.check_arrays(op, list(lists.items()), read_only=[read_only], unused=list(unused))
 
 
 def _flat(*lists):
@@ -55,8 +57,8 @@ def _add_scaled_square_(acc, decay, d, scratch):
 def sgd(params, grads, momentum_buffers, *, lr, weight_decay, momentum, dampening, nesterov, maximize,
         first_step):
     """b ← μ·b + (1 − dampening)·d (b ← d on the first step);  d ← d + μ·b (nesterov) or b;  θ ← θ − lr·d."""
-    buffers = {"momentum_buffers": momentum_buffers} if momentum != 0 else {}
-    _check("sgd()", params=params, grads=grads, **buffers)
+    _check("sgd()", dict(params=params, grads=grads, momentum_buffers=momentum_buffers),
+           unused=["momentum_buffers"] if momentum == 0 else [])
     for p, g, b in _flat(params, grads, momentum_buffers if momentum != 0 else None):
         d = _direction(p, g, weight_decay, maximize)
         if momentum != 0:
@@ -71,7 +73,7 @@ def sgd(params, grads, momentum_buffers, *, lr, weight_decay, momentum, dampenin
 
 def adagrad(params, grads, state_sums, *, clr, weight_decay, eps, maximize):
     """s ← s + d²;  θ ← θ − clr·d / (√s + eps)."""
-    _check("adagrad()", params=params, grads=grads, state_sums=state_sums)
+    _check("adagrad()", dict(params=params, grads=grads, state_sums=state_sums))
     for p, g, s in _flat(params, grads, state_sums):
         d = _direction(p, g, weight_decay, maximize)
         scratch = np.multiply(d, d)
@@ -85,7 +87,7 @@ def adagrad(params, grads, state_sums, *, clr, weight_decay, eps, maximize):
 
 def adadelta(params, grads, square_avgs, acc_deltas, *, lr, rho, eps, weight_decay, maximize):
     """v ← ρv + (1−ρ)d²;  Δ ← √(u + eps) / √(v + eps) · d;  u ← ρu + (1−ρ)Δ²;  θ ← θ − lr·Δ."""
-    _check("adadelta()", params=params, grads=grads, square_avgs=square_avgs, acc_deltas=acc_deltas)
+    _check("adadelta()", dict(params=params, grads=grads, square_avgs=square_avgs, acc_deltas=acc_deltas))
     for p, g, v, u in _flat(params, grads, square_avgs, acc_deltas):
         d = _direction(p, g, weight_decay, maximize)
         scratch = np.empty_like(p)
@@ -105,10 +107,9 @@ def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, *, lr, alph
             centered, maximize):
     """v ← αv + (1−α)d²;  avg ← √(v − ḡ²) with ḡ ← lerp(ḡ, d, 1−α) if centered, else √v;  avg ← avg + eps;
     with momentum b ← μb + d/avg, θ ← θ − lr·b;  else θ ← θ − lr·d/avg."""
-    optional = {"grad_avgs": grad_avgs} if centered else {}
-    if momentum > 0:
-        optional["momentum_buffers"] = momentum_buffers
-    _check("rmsprop()", params=params, grads=grads, square_avgs=square_avgs, **optional)
+    _check("rmsprop()", dict(params=params, grads=grads, square_avgs=square_avgs, grad_avgs=grad_avgs,
+                             momentum_buffers=momentum_buffers),
+           unused=[name for name, used in (("grad_avgs", centered), ("momentum_buffers", momentum > 0)) if not used])
     for p, g, v, gavg, b in _flat(params, grads, square_avgs, grad_avgs if centered else None,
                                   momentum_buffers if momentum > 0 else None):
         d = _direction(p, g, weight_decay, maximize)
@@ -136,8 +137,8 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, *, lr, beta1, be
          bias_correction2_sqrt, amsgrad, maximize, decoupled_weight_decay):
     """θ ← θ(1 − lr·λ) if decoupled, else d ← d + λθ;  m ← lerp(m, d, 1−β1);  v ← β2·v + (1−β2)d²;
     amsgrad: v̂ ← max(v̂, v);  θ ← θ − step_size·m / (√v / √bc2 + eps)."""
-    optional = {"max_exp_avg_sqs": max_exp_avg_sqs} if amsgrad else {}
-    _check("adam()", params=params, grads=grads, exp_avgs=exp_avgs, exp_avg_sqs=exp_avg_sqs, **optional)
+    _check("adam()", dict(params=params, grads=grads, exp_avgs=exp_avgs, exp_avg_sqs=exp_avg_sqs,
+                          max_exp_avg_sqs=max_exp_avg_sqs), unused=[] if amsgrad else ["max_exp_avg_sqs"])
     for p, g, m, v, vmax in _flat(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs if amsgrad else None):
         if decoupled_weight_decay and weight_decay != 0:
             p *= 1 - lr * weight_decay
@@ -158,6 +159,6 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, *, lr, beta1, be
 
 def axpy(xs, ys, *, alpha):
     """x ← x + α·y: the in-place bandwidth reference."""
-    _check("axpy()", read_only="ys", xs=xs, ys=ys)
+    _check("axpy()", dict(xs=xs, ys=ys), read_only="ys")
     for x, y in _flat(xs, ys):
         x += np.multiply(y, alpha)

@@ -110,3 +110,20 @@ def test_set_num_threads_is_process_wide():
         assert seen == [1] and minigrad.build_info()["num_threads"] == 1
     finally:
         minigrad.set_num_threads(saved)
+
+
+@pytest.mark.parametrize("backend", ["cpp", "numpy"])
+@pytest.mark.parametrize("name, lists, scalars, message", [
+    ("adam", 5, dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, step_size=1e-3,
+                     bias_correction2_sqrt=0.5, amsgrad=False, maximize=False, decoupled_weight_decay=False),
+     "max_exp_avg_sqs must be a list or tuple of numpy arrays, got NoneType"),
+    ("sgd", 3, dict(lr=0.1, weight_decay=0.0, momentum=0.0, dampening=0.0, nesterov=False, maximize=False,
+                    first_step=False), "momentum_buffers must be a list or tuple of numpy arrays, got NoneType"),
+])
+def test_both_backends_refuse_the_same_unused_optional_list(backend, name, lists, scalars, message):
+    kernel = getattr(minigrad.optim.optimizer.BACKENDS[backend], name)
+    arrays = [[np.full(3, 0.5)] for _ in range(lists - 1)]
+    before = [a[0].copy() for a in arrays]
+    with pytest.raises(TypeError, match=message):
+        kernel(*arrays, None, **scalars)  # the optional state the options do not use, as None
+    assert all((a[0] == b).all() for a, b in zip(arrays, before))
