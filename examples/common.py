@@ -160,8 +160,8 @@ def time_backends(params, optimizer, lr, rounds=9):
     steps = {}
     for backend in ("cpp", "numpy"):
         copies = [mg.Parameter(p.data.copy()) for p in params]
-        for copy, grad in zip(copies, grads):
-            copy.grad = grad.copy()
+        for param_copy, grad in zip(copies, grads):
+            param_copy.grad = grad.copy()
         steps[backend] = make_optimizer(optimizer, copies, lr, backend).step
     return measure(steps, rounds)
 
