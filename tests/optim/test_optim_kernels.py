@@ -1,6 +1,5 @@
 """The C++ kernels against their NumPy twins, across threads and SIMD paths, and their argument
 checks (which must fire before anything is written)."""
-import ast
 import inspect
 import os
 import subprocess
@@ -292,13 +291,8 @@ def twin_names():
 
 
 def parameters(function):
-    """(positional names, keyword-only names). pybind11 functions have no inspect.signature, but
-    pybind11 writes theirs, in Python syntax, as the first line of the docstring."""
-    try:
-        params = inspect.signature(function).parameters.values()
-    except ValueError:
-        args = ast.parse(f"def {function.__doc__.splitlines()[0]}: pass").body[0].args
-        return [a.arg for a in args.posonlyargs + args.args], [a.arg for a in args.kwonlyargs]
+    """(positional names, keyword-only names); the compiled kernels carry a text signature."""
+    params = inspect.signature(function).parameters.values()
     return ([p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD],
             [p.name for p in params if p.kind is p.KEYWORD_ONLY])
 
