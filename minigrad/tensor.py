@@ -4,8 +4,8 @@ Tensor methods carry the algebra: arithmetic, elementwise math, reductions, shap
 (the ops torch keeps in ``torch.nn.functional`` live in ``minigrad.functional``). An op computes its
 result with NumPy and passes it to ``_node`` with its inputs, a ``backward(g)`` closure written right
 under the forward, and its name; the engine (``minigrad.autograd.engine``) does the rest. In-place
-ops bump a version the engine checks; writes straight into ``.data`` (optimizers do this) are not
-tracked, and views (``x[0]``, ``reshape``, ``detach``) share memory but not the version with their base.
+ops and optimizer steps bump the version of the memory they change, which every view of it (``x[0]``,
+``reshape``, ``detach``) shares; the engine checks it. Writes straight into ``.data`` are not tracked.
 
 Dtypes: Python floats become float32, Python ints int64 (as in torch); float64 works throughout;
 ops between tensors follow NumPy's promotion. The random generator (``manual_seed``,
@@ -41,7 +41,7 @@ ValuesIndices = namedtuple("ValuesIndices", "values indices")  # what max(dim) /
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "_requires_grad", "_parents", "_backward", "_name", "_version", "_created",
+    __slots__ = ("data", "grad", "_requires_grad", "_parents", "_backward", "_name", "_created",
                  "_retain", "__weakref__")  # the underscored fields are the engine's (see minigrad.autograd.engine)
     __array_ufunc__ = None  # `ndarray + tensor` defers to Tensor.__radd__ instead of making an object array
     __hash__ = object.__hash__  # == is elementwise; tensors hash by identity, as in torch
@@ -590,8 +590,8 @@ class Tensor:
 
 # ---- making tensors and graph nodes --------------------------------------------------------------------
 def _init_fields(t, data):
-    """Set every field of a fresh tensor: ``data``, no grad, no graph, version 0."""
-    t.data, t.grad, t._requires_grad, t._version, t._retain = data, None, False, 0, False
+    """Set every field of a fresh tensor: ``data``, no grad, no graph."""
+    t.data, t.grad, t._requires_grad, t._retain = data, None, False, False
     t._parents, t._backward, t._name = (), None, None
 
 

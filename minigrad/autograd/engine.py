@@ -15,14 +15,18 @@ the graph unless ``retain_graph=True``. A node's three states:
     live node     _name and _backward set
     freed node    _name set, _backward None, no parents: backpropagating through it raises
 
-In-place ops bump a version (``mark_modified``); ``run_backward`` raises if a tensor that a node
-consumed or produced was changed in place after the node ran. The engine knows tensors only by
+In-place changes are counted per block of memory, not per tensor (``mark_modified``; optimizers
+call it for every parameter they update): a view (``x[0]``, ``reshape``, ``detach``, or an ndarray
+wrapped twice) shares the version of the array that owns its memory, as torch's views share their
+base's version counter. ``run_backward`` raises if the memory of a tensor that a node consumed or
+produced was changed in place after the node ran. The engine knows tensors only by
 their attributes (``data``, ``grad`` and the underscored fields above), so it imports no Tensor.
 Grad mode is per thread, as in torch: ``no_grad``/``enable_grad`` and ``is_grad_enabled`` act on the
 calling thread only, and every new thread starts with grad enabled.
 """
 import functools
 import threading
+import weakref
 
 import numpy as np
 
@@ -33,7 +37,8 @@ class _GradMode(threading.local):
 
 
 _grad_mode = _GradMode()
-_clock = 0  # counts in-place ops; a tensor's _version is the clock of its last in-place change
+_clock = 0  # counts in-place changes; a node's _created is the clock when it was made
+_changed_at = {}  # id(memory owner) -> the clock of the last in-place change to that memory
 
 
 class no_grad:
@@ -68,11 +73,29 @@ def is_grad_enabled():
     return _grad_mode.enabled
 
 
+def _memory_owner(array):
+    """The ndarray that owns ``array``'s memory: ``array`` itself unless it is a view."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
 def mark_modified(t):
-    """Note that ``t`` was changed in place: nodes that saved it before now refuse to backpropagate."""
+    """Note that ``t.data`` (any object with a ``.data`` ndarray) was changed in place: nodes that
+    saved it, or any view of its memory, before now refuse to backpropagate."""
     global _clock
     _clock += 1
-    t._version = _clock
+    owner = _memory_owner(t.data)
+    key = id(owner)
+    if key not in _changed_at:  # forget the entry when the memory goes (its id may be reused)
+        weakref.finalize(owner, _changed_at.pop, key, None).atexit = False
+    _changed_at[key] = _clock
+
+
+def version(t):
+    """The clock of the last in-place change to ``t``'s memory (0 if none): torch's ``t._version``
+    up to numbering, shared by every view of the same memory."""
+    return _changed_at.get(id(_memory_owner(t.data)), 0) if _changed_at else 0
 
 
 def record(out, parents, backward, name):
@@ -127,10 +150,12 @@ def run_backward(root, grad, retain_graph):
             accumulate(node, g)
             if backward is None:
                 continue
-        if node._version > node._created:
+        created = node._created
+        changed_since = created < _clock  # any in-place change since the node ran (else nothing to look up)
+        if changed_since and version(node) > created:
             raise _modified_error(node, node)
         for p, pg in zip(node._parents, backward(g)):
-            if p._version > node._created:
+            if changed_since and version(p) > created:
                 raise _modified_error(p, node)
             if pg is None or not p._requires_grad:
                 continue
@@ -152,6 +177,7 @@ def accumulate(t, g):
 
 
 def _modified_error(t, node):
-    return RuntimeError(f"backward: a tensor of shape {t.shape} that '{node._name}' (output shape "
-                        f"{node.shape}) needs was modified by an in-place op after that op ran; clone() it "
-                        "before modifying, or modify it before using it")
+    return RuntimeError(f"one of the variables needed for gradient computation has been modified by an inplace "
+                        f"operation: a tensor of shape {t.shape} that '{node._name}' (output shape {node.shape}) "
+                        "needs, or a view of its memory, was changed in place (an in-place op or an optimizer "
+                        "step) after that op ran; clone() it before modifying, or modify it before using it")

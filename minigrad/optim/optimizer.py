@@ -11,6 +11,7 @@ from itertools import chain
 import numpy as np
 
 from .. import _C
+from ..autograd.engine import mark_modified
 from . import kernels_numpy
 
 BACKENDS = {"cpp": _C, "numpy": kernels_numpy}
@@ -148,8 +149,11 @@ class Optimizer:
         return True
 
     def _launch(self, group, key, params, grads, states, state_lists):
-        """One kernel call over these parameters, then their step counts (once the call succeeded)."""
+        """One kernel call over these parameters, then (once the call succeeded) their versions, so
+        that a graph that saved them refuses to backpropagate, and their step counts."""
         self._kernel_call(group, key, [p.data for p in params], grads, state_lists)
+        for p in params:
+            mark_modified(p)
         if self.counts_steps:
             for s in states:
                 s["step"] = key

@@ -129,7 +129,7 @@ def test_in_place_ops_outside_autograd_and_version_check():
     x = Tensor(np.ones(3))
     y = (w * x).sum()
     x.mul_(2)  # w's gradient needs the old x
-    with pytest.raises(RuntimeError, match="'mul'.*modified by an in-place op"):
+    with pytest.raises(RuntimeError, match="modified by an inplace operation: .*'mul'"):
         y.backward()
     with pytest.raises(RuntimeError, match="in-place"):
         w.add_(1)
@@ -242,3 +242,91 @@ GRAD_FN_NAMES = [
 @pytest.mark.parametrize("name, op", GRAD_FN_NAMES, ids=[n for n, _ in GRAD_FN_NAMES])
 def test_grad_fn_names_the_op(name, op):
     assert op(leaf(2, 4), leaf(4, seed=1)).grad_fn == name
+
+
+# ---- in-place changes are seen through views and optimizer steps (as torch's version counters) ----
+MODIFIED = "modified by an inplace operation"
+
+
+@pytest.mark.parametrize("backend", ["cpp", "numpy"])
+@pytest.mark.parametrize("make_optimizer", [lambda ps, b: mg.optim.SGD(ps, lr=0.1, backend=b),
+                                            lambda ps, b: mg.optim.Adam(ps, lr=0.1, backend=b)])
+def test_optimizer_step_between_forward_and_backward_is_refused(backend, make_optimizer):
+    lin = mg.nn.Linear(3, 2)
+    x = Tensor(np.ones((4, 3), np.float32), requires_grad=True)
+    opt = make_optimizer(lin.parameters(), backend)
+    for p in lin.parameters():
+        p.grad = np.ones_like(p.data)
+    for _ in range(2):  # the short path (state exists) as well as the first step
+        y = lin(x).sum()
+        opt.step()
+        with pytest.raises(RuntimeError, match=MODIFIED + ".*'linear'"):
+            y.backward()
+    y = lin(x).sum()  # a graph built after the step is fine
+    y.backward()
+    assert np.array_equal(x.grad, np.broadcast_to(lin.weight.data.sum(0), (4, 3)))
+
+
+def test_in_place_through_a_view_is_seen_by_the_base():
+    w = leaf(2)
+    a = Tensor(np.array([3.0, 4.0]))
+    y = (w * a).sum()
+    with mg.no_grad():
+        a[0:2].mul_(10)  # torch: gradient would silently be [30, 40] without the shared version
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        y.backward()
+
+
+@pytest.mark.parametrize("make_view", [lambda a: a.reshape(1, 2), lambda a: a.detach(), lambda a: a[None],
+                                       lambda a: Tensor(a.data), lambda a: a.view(2, 1).transpose(0, 1)])
+def test_base_changed_after_a_view_was_used(make_view):
+    w = leaf(2)
+    a = Tensor(np.array([3.0, 4.0]))
+    y = (w * make_view(a).reshape(2)).sum()
+    a.mul_(10)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        y.backward()
+
+
+def test_changes_to_other_memory_are_not_reported():
+    w = leaf(2)
+    a = Tensor(np.array([[3.0, 4.0], [5.0, 6.0]]))
+    column = a.T.reshape(4)[:2]  # a transposed reshape copies: its memory is not a's
+    y = (w * column).sum()
+    a.mul_(10)
+    Tensor(np.ones(2)).add_(1)
+    y.backward()
+    assert np.array_equal(w.grad, [3.0, 5.0])
+
+
+def test_version_entries_go_with_their_memory():
+    import gc
+    from minigrad.autograd import engine
+    before = len(engine._changed_at)
+    for _ in range(100):
+        Tensor(np.ones(3)).add_(1)
+    gc.collect()
+    assert len(engine._changed_at) == before
+
+
+def test_torch_refuses_the_same_three_cases():
+    torch = pytest.importorskip("torch")
+    lin = torch.nn.Linear(3, 2)
+    x = torch.ones(4, 3, requires_grad=True)
+    opt = torch.optim.SGD(lin.parameters(), lr=0.1)
+    for p in lin.parameters():
+        p.grad = torch.ones_like(p)
+    y = lin(x).sum()
+    opt.step()
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        y.backward()
+    w, a = torch.ones(2, requires_grad=True), torch.tensor([3.0, 4.0])
+    y = (w * a).sum()
+    a[0:2].mul_(10)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        y.backward()
+    b = a.reshape(1, 2)
+    y = (w * b).sum()
+    a.mul_(10)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        y.backward()
