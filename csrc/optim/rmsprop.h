@@ -3,6 +3,7 @@
 // minigrad/optim/kernels_numpy.py.
 #pragma once
 #include <cmath>
+#include <limits>
 
 #include "../driver.h"
 
@@ -12,6 +13,9 @@ namespace {
 
 // ---- RMSprop: v ← αv + (1−α)g²;  centered: ḡ ← lerp(ḡ, g, 1−α), avg ← √(v − ḡ²) else √v;
 //               avg ← avg + eps;  momentum: b ← μb + g/avg, θ ← θ − lr·b;  else θ ← θ − lr·g/avg -----
+template <typename T>
+constexpr T kInf = std::numeric_limits<T>::infinity();
+
 template <bool L2, bool Centered, bool Momentum, bool SmallWeight, typename T>
 void rmsprop_loop(T* __restrict p, const T* __restrict g, T* __restrict v, T* __restrict gavg, T* __restrict b,
                   int64_t n, const RmspropArgs& a) {
@@ -25,7 +29,10 @@ void rmsprop_loop(T* __restrict p, const T* __restrict g, T* __restrict v, T* __
     T avg;
     if (Centered) {
       gavg[i] = lerp<SmallWeight>(gavg[i], d, one_minus_alpha);
-      avg = std::sqrt(v[i] - gavg[i] * gavg[i]);
+      // v − ḡ², except that v = ∞ stays ∞ when ḡ² overflows too (∞ − ∞ would be NaN): torch's
+      // addcmul computes it with one rounding (an FMA), which keeps the parameter where we would not.
+      const T centered_v = v[i] - gavg[i] * gavg[i];
+      avg = std::sqrt(v[i] == kInf<T> && std::fabs(gavg[i]) < kInf<T> ? v[i] : centered_v);
     } else {
       avg = std::sqrt(v[i]);
     }

@@ -119,6 +119,7 @@ def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, *, lr, alph
             _lerp_(gavg, d, 1 - alpha, scratch)
             avg = np.multiply(gavg, gavg)
             np.subtract(v, avg, out=avg)
+            np.copyto(avg, v, where=np.isposinf(v) & np.isfinite(gavg))  # ∞ − (ḡ² overflowed) is ∞, as in torch
             np.sqrt(avg, out=avg)
         else:
             avg = np.sqrt(v)

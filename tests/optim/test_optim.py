@@ -79,6 +79,20 @@ def test_rmsprop_centered_momentum_by_hand(backend):
 
 
 @pytest.mark.parametrize("backend", ["cpp", "numpy"])
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_rmsprop_centered_survives_squares_that_overflow(backend, momentum):
+    # float32 gradients ≥ ~1e20: v = ∞ after one step and, a step later, ḡ² overflows too. torch keeps
+    # the parameter (√(∞ − ḡ²) = ∞, so the update is d/∞ = 0); ∞ − ∞ must not make it NaN.
+    p = Param(np.ones(40, np.float32))
+    opt = optim.RMSprop([p], lr=0.01, centered=True, momentum=momentum, backend=backend)
+    for g in (1e21, 1e22, 3e38, 2e21):
+        p.grad = np.full(40, g, np.float32)
+        opt.step()
+    assert np.all(p.data == 1.0) and np.all(opt.state[p]["square_avg"] == np.inf)
+    assert np.all(np.isfinite(opt.state[p]["grad_avg"]))
+
+
+@pytest.mark.parametrize("backend", ["cpp", "numpy"])
 @pytest.mark.parametrize("amsgrad", [False, True])
 def test_adam_by_hand(backend, amsgrad):
     p = scalar_param(1.0)

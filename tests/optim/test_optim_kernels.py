@@ -14,7 +14,7 @@ import minigrad.optim as optim
 from minigrad import _C
 from minigrad.optim import kernels_numpy
 
-from optim_cases import ALL, IDS, make_params, train
+from optim_cases import ALL, IDS, Param, make_params, train
 
 TOLERANCE = {np.float32: 1e-6, np.float64: 1e-12}
 
@@ -129,6 +129,26 @@ def test_every_simd_path_is_bitwise_identical(case, dtype, restore_threads_and_s
     reference = results.pop("baseline")
     for level, result in results.items():
         assert result.tobytes() == reference.tobytes(), level
+
+
+def test_every_simd_path_handles_overflowing_squares_alike(restore_threads_and_simd):
+    grads = np.array([1e21, -3e38, 1e19, np.inf, 0.0, 2e20, np.nan, 5.0] * 4, np.float32)
+    results = {}
+    for level in minigrad.build_info()["simd_supported"]:
+        minigrad.set_simd(level)
+        p = Param(np.ones_like(grads))
+        opt = optim.RMSprop([p], lr=0.01, centered=True)
+        for scale in (1, 1, -1):
+            p.grad = grads * np.float32(scale)
+            opt.step()
+        results[level] = p.data
+    twin = Param(np.ones_like(grads))
+    opt = optim.RMSprop([twin], lr=0.01, centered=True, backend="numpy")
+    for scale in (1, 1, -1):
+        twin.grad = grads * np.float32(scale)
+        opt.step()
+    for level, result in results.items():
+        assert result.tobytes() == twin.data.tobytes(), level
 
 
 def test_simd_is_chosen_by_environment_variable(tmp_path):

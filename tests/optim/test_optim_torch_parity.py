@@ -5,7 +5,7 @@ import pytest
 
 import minigrad.optim as optim
 
-from optim_cases import ALL, IDS, make_params
+from optim_cases import ALL, IDS, Param, make_params
 
 torch = pytest.importorskip("torch")
 
@@ -37,6 +37,23 @@ def test_same_trajectory_as_torch(case, dtype, backend):
             expected = value.numpy() if key != "step" else float(value)
             np.testing.assert_allclose(ours.state[p][key], expected, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype],
                                        err_msg=key)
+
+
+@pytest.mark.parametrize("backend", ["cpp", "numpy"])
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_centered_rmsprop_with_overflowing_squares_as_torch(backend, momentum):
+    grads = np.array([1e21, 1e22, 3e38, 1e19, 1.0, -2e20], np.float32)
+    p = Param(np.ones(6, np.float32))
+    t = torch.ones(6, requires_grad=True)
+    ours = optim.RMSprop([p], lr=0.01, centered=True, momentum=momentum, backend=backend)
+    theirs = torch.optim.RMSprop([t], lr=0.01, centered=True, momentum=momentum, foreach=False)
+    for step in range(4):
+        p.grad = grads * np.float32((-1) ** step)
+        t.grad = torch.from_numpy(p.grad.copy())
+        ours.step()
+        theirs.step()
+    np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-6)
+    assert np.all(np.isfinite(p.data))
 
 
 @pytest.mark.parametrize("name", ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW"])
