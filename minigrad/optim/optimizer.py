@@ -5,6 +5,7 @@ updated in place) and ``.grad`` (an ndarray of the same shape and dtype, or None
 Subclasses gather a param group into lists and hand them to one kernel call per dtype; the kernel
 is ``minigrad._C`` (C++) or its twin ``minigrad.optim.kernels_numpy``, chosen by ``backend``.
 """
+import reprlib
 from collections import defaultdict
 from itertools import chain
 
@@ -97,8 +98,9 @@ class Optimizer:
     def step(self, closure=None):
         """One update of every parameter that has a gradient; returns ``closure()``'s loss if given.
 
-        Nothing changes unless everything is valid: every group's hyperparameters and every
-        parameter/gradient pair are checked before any parameter or state is written.
+        All or nothing: every group's hyperparameters, and every parameter, gradient and state array
+        of every kernel call, are checked before the first call writes anything; step counts move
+        only after all calls ran. A rejected step leaves parameters, state and counts as they were.
         """
         loss = closure() if closure is not None else None
         if len(self.param_groups) == 1 and not self.skip_nonfinite and self._step_in_one_call(self.param_groups[0]):
@@ -112,11 +114,7 @@ class Optimizer:
         if self.skip_nonfinite and not self._grads_finite():
             self.skipped_steps += 1
             return loss
-        for group in self.param_groups:
-            names = self._state_names(group)
-            for (_, key), (params, states) in self._buckets(group).items():
-                state_lists = {name: [s[name] for s in states] for name in names}
-                self._launch(group, key, params, [p.grad for p in params], states, state_lists)
+        self._run(self._checked_calls())
         return loss
 
     def _step_in_one_call(self, group):
@@ -129,7 +127,6 @@ class Optimizer:
         params = group["params"]
         if not params:
             return False
-        grads = [p.grad for p in params]  # a None (a parameter to skip) fails the kernel's check
         state_of = self.state.get
         states = [state_of(p) for p in params]
         if None in states:  # a parameter's first step: the general path creates its state after checking
@@ -142,39 +139,69 @@ class Optimizer:
         if keys.count(keys[0]) != len(keys):
             return False
         self._validate(group)
-        try:
-            self._launch(group, keys[0], params, grads, states, state_lists)
+        try:  # a parameter without gradient (None) fails the kernel's check too
+            self._run([(group, keys[0], params, states, state_lists)])
         except (TypeError, ValueError):  # raised by the kernel's checks, before any write
             return False
         return True
 
-    def _launch(self, group, key, params, grads, states, state_lists):
-        """One kernel call over these parameters, then (once the call succeeded) their versions, so
-        that a graph that saved them refuses to backpropagate, and their step counts."""
-        self._kernel_call(group, key, [p.data for p in params], grads, state_lists)
-        for p in params:
-            mark_modified(p)
-        if self.counts_steps:
-            for s in states:
-                s["step"] = key
+    def _checked_calls(self):
+        """Every kernel call of this step as (group, key, params, states, state_lists), each checked
+        as its kernel will check it, with the state it needs created. If any check fails, the state
+        created here is removed again before the error propagates."""
+        calls, created = [], []
+        try:
+            for index, group in enumerate(self.param_groups):
+                names = self._state_names(group)
+                for (_, key), (params, states) in self._buckets(group, created).items():
+                    state_lists = {name: [s[name] for s in states] for name in names}
+                    in_call = {id(p): s for p, s in zip(params, states)}  # checked in group order: indices
+                    lists = [("params", [p.data for p in group["params"]]),  # in messages are the group's
+                             ("grads", [p.grad if id(p) in in_call else None for p in group["params"]])]
+                    lists += [(f"state['{name}']", [in_call[id(p)][name] if id(p) in in_call else None
+                                                    for p in group["params"]]) for name in names]
+                    _C.check_arrays(f"{type(self).__name__}.step: param_groups[{index}]", lists, skip_missing=True)
+                    calls.append((group, key, params, states, state_lists))
+        except BaseException:
+            for p, name in created:
+                del self.state[p][name]
+                if not self.state[p]:
+                    del self.state[p]
+            raise
+        return calls
+
+    def _run(self, calls):
+        """The kernel calls; then, once all succeeded, every updated parameter's version (so that a
+        graph that saved it refuses to backpropagate) and step count."""
+        for group, key, params, _, state_lists in calls:
+            self._kernel_call(group, key, [p.data for p in params], [p.grad for p in params], state_lists)
+        for _, key, params, states, _ in calls:
+            for p in params:
+                mark_modified(p)
+            if self.counts_steps:
+                for s in states:
+                    s["step"] = key
 
     def _grads_finite(self):
         return all(np.isfinite(p.grad).all() for group in self.param_groups for p in group["params"]
                    if p.grad is not None)
 
-    def _buckets(self, group):
+    def _buckets(self, group, created):
         """The group's parameters that have a gradient, as {(dtype, step key): (params, states)}:
         each bucket is one kernel call. The key sees the state as it was before this step; then the
-        state arrays the group's options need (``_state_names``) are created where missing."""
+        state arrays the group's options need (``_state_names``) are created where missing, each
+        noted as (param, name) in ``created``."""
         buckets = {}
         names = self._state_names(group)
         with_grad = [p for p in group["params"] if p.grad is not None]
-        with_grad_states = [self.state[p] for p in with_grad]
+        with_grad_states = [self.state.get(p, {}) for p in with_grad]
         for p, state, key in zip(with_grad, with_grad_states, self._step_keys(with_grad_states)):
             params, states = buckets.setdefault((p.data.dtype, key), ([], []))
+            state = self.state[p]
             for name in names:
                 if name not in state:
                     state[name] = self._new_state(p, name, group)
+                    created.append((p, name))
             params.append(p)
             states.append(state)
         return buckets
@@ -222,19 +249,29 @@ class Optimizer:
 
     def load_state_dict(self, state_dict):
         """Load a ``state_dict()`` (ours or torch's, converted to NumPy): arrays are copied and cast
-        to their parameter's dtype; everything is checked before anything changes."""
-        saved_groups = state_dict["param_groups"]
+        to their parameter's dtype. The whole dict is checked (structure, step counts, array shapes
+        and dtypes, hyperparameters) before anything changes."""
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= state_dict.keys():
+            raise TypeError("state_dict must be a dict with 'state' and 'param_groups', as state_dict() returns")
+        saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
+        if not isinstance(saved_groups, (list, tuple)) or not all(isinstance(g, dict) and "params" in g
+                                                                  for g in saved_groups):
+            raise TypeError("state_dict['param_groups'] must be a list of dicts, each with 'params'")
+        if not isinstance(saved_state, dict):
+            raise TypeError(f"state_dict['state'] must be a dict, got {type(saved_state).__name__}")
         if len(saved_groups) != len(self.param_groups):
             raise ValueError("loaded state dict has a different number of parameter groups")
         if any(len(s["params"]) != len(g["params"]) for s, g in zip(saved_groups, self.param_groups)):
             raise ValueError("loaded state dict contains a parameter group that doesn't match the size of "
                              "optimizer's group")
-        by_index = {int(i): p for s, g in zip(saved_groups, self.param_groups) for i, p in zip(s["params"], g["params"])}
+        by_index = {_index(i): p for s, g in zip(saved_groups, self.param_groups) for i, p in zip(s["params"], g["params"])}
         new_state = defaultdict(dict)
-        for i, saved in state_dict["state"].items():
-            if int(i) not in by_index:
+        for i, saved in saved_state.items():
+            if _index(i) not in by_index:
                 raise ValueError(f"loaded state dict has state for parameter {i}, which no parameter group lists")
-            p = by_index[int(i)]
+            if not isinstance(saved, dict):
+                raise TypeError(f"loaded state dict: the state of parameter {i} must be a dict, got {type(saved).__name__}")
+            p = by_index[_index(i)]
             new_state[p] = {name: _state_value(value, p, name, i) for name, value in saved.items()}
         new_groups = [{**{k: v for k, v in s.items() if k != "params"}, "params": g["params"]}
                       for s, g in zip(saved_groups, self.param_groups)]
@@ -250,13 +287,33 @@ class Optimizer:
         return "\n".join(lines)
 
 
+def _index(i):
+    """A parameter's index in a state dict: an int (or a str of one, as JSON gives back)."""
+    if isinstance(i, bool) or not isinstance(i, (int, np.integer, str)) or not str(i).lstrip("-").isdigit():
+        raise TypeError(f"loaded state dict: parameter indices must be integers, got {i!r}")
+    return int(i)
+
+
+MAX_STEP = 2 ** 53  # beyond, a float step count stops counting (and bias corrections are 1)
+
+
 def _state_value(value, param, name, index):
-    """A copy of one saved state entry: the step count as a number, arrays cast to the parameter's
-    dtype and checked for shape."""
+    """A checked copy of one saved state entry: the step count as a number (a whole number in
+    [0, 2**53]), arrays of real numbers cast to the parameter's dtype and checked for shape."""
     if name == "step":
-        return value.item() if hasattr(value, "item") else value
-    array = np.array(value, dtype=param.data.dtype, order="C", copy=True)
+        step = value.item() if isinstance(value, (np.ndarray, np.generic)) and np.size(value) == 1 else value
+        if isinstance(step, bool) or not isinstance(step, (int, float)):
+            raise TypeError(f"loaded state dict: state 'step' of parameter {index} must be a number, got "
+                            f"{type(value).__name__}")
+        if not (0 <= step <= MAX_STEP and float(step).is_integer()):
+            raise ValueError(f"loaded state dict: state 'step' of parameter {index} must be a whole number of steps "
+                             f"between 0 and 2**53, got {reprlib.repr(value)}")
+        return step
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"loaded state dict: state {name!r} of parameter {index} must be an array of real numbers, "
+                        f"got dtype {array.dtype}")
     if array.shape != param.data.shape:
         raise ValueError(f"loaded state dict: state {name!r} of parameter {index} has shape {array.shape} "
                          f"but the parameter has shape {param.data.shape}")
-    return array
+    return np.array(array, dtype=param.data.dtype, order="C", copy=True)

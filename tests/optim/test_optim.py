@@ -336,7 +336,7 @@ def _cast_state(opt, params):
     (_make_non_contiguous, ValueError, r"params\[1\] is not C-contiguous"),
     (_reshape_in_place, ValueError, r"grads\[1\] has shape \(4,\) but params\[1\] has shape \(2, 2\)"),
     (_cast_gradient, TypeError, r"grads\[0\] has dtype float64 but params\[0\] has float32"),
-    (_cast_state, TypeError, r"exp_avg_sqs\[1\] has dtype float64 but params\[1\] has float32"),
+    (_cast_state, TypeError, r"param_groups\[0\]: state\['exp_avg_sq'\]\[1\] has dtype float64 but params\[1\] has float32"),
 ])
 def test_steady_state_catches_every_change_before_any_write(change, error, message, backend):
     params = [Param(np.full(3, 1.0, np.float32)), Param(np.full(4, 2.0, np.float32))]
@@ -434,6 +434,56 @@ def test_load_state_dict_checks_before_changing_anything():
     bad["param_groups"][0]["lr"] = -1
     with pytest.raises(ValueError, match="Invalid learning rate"):
         optim.SGD([scalar_param(0.0), scalar_param(0.0)]).load_state_dict(bad)
+
+
+@pytest.mark.parametrize("backend", ["cpp", "numpy"])
+@pytest.mark.parametrize("entry, value, error, message", [
+    ("step", -1, ValueError, r"state 'step' of parameter 1 must be a whole number of steps between 0 and 2\*\*53, got -1"),
+    ("step", -2, ValueError, "got -2"),
+    ("step", 10 ** 400, ValueError, r"got 1000.*\.\.\..*000$"),
+    ("step", float("nan"), ValueError, "got nan"),
+    ("step", np.float32(np.inf), ValueError, "got np.float32\\(inf\\)"),
+    ("step", 2.5, ValueError, "got 2.5"),
+    ("step", True, TypeError, "state 'step' of parameter 1 must be a number, got bool"),
+    ("step", "3", TypeError, "must be a number, got str"),
+    ("step", np.array([1, 2]), TypeError, "must be a number, got ndarray"),
+    ("exp_avg", np.ones(2, complex), TypeError, "state 'exp_avg' of parameter 1 must be an array of real numbers"),
+    ("exp_avg", np.array(["a", "b"]), TypeError, "must be an array of real numbers, got dtype <U1"),
+    ("exp_avg_sq", np.ones(3), ValueError, r"state 'exp_avg_sq' of parameter 1 has shape \(3,\)"),
+])
+def test_load_state_dict_refuses_bad_state_before_changing_anything(backend, entry, value, error, message):
+    # Each used to be accepted and fail later: -1 with ZeroDivisionError, -2 with a complex bias
+    # correction, 10**400 with OverflowError, nan with silently NaN parameters.
+    params = [Param(np.ones(2)), Param(np.full(2, 2.0))]
+    opt = optim.Adam(params, lr=0.1, backend=backend)
+    for p in params:
+        p.grad = np.ones(2)
+    opt.step()
+    bad = copy.deepcopy(opt.state_dict())
+    bad["state"][1][entry] = value
+    bad["param_groups"][0]["lr"] = 0.5
+    before = copy.deepcopy((opt.state_dict(), [p.data for p in params]))
+    with pytest.raises(error, match=message):
+        opt.load_state_dict(bad)
+    after = (opt.state_dict(), [p.data for p in params])
+    assert after[0]["param_groups"] == before[0]["param_groups"]
+    assert all(after[0]["state"][i]["step"] == 1 for i in (0, 1))
+    opt.step()  # still a working optimizer
+    assert all(np.isfinite(p.data).all() for p in params)
+
+
+@pytest.mark.parametrize("state_dict, message", [
+    (None, "state_dict must be a dict with 'state' and 'param_groups'"),
+    ({"state": {}}, "state_dict must be a dict with 'state' and 'param_groups'"),
+    ({"state": [], "param_groups": [{"params": [0]}]}, r"state_dict\['state'\] must be a dict, got list"),
+    ({"state": {}, "param_groups": [[0]]}, r"state_dict\['param_groups'\] must be a list of dicts"),
+    ({"state": {"x": {}}, "param_groups": [{"params": [0]}]}, "parameter indices must be integers, got 'x'"),
+    ({"state": {0: [1]}, "param_groups": [{"params": [0]}]}, "the state of parameter 0 must be a dict, got list"),
+])
+def test_load_state_dict_refuses_malformed_dicts(state_dict, message):
+    opt = optim.SGD([Param(np.ones(2))], lr=0.1, momentum=0.9)
+    with pytest.raises(TypeError, match=message):
+        opt.load_state_dict(state_dict)
 
 
 def test_load_state_dict_copies_and_casts_arrays():

@@ -49,3 +49,81 @@ def test_cpp_and_numpy_agree_and_grads_stay_untouched(case, shapes, dtype, seed)
     for a, b in zip(*results):
         assert a.data.shape == b.data.shape and a.data.dtype == dtype
         np.testing.assert_allclose(a.data, b.data, rtol=tolerance, atol=tolerance, equal_nan=True)
+
+
+# ---- a rejected step changes nothing, in any group ------------------------------------------------
+
+def _spoil_param_dtype(opt, p, rng):
+    p.data = p.data.astype(np.float64 if p.data.dtype == np.float32 else np.float32)
+    p.grad = p.grad.astype(p.data.dtype)
+
+
+def _spoil_state_dtype(opt, p, rng):
+    name = rng.choice(sorted(k for k in opt.state[p] if k != "step"))
+    opt.state[p][name] = opt.state[p][name].astype(np.float64 if p.data.dtype == np.float32 else np.float32)
+
+
+def _spoil_state_read_only(opt, p, rng):
+    opt.state[p][rng.choice(sorted(k for k in opt.state[p] if k != "step"))].flags.writeable = False
+
+
+def _spoil_state_layout(opt, p, rng):
+    name = rng.choice(sorted(k for k in opt.state[p] if k != "step"))
+    opt.state[p][name] = np.repeat(opt.state[p][name], 2).reshape(-1, 2)[:, 0].reshape(p.data.shape)
+
+
+def _spoil_state_shape(opt, p, rng):
+    name = rng.choice(sorted(k for k in opt.state[p] if k != "step"))
+    opt.state[p][name] = np.zeros(p.data.size + 1, p.data.dtype)
+
+
+def _spoil_grad(opt, p, rng):
+    p.grad = np.zeros(p.data.size + 2, p.data.dtype)
+
+
+SPOILERS = [_spoil_param_dtype, _spoil_state_dtype, _spoil_state_read_only, _spoil_state_layout, _spoil_state_shape,
+            _spoil_grad]
+
+
+def _snapshot(opt, params):
+    """Every byte a step may change: parameters, state arrays and numbers, and which state exists."""
+    state = {i: {k: (v.dtype.str, v.shape, v.tobytes()) if isinstance(v, np.ndarray) else v
+                 for k, v in opt.state[p].items()} for i, p in enumerate(params) if p in opt.state}
+    return [(p.data.dtype.str, p.data.tobytes()) for p in params], state
+
+
+@settings(max_examples=200, deadline=None)
+@given(case=OPTIMIZERS, sizes=st.lists(st.lists(st.integers(2, 6), min_size=1, max_size=3), min_size=2, max_size=4),
+       backend=st.sampled_from(["cpp", "numpy"]), spoiler=st.sampled_from(SPOILERS), seed=st.integers(0, 2**32 - 1),
+       fresh=st.booleans())
+def test_a_rejected_step_changes_nothing(case, sizes, backend, spoiler, seed, fresh):
+    # Several groups; some parameters have no gradient (no call), some join late (their state is
+    # created during the rejected step and must be gone after it). One parameter of a random group,
+    # possibly the last, is spoiled after it has state: the step must raise before any write.
+    name, options = case
+    rng = np.random.default_rng(seed)
+    groups = [[Param(rng.standard_normal(n).astype(np.float32)) for n in group] for group in sizes]
+    params = [p for group in groups for p in group]
+    opt = getattr(optim, name)([{"params": g} for g in groups], **options, backend=backend)
+    for p in params:
+        p.grad = rng.standard_normal(p.data.shape).astype(np.float32)
+    opt.step()
+    for p in params:
+        p.grad = None if rng.random() < 0.2 else rng.standard_normal(p.data.shape).astype(np.float32)
+    if fresh:  # a parameter without state yet, in the first group
+        late = Param(rng.standard_normal(3).astype(np.float32), rng.standard_normal(3).astype(np.float32))
+        opt.param_groups[0]["params"].append(late)
+        params.append(late)
+    victim = groups[rng.integers(len(groups))][-1]
+    if not any(k != "step" for k in opt.state[victim]) and spoiler is not _spoil_param_dtype:
+        spoiler = _spoil_grad  # SGD without momentum keeps no state to spoil
+    if victim.grad is None:
+        victim.grad = np.zeros_like(victim.data)
+    spoiler(opt, victim, rng)
+    before = _snapshot(opt, params)
+    try:
+        opt.step()
+    except (TypeError, ValueError):
+        assert _snapshot(opt, params) == before
+    else:
+        assert spoiler is _spoil_param_dtype and not any(k != "step" for k in opt.state[victim])
