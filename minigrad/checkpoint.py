@@ -1,22 +1,36 @@
 """Checkpoints: ``save(obj, path)`` and ``load(path)`` without pickle.
 
-``obj`` is a tree of dicts, lists and tuples whose leaves are NumPy arrays (or anything with a
-``.data`` array, such as a minigrad Tensor, saved as that array), NumPy scalars, and Python
-``None``/``bool``/``int``/``float``/``str``. Dict keys may be any such leaf (optimizer state
-dicts key parameters by int). The file is a safetensors file: the arrays are its tensors, named
-by their path in the tree (``"state.0.exp_avg"``); its metadata holds a CRC-32 of the arrays'
-bytes and the tree as JSON in which every type is explicit, so that int and str keys, tuples and
-lists, bools and ints, and floats (bit for bit, inf and nan included) come back as they went in.
-Tensors and numpy arrays load as numpy arrays. Loading parses JSON and copies bytes: it never
-runs code.
+``obj`` is a tree of dicts, lists and tuples whose leaves are Python ``None``/``bool``/``int``/
+``float``/``str``, NumPy arrays and scalars of bool, (u)int8-64 or float16/32/64, and anything with
+such a ``.data`` array (a minigrad Tensor), saved as that array. Dict keys may be ``None``, bool,
+int, float, str, NumPy scalars, or tuples of these (optimizer state dicts key parameters by int).
+What loads is what was saved: int and str keys, tuples and lists, bools and ints, and floats bit for
+bit (inf and nan with its sign and payload); but arrays come back as writeable, C-contiguous,
+little-endian ndarrays, and subclasses (Tensor, IntEnum, OrderedDict, namedtuple) as their base.
+``save`` refuses anything else with a ``TypeError`` naming its path (sets, bytes, masked arrays,
+object, complex, structured or float128 arrays, a Tensor as a dict key) before writing anything.
 
-Writes are atomic: the bytes go to a temporary file in the target's directory, are flushed and
-fsynced, and then replace the target in one ``os.replace``, so a crash leaves the old file whole.
+Format v2: a safetensors file whose tensors are the arrays, named by their dotted path in the tree
+(``"state.0.exp_avg"``, with ``#N`` appended where that name is taken), and whose metadata holds
+``format``, the tree as JSON in which every type is explicit and arrays are referred to by name, and
+``sha256``: the SHA-256 of the whole file with that field's 64 hex digits read as zeros. ``load``
+checks it first, so a damaged byte anywhere raises ``ValueError``. v1 files still load, with v1's
+weaker guarantee: their CRC-32 covers only the arrays' bytes. Loading parses JSON and copies bytes:
+it never runs code.
+
+Writes are atomic: the bytes go to a locked temporary file beside the target (the file a symlink
+points to), which keeps the old file's permission bits, is flushed and fsynced, and then replaces
+the target in one ``os.replace``, so a crash leaves the old file whole. The next save of that target
+deletes the temporaries that saves which died left behind (``flock`` tells them from live ones; on
+Windows, where a file open in another process cannot be deleted, the failed deletion does).
 """
+import hashlib
 import json
 import math
 import os
+import re
 import secrets
+import stat
 import struct
 import zlib
 
@@ -24,17 +38,40 @@ import numpy as np
 import safetensors
 import safetensors.numpy
 
-FORMAT = "minigrad.checkpoint.v1"
-_KINDS = "biuf"  # bool, signed and unsigned ints, floats: the dtypes safetensors stores
+try:
+    import fcntl
+except ImportError:  # Windows: no flock, but a file open in a live save cannot be deleted either
+    fcntl = None
+
+FORMAT = "minigrad.checkpoint.v2"
+_V1 = "minigrad.checkpoint.v1"
+_DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+           "float16", "float32", "float64"}  # what safetensors stores and NumPy has
+_FIELD = b'"sha256":"'  # once in a header: the tree's quotes are escaped, tensor entries are objects
+_ZEROS = b"0" * 64
+_MAX_HEADER = 100_000_000  # bytes: safetensors refuses larger headers, at save as at load
 
 
 def save(obj, path):
-    """Write ``obj`` (see the module docstring) to ``path`` atomically."""
+    """Write ``obj`` (see the module docstring) to ``path``, or to the file it links to, atomically.
+
+    Raises ``TypeError`` naming the place in ``obj`` of anything that could not come back, and
+    ``ValueError`` for an ``obj`` that contains itself or is too large for a header, before writing.
+    """
     tensors = {}
-    tree = _encode(obj, (), tensors)
-    metadata = {"format": FORMAT, "crc32": str(_crc32(tensors)),
-                "tree": json.dumps(tree, allow_nan=False, separators=(",", ":"))}
-    _atomic_write(os.fspath(path), safetensors.numpy.save(tensors, metadata=metadata))
+    try:
+        tree = json.dumps(_encode(obj, (), tensors), allow_nan=False, separators=(",", ":"))
+    except RecursionError:
+        raise ValueError("save: obj is nested too deeply (or contains itself)") from None
+    metadata = {"format": FORMAT, "sha256": _ZEROS.decode(), "tree": tree}
+    try:
+        data = safetensors.numpy.save(tensors, metadata=metadata)
+    except safetensors.SafetensorError as err:  # all that is left to refuse: a header over _MAX_HEADER
+        raise ValueError(f"save: obj does not fit in a safetensors header of {_MAX_HEADER} bytes ({err}); "
+                         "hold bulk data in arrays, not in lists or strings") from None
+    start = _digest_start(data)
+    view = memoryview(data)
+    _atomic_write(os.path.realpath(os.fsdecode(path)), (view[:start], _sha256(data, start), view[start + 64:]))
 
 
 def load(path):
@@ -47,22 +84,19 @@ def load(path):
         data = f.read()
     try:
         metadata = _header(data).get("__metadata__")
-        if not isinstance(metadata, dict) or metadata.get("format") != FORMAT or "tree" not in metadata:
-            raise ValueError("no minigrad metadata (a safetensors file written by something else?)")
+        version = metadata.get("format") if isinstance(metadata, dict) else None
+        if version not in (FORMAT, _V1):
+            raise ValueError(f"not a minigrad checkpoint of a known format (format {version!r})")
+        if version == FORMAT:
+            start = _digest_start(data)
+            if data[start:start + 64] != _sha256(data, start):
+                raise ValueError("SHA-256 mismatch: the file is damaged")
         arrays = safetensors.numpy.load(data)
-        if metadata.get("crc32") != str(_crc32(arrays)):
+        if version == _V1 and metadata.get("crc32") != str(_crc32(arrays)):
             raise ValueError("checksum mismatch: the arrays' bytes are corrupted")
         return _decode(json.loads(metadata["tree"]), arrays)
     except (ValueError, TypeError, KeyError, IndexError, RecursionError, safetensors.SafetensorError) as err:
         raise ValueError(f"{path} is not a readable minigrad checkpoint: {err}") from err
-
-
-def _crc32(arrays):
-    """CRC-32 of the arrays' bytes, in name order."""
-    crc = 0
-    for name in sorted(arrays):
-        crc = zlib.crc32(arrays[name].reshape(-1).view(np.uint8), crc)
-    return crc
 
 
 def _header(data):
@@ -72,42 +106,85 @@ def _header(data):
     (n,) = struct.unpack("<Q", data[:8])
     if n > len(data) - 8:
         raise ValueError("header length exceeds the file size (truncated, or not a safetensors file)")
+    if n > _MAX_HEADER:
+        raise ValueError(f"header of {n} bytes, over safetensors' limit of {_MAX_HEADER}")
     header = json.loads(data[8:8 + n])
     if not isinstance(header, dict):
         raise ValueError("header is not a JSON object")
     return header
 
 
+def _digest_start(data):
+    """Offset of the digest's hex digits: right after the header's one ``"sha256":"``."""
+    end = 8 + struct.unpack("<Q", data[:8])[0]
+    at = data.find(_FIELD, 8, end)
+    if at < 0 or data.find(_FIELD, at + 1, end) >= 0:
+        raise ValueError("the header does not hold exactly one sha256 field")
+    return at + len(_FIELD)
+
+
+def _sha256(data, start):
+    """Hex SHA-256 of ``data`` with its 64 bytes at ``start`` read as zeros."""
+    view = memoryview(data)
+    digest = hashlib.sha256(view[:start])
+    digest.update(_ZEROS)
+    digest.update(view[start + 64:])
+    return digest.hexdigest().encode()
+
+
+def _crc32(arrays):
+    """v1's checksum: CRC-32 of the arrays' bytes, in name order."""
+    crc = 0
+    for name in sorted(arrays):
+        crc = zlib.crc32(arrays[name].reshape(-1).view(np.uint8), crc)
+    return crc
+
+
 def _encode(obj, path, tensors):
-    """The JSON form of ``obj``; arrays go into ``tensors`` under their dotted path."""
+    """The JSON form of ``obj``; arrays go into ``tensors`` under a name derived from ``path``."""
+    if isinstance(obj, np.generic):  # before str and float: np.str_ and np.float64 subclass them
+        return {"scalar": _add_array(np.asarray(obj), path, tensors)}
     if obj is None or isinstance(obj, (bool, str)):
         return obj
-    if isinstance(obj, np.generic):
-        return {"scalar": _add_array(np.asarray(obj), path, tensors)}
-    if isinstance(obj, int):
-        return int(obj)  # an int subclass (IntEnum) is stored as a plain int
+    if isinstance(obj, int):  # an int subclass (IntEnum) is stored as a plain int
+        return int(obj) if obj.bit_length() <= 64 else {"int": hex(obj)}  # any JSON reader parses 20 digits
     if isinstance(obj, float):
-        return float(obj) if math.isfinite(obj) else {"float": repr(float(obj))}
+        return float(obj) if math.isfinite(obj) else {"float": struct.pack(">d", obj).hex()}
     if isinstance(obj, (list, tuple)):
         items = [_encode(x, path + (i,), tensors) for i, x in enumerate(obj)]
         return {"tuple": items} if isinstance(obj, tuple) else items
     if isinstance(obj, dict):
+        for key in obj:
+            _check_key(key, path)
         return {"dict": [[_encode(k, path + ("key",), tensors), _encode(v, path + (k,), tensors)]
                          for k, v in obj.items()]}
     array = obj if isinstance(obj, np.ndarray) else getattr(obj, "data", None)
     if isinstance(array, np.ndarray):
         return {"array": _add_array(array, path, tensors)}
-    raise TypeError(f"cannot save {type(obj).__name__} at {_dotted(path)!r}: a checkpoint holds arrays, "
+    raise TypeError(f"save: cannot save {type(obj).__name__} at {_dotted(path)!r}: a checkpoint holds arrays, "
                     "numbers, str, None, and dicts/lists/tuples of them")
 
 
+def _check_key(key, path):
+    """Refuse a dict key that would not load as an equal, hashable key (an array, a Tensor)."""
+    if isinstance(key, tuple):
+        for item in key:
+            _check_key(item, path)
+    elif not (key is None or isinstance(key, (bool, int, float, str, np.generic))):
+        raise TypeError(f"save: dict key at {_dotted(path)!r} is a {type(key).__name__}; keys must be None, bool, "
+                        "int, float, str, NumPy scalars or tuples of these (an array key loads unhashable)")
+
+
 def _add_array(array, path, tensors):
-    if array.dtype.kind not in _KINDS:
-        raise TypeError(f"cannot save an array of dtype {array.dtype} at {_dotted(path)!r}: "
-                        "only bool, integer and floating-point arrays")
-    name = _dotted(path)
-    if name in tensors:
-        name = f"{name}#{len(tensors)}"
+    masked = isinstance(array, np.ma.MaskedArray)  # its mask would be lost
+    if masked or array.dtype.name not in _DTYPES:
+        what = "a masked array" if masked else f"dtype {array.dtype}"
+        raise TypeError(f"save: cannot save {what} at {_dotted(path)!r}: only unmasked bool, "
+                        "(u)int8-64 and float16/32/64 arrays and scalars")
+    base = _dotted(path).encode("utf-8", "backslashreplace").decode()  # names must be valid UTF-8
+    name, n = base, 1
+    while name in tensors or name == "__metadata__":  # a fresh name: never overwrite another array
+        name, n = f"{base}#{n}", n + 1
     # safetensors reads raw memory (strides must be C's) and stores little-endian
     tensors[name] = np.asarray(array, dtype=array.dtype.newbyteorder("<"), order="C")
     return name
@@ -130,7 +207,11 @@ def _decode(node, arrays):
         return tuple(_decode(x, arrays) for x in value)
     if tag == "dict" and isinstance(value, list):
         return {_decode(k, arrays): _decode(v, arrays) for k, v in value}
-    if tag == "float" and value in ("inf", "-inf", "nan"):
+    if tag == "int" and isinstance(value, str) and re.fullmatch("-?0x[0-9a-f]+", value):
+        return int(value, 16)
+    if tag == "float" and isinstance(value, str) and re.fullmatch("[0-9a-f]{16}", value):
+        return struct.unpack(">d", bytes.fromhex(value))[0]
+    if tag == "float" and value in ("inf", "-inf", "nan"):  # as v1 wrote them
         return float(value)
     if tag in ("array", "scalar") and isinstance(value, str):
         if value not in arrays:
@@ -140,17 +221,24 @@ def _decode(node, arrays):
     raise ValueError(f"unexpected node {node!r:.80}")
 
 
-def _atomic_write(path, data):
-    """Write ``data`` to a temporary file beside ``path``, fsync it, then rename it over ``path``."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0o666 & ~umask, as open() gives
+def _atomic_write(path, chunks):
+    """Write ``chunks`` to a locked temporary file beside ``path``, fsync it, rename it over ``path``."""
+    directory, name = os.path.split(path)
+    _remove_stale_temps(directory, name)
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        mode = None  # a new file: 0o666 & ~umask, as open() gives
+    fd, tmp = _locked_temp(directory, name)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            if mode is not None:
+                os.chmod(tmp, mode)
+            for chunk in chunks:
+                f.write(chunk)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+            os.replace(tmp, path)  # while still open, hence locked: no other save takes it for stale
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -161,3 +249,38 @@ def _atomic_write(path, data):
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _locked_temp(directory, name):
+    """Create and lock ``.NAME.<12 hex digits>.tmp`` in ``directory``: (fd, path)."""
+    while True:
+        tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        if fcntl:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        if os.fstat(fd).st_nlink:  # not deleted as stale by another save before we locked it
+            return fd, tmp
+        os.close(fd)
+
+
+def _remove_stale_temps(directory, name):
+    """Delete the temporaries of ``name`` in ``directory`` that no live save holds locked."""
+    pattern = re.compile(rf"\.{re.escape(name)}\.[0-9a-f]{{12}}\.tmp")
+    try:
+        candidates = [entry.path for entry in os.scandir(directory) if pattern.fullmatch(entry.name)]
+    except OSError:
+        return
+    for tmp in candidates:
+        try:
+            fd = os.open(tmp, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        except OSError:
+            continue
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                if fcntl:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if its save is still running
+                os.unlink(tmp)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)

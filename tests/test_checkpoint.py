@@ -1,14 +1,22 @@
+import hashlib
 import json
 import math
 import os
 import re
+import signal
 import stat
 import struct
+import subprocess
+import sys
+import zlib
 
 import numpy as np
 import pytest
 import safetensors.numpy
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
+import minigrad as mg
 from minigrad import checkpoint
 from minigrad.checkpoint import load, save
 from minigrad.tensor import Tensor
@@ -125,10 +133,46 @@ def test_arrays_are_named_by_their_path(tmp_path):
     assert names == {"fc.weight", "state.0.exp_avg"}
 
 
-def test_clashing_paths_get_distinct_names(tmp_path):
-    obj = {"a.b": np.zeros(1), "a": {"b": np.ones(1)}}
+@pytest.mark.parametrize("obj", [
+    {"a.b": np.zeros(1), "a": {"b": np.ones(1)}},
+    {"a.b#2": np.full(1, 2.0), "a.b": np.zeros(1), "a": {"b": np.ones(1)}},  # "#N" is no escape hatch
+    {"a": {"b": np.ones(1)}, "a.b": np.zeros(1), "a.b#1": np.full(1, 2.0), "a.b#1#1": np.full(1, 3.0)},
+    {"__metadata__": np.ones(2), "x": {"__metadata__": 1}},  # the name safetensors keeps for its metadata
+    {0: np.zeros(1), "0": np.ones(1), 0.5: np.full(1, 2.0), "0.5": np.full(1, 3.0), None: np.full(1, 4.0),
+     "None": np.full(1, 5.0)},
+    {"\ud800": np.ones(1), "\\ud800": np.zeros(1)},  # a lone surrogate cannot be a UTF-8 tensor name
+])
+def test_clashing_paths_get_distinct_names(tmp_path, obj):
     save(obj, tmp_path / "c")
     assert_identical(obj, load(tmp_path / "c"))
+
+
+KEYS = st.one_of(st.sampled_from(["a", "b", "a.b", "b#1", "a.b#1", "a.b#2", "#1", "1", 1, 2, (1, "a")]),
+                 st.text(alphabet="ab.#12", max_size=4), st.integers(-1, 3))
+
+
+def _nest(paths):
+    """A tree of dicts with an array at the end of each path (unless the path runs through an array)."""
+    tree = {}
+    for i, path in enumerate(paths):
+        node = tree
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                break
+        else:
+            node.setdefault(path[-1], np.full(2, i))
+    return tree
+
+
+@settings(max_examples=200, deadline=None)
+@given(paths=st.lists(st.lists(KEYS, min_size=1, max_size=3), max_size=12))
+@example(paths=[["a.b#2"], ["a.b"], ["a", "b"]])
+def test_random_nested_keys_round_trip(tmp_path_factory, paths):
+    """Keys full of '.', '#' and digits, int and tuple keys: every array comes back at its own place."""
+    path = tmp_path_factory.mktemp("keys") / "c"
+    save(_nest(paths), path)
+    assert_identical(_nest(paths), load(path))
 
 
 @pytest.mark.parametrize("bad, where", [
@@ -136,12 +180,123 @@ def test_clashing_paths_get_distinct_names(tmp_path):
     ({"opt": [object()]}, "opt.0"),
     ({"a": np.array([None, 1], dtype=object)}, "a"),
     ({"c": np.ones(2, dtype=np.complex64)}, "c"),
+    ({"c": [np.complex128(1j)]}, "c.0"),
     ({"s": np.array(["text"])}, "s"),
+    ({"s": np.str_("text")}, "s"),  # a str subclass that would come back as plain str
+    ({"b": b"bytes"}, "b"),
+    ({"q": {"w": np.zeros(2, dtype=np.longdouble)}}, "q.w"),
+    ({"q": np.longdouble(1)}, "q"),
+    ({"m": np.ma.masked_array([1.0, 2.0], mask=[False, True])}, "m"),
+    ({"m": [np.ma.masked]}, "m.0"),
+    ({"m": Param(np.ma.masked_array([1, 2]))}, "m"),
+    ({"r": np.zeros(2, dtype=[("x", "<f4"), ("y", "<i8")])}, "r"),
+    ({"t": np.array([1, 2], dtype="datetime64[s]")}, "t"),
+    ({"d": {np.str_("k"): 1}}, "d.key"),
 ])
 def test_unsupported_values_name_their_path(tmp_path, bad, where):
     with pytest.raises(TypeError, match=re.escape(repr(where))):
         save(bad, tmp_path / "c")
     assert not os.listdir(tmp_path)
+
+
+@pytest.mark.parametrize("key, kind", [
+    (Param(np.zeros(2)), "Param"),
+    (Tensor(np.zeros(2)), "Tensor"),
+    ((1, Tensor(np.zeros(2))), "Tensor"),
+    (b"bytes", "bytes"),
+    (frozenset({1}), "frozenset"),
+])
+def test_unloadable_dict_keys_are_refused_at_save(tmp_path, key, kind):
+    with pytest.raises(TypeError, match=re.escape(f"dict key at 'outer.inner' is a {kind}")):
+        save({"outer": {"inner": {key: 1}}}, tmp_path / "c")
+    assert not os.listdir(tmp_path)
+
+
+def test_optimizer_state_keyed_by_parameters_is_refused_at_save(tmp_path):
+    """``opt.state`` is keyed by the Parameters themselves: save ``opt.state_dict()`` instead."""
+    model = mg.nn.Linear(3, 2)
+    opt = mg.optim.Adagrad(model.parameters(), lr=0.1)  # its state exists from construction
+    assert opt.state
+    with pytest.raises(TypeError, match=re.escape("save: dict key at 'opt_state' is a Parameter")):
+        mg.save({"opt_state": opt.state}, tmp_path / "c")
+    assert not os.listdir(tmp_path)
+    mg.save({"opt_state": opt.state_dict()}, tmp_path / "c")
+    assert load(tmp_path / "c")["opt_state"].keys() == opt.state_dict().keys()
+
+
+def test_supported_keys_round_trip_exactly(tmp_path):
+    python = [None, True, 7, -1, 2 ** 64, -(2 ** 200), 0.5, -0.0, math.inf, "", "a.b", "#1",
+              (), (1,), ("a", (2, (None, 1.5)))]
+    numpy = [np.int64(3), np.float32(2.5), np.bool_(True), np.uint8(200), np.float16(-0.25)]
+    obj = {"python": {key: i for i, key in enumerate(python)}, "numpy": {key: i for i, key in enumerate(numpy)}}
+    assert (len(obj["python"]), len(obj["numpy"])) == (len(python), len(numpy))  # no two keys are equal
+    save(obj, tmp_path / "c")
+    assert_identical(obj, load(tmp_path / "c"))
+
+
+def _bits(x):
+    return struct.unpack("<Q", struct.pack("<d", x))[0]
+
+
+def _float(bits):
+    return struct.unpack("<d", struct.pack("<Q", bits))[0]
+
+
+NANS = [0x7FF8000000000000, 0xFFF8000000000000, 0x7FF8000000000001, 0xFFFC00000000BEEF, 0x7FF4000000000000]
+
+
+def test_floats_round_trip_bit_for_bit(tmp_path):
+    floats = [-math.nan, math.nan, *map(_float, NANS), -0.0, 0.0, math.inf, -math.inf, 5e-324, -1.7976931348623157e308]
+    obj = {"python": floats, "as_keys": {_float(NANS[3]): 1, -math.inf: 2},
+           "numpy": [np.float64(-np.nan), np.float32(-np.nan), np.float16(-np.nan),
+                     np.array(NANS, dtype=np.uint64).view(np.float64)[3], np.uint32(0xFFC0_0001).view(np.float32)]}
+    save(obj, tmp_path / "c")
+    out = load(tmp_path / "c")
+    assert [_bits(x) for x in out["python"]] == [_bits(x) for x in floats]
+    assert [_bits(x) for x in out["as_keys"]] == [_bits(x) for x in obj["as_keys"]]
+    assert [type(x) for x in out["numpy"]] == [type(x) for x in obj["numpy"]]
+    assert [x.tobytes() for x in out["numpy"]] == [x.tobytes() for x in obj["numpy"]]
+    assert _bits(out["python"][0]) >> 63 == 1  # -nan keeps its sign
+
+
+def test_ints_of_any_size_round_trip(tmp_path):
+    ints = [2 ** 63 - 1, -(2 ** 63), 2 ** 64 - 1, 2 ** 64, -(2 ** 64) - 1, 10 ** 5000, -(7 ** 9000)]
+    save({"ints": ints}, tmp_path / "c")
+    assert_identical({"ints": ints}, load(tmp_path / "c"))
+
+
+def test_odd_arrays_save_as_their_values(tmp_path):
+    base = np.arange(60, dtype=np.int32).reshape(3, 4, 5)
+    memmap = np.memmap(tmp_path / "mm", dtype=np.float32, mode="w+", shape=(4,))
+    memmap[:] = [1, 2, 3, 4]
+    obj = {"fortran": np.asfortranarray(base), "reversed": base[::-1, :, ::-2], "transposed": base.transpose(2, 0, 1),
+           "broadcast": np.broadcast_to(np.arange(3.0), (4, 3)), "zero_size": [np.zeros((0, 5), bool), base[:, :0]],
+           "zero_d": [np.array(True), np.array(-7, dtype=np.int8), np.array(np.nan, dtype=np.float16)],
+           "memmap": memmap, "big_endian_ints": np.arange(4, dtype=">u2"), "every_dtype": [
+               np.arange(3).astype(t) for t in ("?", "i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8", "f2", "f4", "f8")]}
+    save(obj, tmp_path / "c")
+    out = load(tmp_path / "c")
+    native = {key: value for key, value in obj.items() if key not in ("memmap", "big_endian_ints")}
+    assert_identical({k: np.ascontiguousarray(v) if isinstance(v, np.ndarray) else v for k, v in native.items()},
+                     {k: out[k] for k in native})
+    assert type(out["memmap"]) is np.ndarray and out["memmap"].tolist() == [1, 2, 3, 4]
+    assert out["big_endian_ints"].dtype == np.dtype("<u2") and out["big_endian_ints"].tolist() == [0, 1, 2, 3]
+
+
+def test_self_containing_obj_is_a_value_error(tmp_path):
+    loop = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="nested too deeply"):
+        save({"loop": loop}, tmp_path / "c")
+    assert not os.listdir(tmp_path)
+
+
+def test_oversized_header_is_refused_at_save_before_writing(tmp_path):
+    save({"v": 1}, tmp_path / "c")
+    with pytest.raises(ValueError, match="header"):
+        save({"v": 2, "notes": "x" * 100_000_001}, tmp_path / "c")
+    assert load(tmp_path / "c") == {"v": 1}
+    assert os.listdir(tmp_path) == ["c"]
 
 
 def test_save_overwrites_and_honours_umask(tmp_path):
@@ -200,14 +355,149 @@ def test_write_interrupted_midway_leaves_old_file(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["c"]
 
 
+CHILD = """
+import os, sys, time
+import numpy as np
+from minigrad import checkpoint
+
+def hang(fd):  # the temporary holds every byte; die before the rename
+    print("written", flush=True)
+    time.sleep(60)
+
+os.fsync = hang
+checkpoint.save({"w": np.zeros(1_000_000)}, sys.argv[1])
+"""
+
+
+def test_save_killed_midway_leaves_a_temporary_that_the_next_save_removes(tmp_path):
+    path = tmp_path / "model.ckpt"
+    save({"v": 1}, path)
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline() == "written\n"
+        (temp,) = set(os.listdir(tmp_path)) - {"model.ckpt"}
+        assert re.fullmatch(r"\.model\.ckpt\.[0-9a-f]{12}\.tmp", temp) and os.path.getsize(tmp_path / temp) > 8e6
+        save({"v": 2}, path)  # the child's save is still running: its temporary is not stale
+        assert sorted(os.listdir(tmp_path)) == sorted([temp, "model.ckpt"])
+    finally:
+        child.kill()
+        child.wait()
+    assert child.returncode == -signal.SIGKILL
+    assert load(path) == {"v": 2}
+    others = [".model.ckpt.0123456789ab.tmp.x", ".model.ckpt.0123456789AB.tmp", ".model.ckpt.tmp",
+              "model.ckpt.0123456789ab.tmp", ".model.0123456789ab.tmp", ".other.0123456789ab.tmp"]
+    for name in others:
+        (tmp_path / name).write_bytes(b"not ours")
+    os.symlink(others[0], tmp_path / ".model.ckpt.abcdefabcdef.tmp")  # named like ours, but a link
+    save({"v": 3}, path)
+    assert sorted(os.listdir(tmp_path)) == sorted(["model.ckpt", ".model.ckpt.abcdefabcdef.tmp", *others])
+    assert load(path) == {"v": 3}
+
+
+def test_temporary_taken_for_stale_by_another_save_is_made_anew(tmp_path, monkeypatch):
+    """Another save may delete our temporary between its creation and our lock: start over."""
+    real_open, lost = os.open, []
+
+    def open_then_lose(name, flags, *mode):
+        fd = real_open(name, flags, *mode)
+        if flags & os.O_EXCL and not lost:
+            os.unlink(name)
+            lost.append(name)
+        return fd
+
+    monkeypatch.setattr(checkpoint.os, "open", open_then_lose)
+    save({"v": 1}, tmp_path / "c")
+    monkeypatch.undo()
+    assert lost and load(tmp_path / "c") == {"v": 1}
+    assert os.listdir(tmp_path) == ["c"]
+
+
+def test_save_through_a_symlink_writes_the_file_it_points_to(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "links").mkdir()
+    save({"v": 1}, tmp_path / "real" / "c")
+    os.symlink("../real/c", tmp_path / "links" / "c")
+    os.symlink("../real/new", tmp_path / "links" / "new")  # dangling: save creates its target
+    save({"v": 2}, tmp_path / "links" / "c")
+    save({"v": 3}, tmp_path / "links" / "new")
+    assert os.path.islink(tmp_path / "links" / "c") and os.path.islink(tmp_path / "links" / "new")
+    assert load(tmp_path / "real" / "c") == {"v": 2} and load(tmp_path / "real" / "new") == {"v": 3}
+    assert sorted(os.listdir(tmp_path / "real")) == ["c", "new"]
+    assert sorted(os.listdir(tmp_path / "links")) == ["c", "new"]
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o444])
+def test_save_keeps_the_permission_bits_of_the_file_it_replaces(tmp_path, mode):
+    path = tmp_path / "c"
+    save({"v": 1}, path)
+    os.chmod(path, mode)
+    save({"v": 2}, path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == mode
+    assert load(path) == {"v": 2}
+
+
+def _signed(tensors, metadata):
+    """A v2 file as ``save`` writes it: its sha256 field holds the hash of the file with the field zeroed."""
+    data = safetensors.numpy.save(tensors, metadata={**metadata, "sha256": "0" * 64})
+    return data.replace(b'"sha256":"' + b"0" * 64, b'"sha256":"' + hashlib.sha256(data).hexdigest().encode())
+
+
+def test_file_is_safetensors_with_a_sha256_of_the_whole_file(tmp_path):
+    obj = {"w": np.arange(4.0), "epoch": 3}
+    save(obj, tmp_path / "c")
+    data = (tmp_path / "c").read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    metadata = json.loads(data[8:8 + n])["__metadata__"]
+    assert set(metadata) == {"format", "sha256", "tree"} and metadata["format"] == "minigrad.checkpoint.v2"
+    digest = metadata["sha256"].encode()
+    assert data.count(b'"sha256":"' + digest + b'"') == 1
+    assert hashlib.sha256(data.replace(digest, b"0" * 64)).hexdigest().encode() == digest
+    np.testing.assert_array_equal(safetensors.numpy.load(data)["w"], obj["w"])
+
+
+def _v1_file(tree, arrays):
+    """A file as v1 wrote it: a CRC-32 of the arrays' bytes in name order, and no hash of the header."""
+    crc = 0
+    for name in sorted(arrays):
+        crc = zlib.crc32(arrays[name].tobytes(), crc)
+    return safetensors.numpy.save(arrays, metadata={"format": "minigrad.checkpoint.v1", "crc32": str(crc),
+                                                    "tree": json.dumps(tree)})
+
+
+def test_v1_files_still_load_with_their_crc32_checked(tmp_path):
+    tree = {"dict": [["w", {"array": "w"}], ["step", 3], [{"tuple": [1, "a"]}, [{"float": "nan"}, {"float": "-inf"}]]]}
+    path = tmp_path / "v1"
+    path.write_bytes(_v1_file(tree, {"w": np.arange(3.0)}))
+    out = load(path)
+    np.testing.assert_array_equal(out.pop("w"), np.arange(3.0))
+    assert out.keys() == {"step", (1, "a")} and out["step"] == 3
+    assert math.isnan(out[1, "a"][0]) and out[1, "a"][1] == -math.inf
+    damaged = bytearray(path.read_bytes())
+    damaged[-1] ^= 1
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        load(path)
+
+
+def test_oversized_header_with_a_valid_hash_is_a_value_error(tmp_path):
+    """safetensors reads headers up to 100 MB: a larger one is refused as it is at save."""
+    zeros = json.dumps({"__metadata__": {"format": checkpoint.FORMAT, "sha256": "0" * 64, "tree": "1"}}).encode()
+    header = zeros.replace(b'": "', b'":"') + b" " * 100_000_000
+    data = struct.pack("<Q", len(header)) + header
+    digest = hashlib.sha256(data).hexdigest().encode()
+    (tmp_path / "c").write_bytes(data.replace(b"0" * 64, digest))
+    with pytest.raises(ValueError, match="over safetensors' limit"):
+        load(tmp_path / "c")
+
+
 def _valid_bytes(tmp_path):
     save({"w": np.arange(10.0), "step": 3}, tmp_path / "valid")
     return (tmp_path / "valid").read_bytes()
 
 
-def _safetensors_with_tree(tree):
-    tree = tree if isinstance(tree, str) else json.dumps(tree)
-    return safetensors.numpy.save({}, metadata={"format": checkpoint.FORMAT, "crc32": "0", "tree": tree})
+def _safetensors_with_tree(tree, version=checkpoint.FORMAT):
+    """A file whose hash is right: only its tree is wrong."""
+    return _signed({}, {"format": version, "tree": tree if isinstance(tree, str) else json.dumps(tree)})
 
 
 class Boom:
@@ -232,6 +522,8 @@ def _corruptions(tmp_path):
     flipped, data_flipped = bytearray(valid), bytearray(valid)
     flipped[8 + n // 2] ^= 0xFF
     data_flipped[-5] ^= 0x01
+    edited = valid.replace(b'\\"step\\",3]', b'\\"step\\",4]')  # same length, so still well-formed
+    assert edited != valid
     np.savez(tmp_path / "arrays.npz", w=np.arange(3))
     return {
         "empty": b"",
@@ -257,8 +549,14 @@ def _corruptions(tmp_path):
         "bad dict pairs": _safetensors_with_tree({"dict": [[1, 2, 3]]}),
         "unhashable key": _safetensors_with_tree({"dict": [[[1], 2]]}),
         "tree is not json": _safetensors_with_tree("1e999x"),
-        "no tree": safetensors.numpy.save({}, metadata={"format": checkpoint.FORMAT, "crc32": "0"}),
+        "unknown int": _safetensors_with_tree({"int": "12"}),
+        "short float bits": _safetensors_with_tree({"float": "7ff8"}),
+        "future format": _safetensors_with_tree("1", "minigrad.checkpoint.v3"),
+        "no tree": _signed({}, {"format": checkpoint.FORMAT}),
         "no checksum": safetensors.numpy.save({}, metadata={"format": checkpoint.FORMAT, "tree": "1"}),
+        "zeroed checksum": safetensors.numpy.save({}, metadata={"format": checkpoint.FORMAT, "tree": "1",
+                                                                 "sha256": "0" * 64}),
+        "step edited in the header": edited,
     }
 
 
