@@ -7,10 +7,10 @@ import os
 
 from ._C import build_info, get_num_threads, get_thread_policy, set_num_threads, set_simd, set_thread_policy
 from . import optim
-from .tensor import (Parameter, Tensor, arange, cat, default_generator, empty, empty_like, eye, float16, float32,
-                     float64, full, full_like, int8, int16, int32, int64, manual_seed, maximum, minimum, ones,
-                     ones_like, rand, rand_like, randint, randn, randn_like, stack, tensor, uint8, where, zeros,
-                     zeros_like)
+from .tensor import (Parameter, Tensor, cat, default_generator, float16, float32, float64, int8, int16, int32, int64,
+                     manual_seed, maximum, minimum, stack, uint8, where)
+from .creation import (arange, empty, empty_like, eye, full, full_like, ones, ones_like, rand, rand_like, randint,
+                       randn, randn_like, tensor, zeros, zeros_like)
 from .autograd import enable_grad, is_grad_enabled, no_grad
 from .gradcheck import gradcheck  # through the alias module, so that minigrad.gradcheck stays this function
 from . import autograd, functional

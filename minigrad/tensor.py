@@ -1,17 +1,17 @@
 """minigrad's Tensor: one NumPy array (``.data``) plus reverse-mode autograd.
 
 Tensor methods carry the algebra: arithmetic, elementwise math, reductions, shapes and indexing
-(the ops torch keeps in ``torch.nn.functional`` live in ``minigrad.functional``). An op computes its
-result with NumPy and passes it to ``_node`` with its inputs, a ``backward(g)`` closure written right
-under the forward, and its name; the engine (``minigrad.autograd.engine``) does the rest. In-place
-ops and optimizer steps bump the version of the memory they change, which every view of it (``x[0]``,
-``reshape``, ``detach``) shares; the engine checks it. Writes straight into ``.data`` are not tracked.
+(the ops torch keeps in ``torch.nn.functional`` live in ``minigrad.functional``, the factories in
+``minigrad.creation``). An op computes its result with NumPy and passes it to ``_node`` with its
+inputs, a ``backward(g)`` closure written right under the forward, and its name; the engine
+(``minigrad.autograd.engine``) does the rest. In-place ops and optimizer steps bump the version of
+the memory they change, which every view of it (``x[0]``, ``reshape``, ``detach``) shares; the engine
+checks it. Writes straight into ``.data`` are not tracked.
 
 Dtypes: Python floats become float32, Python ints int64 (as in torch); float64 works throughout;
 ops between tensors follow NumPy's promotion. The random generator (``manual_seed``,
 ``default_generator``) is process-wide, not per thread.
 """
-import functools
 import math
 from collections import namedtuple
 
@@ -274,9 +274,12 @@ class Tensor:
                 out = a ** b
             except ValueError:
                 raise _shape_error("pow", self, exponent) from None
-            return _node(out, (self, exponent), lambda g: (g * b * a ** (b - 1),
-                                                           g * out * np.log(a) if exponent._requires_grad else None),
-                         "pow")
+
+            def backward(g):  # where 0 ** b has no derivative, torch's zeros: for the base at b == 0, for b at b >= 0
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    return (np.where(b == 0, 0, g * b * a ** (b - 1)) if self._requires_grad else None,
+                            np.where((a == 0) & (b >= 0), 0, g * out * np.log(a)) if exponent._requires_grad else None)
+            return _node(out, (self, exponent), backward, "pow")
         exponent = _operand(exponent, self)
         return _node(a ** exponent, (self,), lambda g: (g * exponent * a ** (exponent - 1),), "pow")
 
@@ -286,7 +289,12 @@ class Tensor:
     def __sub__(self, other): return self + (-other)
     def __rsub__(self, other): return -self + other
     def __rtruediv__(self, other): return self ** -1 * other
-    def __rpow__(self, base): return Tensor(np.asarray(_operand(base, self), dtype=self.dtype)) ** self
+    def __rpow__(self, base):
+        """``base ** self``: a non-tensor base becomes a constant, of the dtype NumPy gives ``base ** self.data``."""
+        if not isinstance(base, Tensor):
+            base = _operand(base, self)
+            base = Tensor(np.asarray(base, np.result_type(base, self.data)))
+        return base ** self
 
     add, sub, mul, div, pow, neg = __add__, __sub__, __mul__, __truediv__, __pow__, __neg__
 
@@ -315,8 +323,8 @@ class Tensor:
                 ga = g @ np.swapaxes(b if b.ndim > 1 else b[:, None], -1, -2)
                 ga = ga[..., 0, :] if a.ndim == 1 else ga
             if other._requires_grad:
-                if b.ndim == 2 and a.ndim > 2:  # one GEMM over all batch rows
-                    gb = a.reshape(-1, k).T @ g.reshape(-1, g.shape[-1])
+                if b.ndim == 2 and a.ndim > 2:  # one GEMM over all batch rows (any of them may be empty)
+                    gb = np.tensordot(a, g, [list(range(a.ndim - 1))] * 2)
                 else:
                     gb = np.swapaxes(a if a.ndim > 1 else a[None], -1, -2) @ g
                 gb = gb[..., 0] if b.ndim == 1 else gb
@@ -325,7 +333,8 @@ class Tensor:
 
     __matmul__ = matmul
 
-    def __rmatmul__(self, other): return Tensor(np.asarray(_operand(other, self))).matmul(self)
+    def __rmatmul__(self, other):
+        return (other if isinstance(other, Tensor) else Tensor(np.asarray(_operand(other, self)))).matmul(self)
 
     # ---- comparisons (not differentiable) -------------------------------------------------------
     def __lt__(self, other): return Tensor(self.data < _data(other))
@@ -387,11 +396,21 @@ class Tensor:
     def softplus(self, beta=1.0, threshold=20.0): return _functional().softplus(self, beta, threshold)
 
     def clamp(self, min=None, max=None):
+        """``minimum(maximum(x, min), max)`` (``max`` wins where min > max). Tensor bounds broadcast and get the
+        gradient where they are the result, by torch's rules: x keeps it at ties; at x < min == max no one does."""
         if min is None and max is None:
             raise ValueError("clamp: at least one of min and max must be given")
         x, lo, hi = self.data, _data(min), _data(max)
-        inside = (x >= (-np.inf if lo is None else lo)) & (x <= (np.inf if hi is None else hi))
-        return _node(np.clip(x, lo, hi), (self,), lambda g: (g * inside,), "clamp")
+
+        def backward(g):
+            inside = (x >= (-np.inf if lo is None else lo)) & (x <= (np.inf if hi is None else hi))
+            to_min = (x < lo) & (True if hi is None else lo < hi) if isinstance(min, Tensor) else None
+            to_max = (x > hi) | (False if lo is None else hi < lo) if isinstance(max, Tensor) else None
+            return [np.where(mask, g, 0) for mask in (inside, to_min, to_max) if mask is not None]
+        return _node(np.clip(x, lo, hi), (self, *(b for b in (min, max) if isinstance(b, Tensor))), backward, "clamp")
+
+    def clamp_min(self, min): return self.clamp(min=min)
+    def clamp_max(self, max): return self.clamp(max=max)
 
     clip = clamp
 
@@ -415,13 +434,19 @@ class Tensor:
         n = math.prod(self.data.shape[a] for a in _axes(dim, self.ndim))
         return self.sum(dim, keepdim) * (1 / n if n else math.nan)
 
-    def var(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
-        correction = int(unbiased) if correction is None else correction
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        """Squared deviations over ``dim`` (default all) summed, over n − ``correction`` (default 1); as in torch,
+        the bool ``unbiased`` means correction 1 or 0, and a bool first argument is ``unbiased``: ``var(False)``."""
+        if isinstance(dim, (bool, np.bool_)) and unbiased is None:
+            dim, unbiased = None, dim
+        if unbiased is not None and (correction is not None or not isinstance(unbiased, (bool, np.bool_))):
+            raise TypeError(f"var/std: unbiased must be a bool, not given with correction; got unbiased={unbiased!r}")
+        correction = int(unbiased) if unbiased is not None else 1 if correction is None else correction
         n = math.prod(self.data.shape[a] for a in _axes(dim, self.ndim))
         d = self - self.mean(dim, keepdim=True)
         return (d * d).sum(dim, keepdim) * (1 / (n - correction) if n > correction else math.inf)
 
-    def std(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
         return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
 
     def amax(self, dim=None, keepdim=False):
@@ -639,10 +664,12 @@ def _operand(x, like):
 
 
 def _axes(dim, ndim):
-    """``dim`` (None, an int or a sequence) as a tuple of non-negative axes."""
+    """``dim`` (None, an int or a sequence of ints; never a bool) as a tuple of non-negative axes."""
     dims = range(ndim) if dim is None else (dim,) if isinstance(dim, (int, np.integer)) else dim
     axes = []
     for d in dims:
+        if isinstance(d, (bool, np.bool_)):
+            raise TypeError(f"dim must be an int or a sequence of ints, got {dim!r}")
         if not -max(ndim, 1) <= d < max(ndim, 1):
             raise IndexError(f"dimension {d} is out of range for a tensor with {ndim} dims")
         axes.append(d % max(ndim, 1))
@@ -715,74 +742,6 @@ def maximum(input, other):
 
 def minimum(input, other):
     return input.minimum(other)
-
-
-# ---- factories ----------------------------------------------------------------------------------------
-def tensor(data, requires_grad=False, dtype=None):
-    """A new tensor holding a C-contiguous copy of ``data`` (as torch.tensor)."""
-    return Tensor(np.array(_as_array(data, dtype), order="C", copy=True), requires_grad)
-
-
-def _factory(make):
-    """A factory taking sizes as ``f(2, 3)`` or ``f((2, 3))``, ``dtype`` (default float32) and
-    ``requires_grad``."""
-    @functools.wraps(make)
-    def factory(*size, dtype=None, requires_grad=False, **options):
-        return Tensor(make(_shape(size), np.dtype(np.float32 if dtype is None else dtype), **options), requires_grad)
-    return factory
-
-
-zeros = _factory(np.zeros)
-ones = _factory(np.ones)
-empty = _factory(np.empty)
-
-
-@_factory
-def randn(shape, dtype, generator=None): return (generator or _generator).standard_normal(shape, dtype)
-
-
-@_factory
-def rand(shape, dtype, generator=None): return (generator or _generator).random(shape, dtype)  # in [0, 1)
-
-
-def full(size, fill_value, dtype=None, requires_grad=False):
-    """Filled with ``fill_value``; the dtype follows it (bool, int64 or float32) unless given."""
-    if dtype is None:
-        dtype = np.bool_ if isinstance(fill_value, bool) else np.int64 if isinstance(fill_value, int) else np.float32
-    return Tensor(np.full(_shape((size,)), fill_value, dtype), requires_grad)
-
-
-def arange(start, end=None, step=1, dtype=None, requires_grad=False):
-    """int64 for integer arguments, float32 otherwise (as torch)."""
-    start, end = (0, start) if end is None else (start, end)
-    if dtype is None:
-        dtype = np.int64 if all(isinstance(v, int) for v in (start, end, step)) else np.float32
-    return Tensor(np.arange(start, end, step, dtype=dtype), requires_grad)
-
-
-def randint(low, high=None, size=(), dtype=None, generator=None):
-    """Integers in [low, high) (``randint(high, size)`` counts from 0), int64 by default."""
-    if isinstance(high, (tuple, list)):
-        low, high, size = 0, low, high
-    elif high is None:
-        low, high = 0, low
-    return Tensor((generator or _generator).integers(low, high, _shape((size,)), dtype=dtype or np.int64))
-
-
-def eye(n, m=None, dtype=None, requires_grad=False):
-    return Tensor(np.eye(n, m, dtype=dtype or np.float32), requires_grad)
-
-
-def _like(factory):
-    @functools.wraps(factory)
-    def like(input, *args, dtype=None, requires_grad=False, **options):
-        return factory(input.shape, *args, dtype=input.dtype if dtype is None else dtype, requires_grad=requires_grad,
-                       **options)
-    return like
-
-
-zeros_like, ones_like, empty_like, randn_like, rand_like, full_like = map(
-    _like, (zeros, ones, empty, randn, rand, full))
 
 
 class Parameter(Tensor):

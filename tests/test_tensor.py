@@ -128,6 +128,104 @@ def test_matmul_non_contiguous_and_only_one_side_requiring_grad():
     assert gradcheck(lambda a: b.T @ a.T, [a])
 
 
+EMPTY_MATMUL_SHAPES = [((0, 3), (3, 4)), ((2, 0), (0, 4)), ((0,), (0, 4)), ((3,), (3, 0)), ((2, 3, 0), (0, 5)),
+                       ((0, 3, 4), (4, 5)), ((2, 3, 4), (4, 0)), ((0, 0), (5, 0, 0)), ((4,), (0, 4, 3)), ((0,), (0,))]
+
+
+@pytest.mark.parametrize("shapes", EMPTY_MATMUL_SHAPES, ids=[f"{a}@{b}" for a, b in EMPTY_MATMUL_SHAPES])
+def test_matmul_with_empty_operands_gives_zero_gradients(shapes):
+    a, b = leaf(*shapes[0], seed=1), leaf(*shapes[1], seed=2)
+    out = a @ b
+    np.testing.assert_array_equal(out.data, a.data @ b.data)  # zeros wherever the summed dim is empty
+    out.backward(np.ones(out.shape))
+    for t in (a, b):
+        assert t.grad.shape == t.shape and t.grad.dtype == t.dtype and not t.grad.any()
+
+
+# ---- clamp with tensor bounds, std / var overloads, reflected operators ---------------------------------
+
+
+def test_clamp_gradcheck_with_broadcast_tensor_bounds():
+    x, lo, hi = leaf(3, 4, seed=1), leaf(4, seed=2), leaf(3, 1, seed=3)  # min > max in some places
+    assert (lo.data > hi.data).any()
+    assert gradcheck(lambda x, lo, hi: x.clamp(lo, hi), [x, lo, hi])
+    assert gradcheck(lambda x, lo: x.clamp(min=lo) + x.clamp_min(lo) * 2 + x.clamp(lo, 0.3), [x, lo])
+    assert gradcheck(lambda x, hi: x.clamp(max=hi) + x.clamp_max(hi) * 2 + x.clip(-0.3, hi), [x, hi])
+
+
+def test_clamp_ties_and_crossed_bounds_follow_torch():
+    """At x == bound the gradient stays with x; where min > max the result is max and max gets it; at
+    x < min == max nothing gets it; a NaN x gives NaN and no gradient (torch 2's rules)."""
+    x = mg.tensor([-2.0, -1.0, 0.0, 1.0, 2.0, 0.0, 0.0, 5.0, np.nan, 0.0], dtype=mg.float64, requires_grad=True)
+    lo = mg.tensor([-1.0, -1.0, -1.0, -1.0, -1.0, 1.0, 0.0, 3.0, 0.0, 2.0], dtype=mg.float64, requires_grad=True)
+    hi = mg.tensor([1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 0.0, 3.0, 1.0, 2.0], dtype=mg.float64, requires_grad=True)
+    out = x.clamp(lo, hi)
+    out.sum().backward()
+    np.testing.assert_array_equal(out.data, [-1, -1, 0, 1, 1, -1, 0, 3, np.nan, 2])
+    np.testing.assert_array_equal(x.grad, [0, 1, 1, 1, 0, 0, 1, 0, 0, 0])
+    np.testing.assert_array_equal(lo.grad, [1, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    np.testing.assert_array_equal(hi.grad, [0, 0, 0, 0, 1, 1, 0, 1, 0, 0])
+    x.grad = lo.grad = None
+    x.clamp_min(lo).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0, 1, 1, 1, 1, 0, 1, 1, 0, 0])
+    np.testing.assert_array_equal(lo.grad, [1, 0, 0, 0, 0, 1, 0, 0, 0, 1])
+
+
+@pytest.mark.parametrize("name", ["var", "std"])
+def test_std_var_overloads_match_numpy(name):
+    """torch's overloads: var(unbiased), var(dim, unbiased, keepdim), var(dim, *, correction, keepdim)."""
+    x = leaf(3, 4)
+    a, f, root = x.data, getattr(x, name), np.sqrt if name == "std" else np.asarray
+    for ours, expected in ((f(True), np.var(a, ddof=1)), (f(False), np.var(a)), (f(None, True), np.var(a, ddof=1)),
+                           (f(0, True), np.var(a, 0, ddof=1)), (f(1, False, True), np.var(a, 1, keepdims=True)),
+                           (f(dim=0, unbiased=False, keepdim=True), np.var(a, 0, keepdims=True)),
+                           (f(correction=0), np.var(a)), (f((0, 1), correction=2.5), np.var(a, ddof=2.5))):
+        assert ours.shape == np.shape(expected)
+        np.testing.assert_allclose(ours.data, root(expected), rtol=1e-12)
+    assert gradcheck(lambda x: getattr(x, name)(True) + getattr(x, name)(0, False).sum(), [x])
+    assert gradcheck(lambda x: getattr(x, name)(correction=3) + getattr(x, name)(dim=1, unbiased=False).sum(), [x])
+
+
+def test_a_bool_is_never_a_dim():
+    x = leaf(3, 4)
+    for bad in (lambda: x.sum(True), lambda: x.var(True, False), lambda: x.std((0, True)), lambda: x.mean(dim=False)):
+        with pytest.raises(TypeError, match="dim must be an int"):
+            bad()
+    with pytest.raises(TypeError, match="unbiased"):
+        x.var(0, unbiased=1)
+    with pytest.raises(TypeError, match="unbiased"):
+        x.std(0, True, correction=0)
+
+
+def test_reflected_operators_with_tensor_operands_give_both_gradients():
+    a, b, c = leaf(3, 4, seed=1, positive=True), leaf(3, 4, seed=2, positive=True), leaf(4, 2, seed=3)
+    for fn in (lambda a, b: b.__rpow__(a), lambda a, b: b.__rsub__(a), lambda a, b: b.__rtruediv__(a),
+               lambda a, b: b.__radd__(a), lambda a, b: b.__rmul__(a)):
+        assert gradcheck(fn, [a, b])
+    assert gradcheck(lambda a, c: c.__rmatmul__(a), [a, c])
+    np.testing.assert_allclose(b.__rpow__(a).data, a.data ** b.data)
+    np.testing.assert_allclose(c.__rmatmul__(a).data, a.data @ c.data)
+
+
+def test_reflected_operators_with_arrays_and_numbers():
+    x = leaf(3, 4, positive=True)
+    const = np.random.default_rng(5).uniform(0.5, 2, (3, 4))
+    assert gradcheck(lambda x: const ** x + 2.5 ** x - const / x + (const - x) * (3 - x) + (const @ x.T).sum(), [x])
+    assert (2.5 ** mg.tensor([1, 2])).tolist() == [2.5, 6.25]  # the base is not cut to the tensor's integer dtype
+    assert (2.5 ** mg.ones(2)).dtype == np.float32 and (np.ones(2) ** mg.ones(2)).dtype == np.float32
+
+
+def test_pow_where_zero_base_has_no_derivative_gives_zero_as_torch():
+    base = mg.tensor([0.0, 0.0, 0.0, 2.0], dtype=mg.float64, requires_grad=True)
+    exponent = mg.tensor([0.0, 1.0, 2.0, 0.0], dtype=mg.float64, requires_grad=True)
+    (base ** exponent).sum().backward()
+    np.testing.assert_array_equal(base.grad, [0, 1, 0, 0])
+    np.testing.assert_array_equal(exponent.grad, [0, 0, 0, np.log(2)])
+    exponent.grad = None
+    (0.0 ** exponent).sum().backward()
+    np.testing.assert_array_equal(exponent.grad, [0, 0, 0, 0])
+
+
 def test_cat_and_stack():
     a, b, c = leaf(2, 3, seed=1), leaf(2, 1, seed=2), leaf(2, 3, seed=3)
     assert gradcheck(lambda a, b, c: mg.cat([a, b, c], dim=1), [a, b, c])

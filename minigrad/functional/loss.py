@@ -1,14 +1,15 @@
 """Losses with torch's signatures; the options after ``weight`` are keyword-only (torch keeps the
-deprecated ``size_average``/``reduce`` at those positions). ``cross_entropy`` and ``nll_loss`` have
-their own backward on log-probabilities (``cross_entropy`` fuses log-softmax with the loss, in one
-stable node); the others are compositions of Tensor ops.
+deprecated ``size_average``/``reduce`` at those positions). ``cross_entropy`` on class indices and
+``nll_loss`` have their own backward on log-probabilities (``cross_entropy`` fuses log-softmax with
+the loss, in one stable node); the others, and ``cross_entropy`` on class probabilities (as in torch,
+so that the target and the weight get gradients too), are compositions of Tensor ops.
 """
 import math
 
 import numpy as np
 
-from ..tensor import _data, _node
-from .activation import _log_softmax, softplus
+from ..tensor import Tensor, _data, _node
+from .activation import _log_softmax, log_softmax, softplus
 
 
 def _reduce_loss(loss, reduction):
@@ -34,21 +35,23 @@ def _unrows(g, shape):
     return np.moveaxis(g.reshape((shape[0],) + shape[2:] + (shape[1],)), -1, 1)
 
 
-def _class_weights(name, shape, dtype, target, weight, ignore_index, label_smoothing):
-    """How much each class's log-probability counts in each row's loss, q (rows × C), with
-    loss_row = −Σ_c q_c·log p_c, and the denominator of 'mean' (torch's: the summed weight of the
-    counted targets; the number of rows for class-probability targets)."""
-    n_classes = shape[1] if len(shape) > 1 else shape[0]
-    eps = label_smoothing
-    w = None if weight is None else np.asarray(_data(weight), dtype)
+def _checked_weight(name, weight, n_classes, dtype):
+    """``weight`` (a tensor stays one, for its gradient; other values become arrays of ``dtype``), or None."""
+    w = weight if weight is None or isinstance(weight, Tensor) else np.asarray(weight, dtype)
     if w is not None and w.shape != (n_classes,):
         raise ValueError(f"{name}: weight must have shape ({n_classes},), got {w.shape}")
+    return w
+
+
+def _class_weights(name, shape, dtype, target, weight, ignore_index, label_smoothing):
+    """How much each class's log-probability counts in each row's loss, q (rows × C), with
+    loss_row = −Σ_c q_c·log p_c for integer targets, and the denominator of 'mean' (torch's: the
+    summed weight of the counted targets)."""
+    n_classes = shape[1] if len(shape) > 1 else shape[0]
+    eps = label_smoothing
+    w = _checked_weight(name, weight, n_classes, dtype)
+    w = None if w is None else np.asarray(_data(w), dtype)
     t = np.asarray(_data(target))
-    if t.dtype.kind == "f":  # class probabilities
-        if t.shape != shape:
-            raise ValueError(f"{name}: probability targets must have the input's shape {shape}, got {t.shape}")
-        q = _rows(t.astype(dtype, copy=False)) * (1 - eps) + eps / n_classes
-        return (q if w is None else q * w), len(q)
     if t.dtype.kind not in "iu":
         raise TypeError(f"{name}: target must hold integer class indices or float probabilities, got {t.dtype}")
     expected = shape[:1] + shape[2:] if len(shape) > 1 else ()
@@ -95,8 +98,28 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="m
     x = input.data
     if x.ndim == 0:
         raise ValueError("cross_entropy: input must have a class dimension, got a 0-d tensor")
+    if np.asarray(_data(target)).dtype.kind == "f":
+        return _probability_cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)
     q, denom = _class_weights("cross_entropy", x.shape, x.dtype, target, weight, ignore_index, label_smoothing)
     return _weighted_nll("cross_entropy", input, _log_softmax(_rows(x), -1), q, denom, reduction, fused_softmax=True)
+
+
+def _probability_cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing):
+    """−Σ_c weight_c·q_c·log_softmax(input)_c over the class dim, q = (1 − label_smoothing)·target +
+    label_smoothing/C, composed as torch does ('mean' divides by the number of rows)."""
+    class_dim = min(1, input.ndim - 1)
+    n_classes = input.shape[class_dim]
+    target = target if isinstance(target, Tensor) else np.asarray(target)
+    if target.shape != input.shape:
+        raise ValueError(f"cross_entropy: probability targets must have the input's shape {input.shape}, got "
+                         f"{target.shape}")
+    if ignore_index >= 0:
+        raise ValueError(f"cross_entropy: ignore_index ({ignore_index}) is not supported for class-probability targets")
+    q = target * (1 - label_smoothing) + label_smoothing / n_classes if label_smoothing else target
+    w = _checked_weight("cross_entropy", weight, n_classes, input.dtype)
+    if w is not None:
+        q = q * w.reshape((n_classes,) + (1,) * (input.ndim - class_dim - 1))
+    return _reduce_loss(-(q * log_softmax(input, class_dim)).sum(class_dim), reduction)
 
 
 def nll_loss(input, target, weight=None, *, ignore_index=-100, reduction="mean"):

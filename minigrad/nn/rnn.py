@@ -10,7 +10,8 @@ import math
 import numpy as np
 
 from .. import functional as F
-from ..tensor import Parameter, stack, zeros
+from ..creation import zeros
+from ..tensor import Parameter, stack
 from . import init
 from .module import Module
 

@@ -34,14 +34,26 @@ CASES = [
     ("softplus", lambda m, F, a: F.softplus(a * 10) + F.softplus(a, beta=2, threshold=1), [(3, 4)], False),
     ("silu", lambda m, F, a: F.silu(a), [(3, 4)], False),
     ("clamp", lambda m, F, a: a.clamp(-0.5, 0.5) + a.clamp(min=0.2) + a.clamp(max=-0.1), [(3, 4)], False),
+    ("clamp_tensor_bounds", lambda m, F, a, lo, hi: a.clamp(lo, hi) + a.clamp(min=lo) * 2 + a.clamp(max=hi) * 3
+     + a.clamp_min(lo[:1]) + a.clamp_max(hi[0]), [(3, 4), (4,), (3, 1)], False),  # min > max in places
     ("maximum_minimum", lambda m, F, a, b: m.maximum(a, b) + m.minimum(a, b) * 2, [(3, 4), (4,)], False),
     ("where", lambda m, F, a, b: m.where(a > b, a, b * 3), [(3, 4), (3, 4)], False),
     ("matmul_2d", lambda m, F, a, b: a @ b, [(3, 4), (4, 5)], False),
     ("matmul_batched_broadcast", lambda m, F, a, b: a @ b, [(2, 1, 3, 4), (5, 4, 2)], False),
     ("matmul_vectors", lambda m, F, a, b, c: (a @ b) @ c, [(4,), (4, 3), (3,)], False),
+    ("matmul_empty_inner_batched", lambda m, F, a, b: a @ b, [(2, 3, 0), (0, 5)], False),
+    ("matmul_empty_rows", lambda m, F, a, b: a @ b, [(0, 3), (3, 4)], False),
+    ("matmul_empty_batch", lambda m, F, a, b: a @ b, [(0, 3, 4), (4, 5)], False),
+    ("matmul_empty_vector", lambda m, F, a, b: a @ b, [(0,), (0, 4)], False),
+    ("reflected_tensor_operands", lambda m, F, a, b: b.__rpow__(a) + b.__rsub__(a) * b.__rtruediv__(a)
+     + b.__radd__(a) * b.__rmul__(a), [(3, 4), (3, 4)], True),
+    ("rmatmul_tensor", lambda m, F, a, b: b.__rmatmul__(a), [(2, 3, 4), (4, 5)], False),
     ("sum_mean", lambda m, F, a: a.sum((0, 2)) + a.mean(1, keepdim=True).sum(-1), [(2, 3, 4)], False),
     ("var_std", lambda m, F, a: a.var(1) + a.std((0, 2), keepdim=True).sum() + a.var(unbiased=False),
      [(2, 3, 4)], False),
+    ("var_std_overloads", lambda m, F, a: a.var(True) + a.std(False) + a.var(0, True).sum()
+     + a.std(1, False, True).sum() + a.var(dim=0, unbiased=False, keepdim=True).sum() + a.std(correction=0)
+     + a.var(1, correction=2.5).sum(), [(3, 4)], False),
     ("max_min", lambda m, F, a: a.max(1).values.sum(1) + a.min(2, keepdim=True)[0].sum((1, 2)) + a.max()
      + a.amax((1, 2)), [(2, 3, 4)], False),
     ("logsumexp", lambda m, F, a: a.logsumexp(1) + a.logsumexp((0, 2), keepdim=True).sum(), [(2, 3, 4)], False),
@@ -65,6 +77,11 @@ CASES = [
         a, m.tensor([[[0, 2], [1, 1]]] * 2), reduction="none", label_smoothing=0.1), [(2, 3, 2, 2)], False),
     ("cross_entropy_probs", lambda m, F, a, p: F.cross_entropy(a, F.softmax(p, 1).detach(), label_smoothing=0.2),
      [(5, 4), (5, 4)], False),
+    ("cross_entropy_soft_target_gradient", lambda m, F, a, t, w: F.cross_entropy(a, t) + F.cross_entropy(
+        a, F.softmax(t, 1), weight=w.abs(), label_smoothing=0.3, reduction="sum"), [(5, 4), (5, 4), (4,)], False),
+    ("cross_entropy_soft_target_none", lambda m, F, a, t: F.cross_entropy(
+        a, t, weight=m.tensor([0.5, 1.0, 2.0], dtype=m.float64), reduction="none", label_smoothing=0.1),
+     [(2, 3, 4), (2, 3, 4)], False),
     ("nll_loss", lambda m, F, a: F.nll_loss(F.log_softmax(a, 1), m.tensor(TARGETS),
                                             weight=m.tensor([1.0, 2.0, 3.0, 0.5], dtype=m.float64)), [(5, 4)], False),
     ("mse_l1", lambda m, F, a, b: F.mse_loss(a, b) + F.l1_loss(a, b, reduction="sum"), [(3, 4), (3, 4)], False),
@@ -112,6 +129,22 @@ def test_value_and_gradient_match_torch(name, fn, shapes, positive):
         expected = np.zeros(a.shape) if b.grad is None else b.grad.numpy()
         got = np.zeros(a.shape) if a.grad is None else a.grad
         np.testing.assert_allclose(got, expected, rtol=RTOL, atol=ATOL, err_msg=f"{name}: gradient of input {i}")
+
+
+def test_singular_points_match_torch():
+    """Where an op has no derivative, torch's choice: clamp at ties and crossed bounds, pow at a zero base."""
+    x = np.array([-2.0, -1.0, 0.0, 1.0, 2.0, 0.0, 0.0, 5.0, np.nan, 0.0])
+    lo = np.array([-1.0, -1.0, -1.0, -1.0, -1.0, 1.0, 0.0, 3.0, 0.0, 2.0])
+    hi = np.array([1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 0.0, 3.0, 1.0, 2.0])
+    base, exponent = np.array([0.0, 0.0, 0.0, 2.0]), np.array([0.0, 1.0, 2.0, 0.0])
+    for fn, arrays in ((lambda m, F, x, lo, hi: x.clamp(lo, hi) + x.clamp_min(lo) * 2 + x.clamp_max(hi) * 3,
+                        [x, lo, hi]),
+                       (lambda m, F, a, b: a ** b + 0.0 ** b, [base, exponent])):
+        ours, our_inputs = _run(mg, MF, fn, arrays, np.ones)
+        theirs, their_inputs = _run(torch, TF, fn, arrays, np.ones)
+        np.testing.assert_array_equal(ours.data, theirs.detach().numpy())
+        for a, b in zip(our_inputs, their_inputs):
+            np.testing.assert_array_equal(a.grad, b.grad.numpy())
 
 
 def test_batch_norm_running_stats_match_torch():

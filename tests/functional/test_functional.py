@@ -159,6 +159,26 @@ def test_cross_entropy_shapes_and_probabilities():
     assert gradcheck(lambda x: F.cross_entropy(x, p, label_smoothing=0.3), [x])
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("eps", [0.0, 0.2])
+def test_cross_entropy_probability_targets_get_their_gradient(reduction, weighted, eps):
+    """loss = −Σ_c w_c·q_c·log p_c with q = (1 − eps)·target + eps/C, so d loss / d target =
+    −(1 − eps)·w·log p, divided by the number of rows for 'mean'."""
+    x, t = leaf(2, 3, 4, seed=1), leaf(2, 3, 4, seed=2)  # (N, C, d); torch does not ask targets to sum to 1
+    w = np.array([0.5, 1.0, 2.0]) if weighted else np.ones(3)
+    loss = lambda x, t, weight=None: F.cross_entropy(x, t, weight=weight, reduction=reduction, label_smoothing=eps)
+    logp, rows = log_softmax_ref(x.data, 1), 2 * 4
+    losses = -(w[:, None] * ((1 - eps) * t.data + eps / 3) * logp).sum(1)
+    expected = {"mean": losses.sum() / rows, "sum": losses.sum(), "none": losses}[reduction]
+    weight = Tensor(w, requires_grad=True) if weighted else None
+    np.testing.assert_allclose(loss(x, t, weight).data, expected, rtol=1e-12)
+    loss(x, t, weight).sum().backward()
+    np.testing.assert_allclose(t.grad, -(1 - eps) * w[:, None] * logp / (rows if reduction == "mean" else 1),
+                               rtol=1e-12)
+    assert gradcheck(loss, [x, t] + ([weight] if weighted else []))  # the weight gets its gradient too
+
+
 def test_cross_entropy_is_stable_and_checks_targets():
     x = mg.tensor([[1000.0, -1000.0]], requires_grad=True)
     loss = F.cross_entropy(x, mg.tensor([1]))
@@ -170,6 +190,8 @@ def test_cross_entropy_is_stable_and_checks_targets():
         F.cross_entropy(x, mg.tensor([0, 1]))
     with pytest.raises(ValueError, match="reduction"):
         F.cross_entropy(x, mg.tensor([0]), reduction="avg")
+    with pytest.raises(ValueError, match="ignore_index"):
+        F.cross_entropy(x, mg.tensor([[0.3, 0.7]]), ignore_index=0)
 
 
 def test_nll_loss():

@@ -1,0 +1,76 @@
+"""Creation ops, as torch names them: ``tensor``, ``zeros``/``ones``/``empty``/``full``, ``arange``,
+``eye``, the random ``randn``/``rand``/``randint`` (from minigrad's one generator) and the ``*_like``
+forms. Float factories make float32 unless given a ``dtype``; sizes are ``f(2, 3)`` or ``f((2, 3))``.
+"""
+import functools
+
+import numpy as np
+
+from .tensor import Tensor, _as_array, _generator, _shape
+
+
+def tensor(data, requires_grad=False, dtype=None):
+    """A new tensor holding a C-contiguous copy of ``data`` (as torch.tensor)."""
+    return Tensor(np.array(_as_array(data, dtype), order="C", copy=True), requires_grad)
+
+
+def _factory(make):
+    """A factory taking sizes as ``f(2, 3)`` or ``f((2, 3))``, ``dtype`` (default float32) and
+    ``requires_grad``."""
+    @functools.wraps(make)
+    def factory(*size, dtype=None, requires_grad=False, **options):
+        return Tensor(make(_shape(size), np.dtype(np.float32 if dtype is None else dtype), **options), requires_grad)
+    return factory
+
+
+zeros = _factory(np.zeros)
+ones = _factory(np.ones)
+empty = _factory(np.empty)
+
+
+@_factory
+def randn(shape, dtype, generator=None): return (generator or _generator).standard_normal(shape, dtype)
+
+
+@_factory
+def rand(shape, dtype, generator=None): return (generator or _generator).random(shape, dtype)  # in [0, 1)
+
+
+def full(size, fill_value, dtype=None, requires_grad=False):
+    """Filled with ``fill_value``; the dtype follows it (bool, int64 or float32) unless given."""
+    if dtype is None:
+        dtype = np.bool_ if isinstance(fill_value, bool) else np.int64 if isinstance(fill_value, int) else np.float32
+    return Tensor(np.full(_shape((size,)), fill_value, dtype), requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad=False):
+    """int64 for integer arguments, float32 otherwise (as torch)."""
+    start, end = (0, start) if end is None else (start, end)
+    if dtype is None:
+        dtype = np.int64 if all(isinstance(v, int) for v in (start, end, step)) else np.float32
+    return Tensor(np.arange(start, end, step, dtype=dtype), requires_grad)
+
+
+def randint(low, high=None, size=(), dtype=None, generator=None):
+    """Integers in [low, high) (``randint(high, size)`` counts from 0), int64 by default."""
+    if isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
+    elif high is None:
+        low, high = 0, low
+    return Tensor((generator or _generator).integers(low, high, _shape((size,)), dtype=dtype or np.int64))
+
+
+def eye(n, m=None, dtype=None, requires_grad=False):
+    return Tensor(np.eye(n, m, dtype=dtype or np.float32), requires_grad)
+
+
+def _like(factory):
+    @functools.wraps(factory)
+    def like(input, *args, dtype=None, requires_grad=False, **options):
+        return factory(input.shape, *args, dtype=input.dtype if dtype is None else dtype, requires_grad=requires_grad,
+                       **options)
+    return like
+
+
+zeros_like, ones_like, empty_like, randn_like, rand_like, full_like = map(
+    _like, (zeros, ones, empty, randn, rand, full))
