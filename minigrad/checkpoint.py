@@ -66,9 +66,11 @@ def save(obj, path):
     metadata = {"format": FORMAT, "sha256": _ZEROS.decode(), "tree": tree}
     try:
         data = safetensors.numpy.save(tensors, metadata=metadata)
-    except safetensors.SafetensorError as err:  # all that is left to refuse: a header over _MAX_HEADER
-        raise ValueError(f"save: obj does not fit in a safetensors header of {_MAX_HEADER} bytes ({err}); "
-                         "hold bulk data in arrays, not in lists or strings") from None
+    except safetensors.SafetensorError:  # all that is left to refuse: a header over _MAX_HEADER (newer
+        data = None                      # safetensors refuse it here, older ones only at load)
+    if data is None or struct.unpack("<Q", data[:8])[0] > _MAX_HEADER:
+        raise ValueError(f"save: obj does not fit in a safetensors header of {_MAX_HEADER} bytes; "
+                         "hold bulk data in arrays, not in lists or strings")
     start = _digest_start(data)
     view = memoryview(data)
     _atomic_write(os.path.realpath(os.fsdecode(path)), (view[:start], _sha256(data, start), view[start + 64:]))

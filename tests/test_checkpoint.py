@@ -372,7 +372,8 @@ checkpoint.save({"w": np.zeros(1_000_000)}, sys.argv[1])
 def test_save_killed_midway_leaves_a_temporary_that_the_next_save_removes(tmp_path):
     path = tmp_path / "model.ckpt"
     save({"v": 1}, path)
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(path)], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(path)], stdout=subprocess.PIPE, text=True,
+                             cwd=tmp_path)  # not the repository root, whose minigrad/ has no _C
     try:
         assert child.stdout.readline() == "written\n"
         (temp,) = set(os.listdir(tmp_path)) - {"model.ckpt"}

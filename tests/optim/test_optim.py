@@ -442,7 +442,7 @@ def test_load_state_dict_checks_before_changing_anything():
     ("step", -2, ValueError, "got -2"),
     ("step", 10 ** 400, ValueError, r"got 1000.*\.\.\..*000$"),
     ("step", float("nan"), ValueError, "got nan"),
-    ("step", np.float32(np.inf), ValueError, "got np.float32\\(inf\\)"),
+    ("step", np.float32(np.inf), ValueError, r"got (np.float32\()?inf"),  # NumPy 2's repr, or 1's
     ("step", 2.5, ValueError, "got 2.5"),
     ("step", True, TypeError, "state 'step' of parameter 1 must be a number, got bool"),
     ("step", "3", TypeError, "must be a number, got str"),
