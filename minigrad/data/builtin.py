@@ -109,14 +109,20 @@ def text_corpus_snippets(modules=SNIPPET_MODULES, length=128, split="train"):
     Each module's source is cut into consecutive, non-overlapping snippets of ``length``
     characters (a shorter tail is dropped); ``labels[i]`` (int64) is the index in ``modules`` of
     snippet ``i``'s module. Every fifth snippet of each module (its 1st, 6th, ...) is a test
-    snippet; ``split=None`` gives all.
+    snippet, except that the test split never repeats a snippet: one whose text is also a train
+    snippet (boilerplate recurs, and more so in newer Pythons' sources) or an earlier test snippet
+    is left out, so no test text is ever trained on. ``split=None`` gives every snippet.
     """
     _check_split(split)
+    cut = [(text[k * length:(k + 1) * length], k, label)
+           for label, text in enumerate(map(_read_module, modules)) for k in range(len(text) // length)]
+    if split is None:
+        return [s for s, _, _ in cut], np.array([label for _, _, label in cut], dtype=np.int64)
+    seen = {s for s, k, _ in cut if not _in_split(k, "test")}  # every train text, then each test text kept
     snippets, labels = [], []
-    for label, name in enumerate(modules):
-        text = _read_module(name)
-        for k in range(len(text) // length):
-            if _in_split(k, split):
-                snippets.append(text[k * length:(k + 1) * length])
-                labels.append(label)
+    for s, k, label in cut:
+        if _in_split(k, split) and (split == "train" or s not in seen):
+            seen.add(s)
+            snippets.append(s)
+            labels.append(label)
     return snippets, np.array(labels, dtype=np.int64)
