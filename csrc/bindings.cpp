@@ -15,7 +15,14 @@
 #include <omp.h>
 #endif
 
+#include "cpu_features.h"
 #include "kernel_table.h"
+
+// The x86 kernel builds exist only for an x86 target (CMakeLists.txt picks them from the target, and
+// a universal2 build gets baseline only): never list an ISA whose object was not built for it.
+#if (defined(MINIGRAD_HAS_avx2) || defined(MINIGRAD_HAS_avx512)) && !defined(MINIGRAD_X86)
+#error "x86 kernel builds (avx2/avx512) in a build for a non-x86 target"
+#endif
 
 namespace py = pybind11;
 using namespace pybind11::literals;
@@ -41,16 +48,10 @@ const std::vector<Isa>& compiled_isas() {
       {"baseline", baseline::kernel_table, [] { return true; }},
 #endif
 #ifdef MINIGRAD_HAS_avx2
-      {"avx2", avx2::kernel_table,
-       [] { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }},
+      {"avx2", avx2::kernel_table, [] { return cpu::has_avx2_fma(); }},  // CPU and OS (cpu_features.h)
 #endif
 #ifdef MINIGRAD_HAS_avx512
-      {"avx512", avx512::kernel_table,
-       [] {
-         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-                __builtin_cpu_supports("fma");
-       }},
+      {"avx512", avx512::kernel_table, [] { return cpu::has_avx512(); }},
 #endif
 #ifdef MINIGRAD_HAS_native
       {"native", native::kernel_table, [] { return true; }},
