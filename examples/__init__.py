@@ -1,7 +1,8 @@
 """minigrad's example applications, installed as ``minigrad.examples`` (run with ``minigrad train TASK``).
 
 The examples import minigrad and nothing of its command line; the commands (``minigrad train``,
-``compare``, ``bench loop``) find them here, by task name.
+``compare``, ``bench loop``) find them here, by task name, and the optional modules each needs in
+its ``NEEDS``. ``arguments`` holds what the examples' command lines share with the commands'.
 """
 import importlib
 

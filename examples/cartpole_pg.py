@@ -18,14 +18,11 @@ import minigrad as mg
 import minigrad.functional as F
 import minigrad.nn as nn
 from minigrad.examples import common
-
-try:
-    import gymnasium as gym
-except ImportError as err:
-    raise ImportError('examples/cartpole_pg.py needs gymnasium: pip install "minigrad[examples]"') from err
+from minigrad.examples.arguments import integer
 
 LR = {"sgd": 0.1, "momentum": 0.03, "adagrad": 0.1, "adadelta": 1.0, "rmsprop": 3e-3, "adam": 1e-2, "adamw": 1e-2}
 EPOCHS = 20
+NEEDS = ("gymnasium",)  # the optional modules it needs: CartPole-v1 is gymnasium's
 UPDATES_PER_EPOCH = 10
 GAMMA = 0.99
 
@@ -78,10 +75,12 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
         resume=None, timing=False, batch_episodes=4, eval_episodes=100):
     """Train and evaluate; returns common.result's dict (history: (update, seconds, mean return of
     the batch); metric: the greedy policy's average return)."""
-    lr, epochs = LR[optimizer] if lr is None else lr, epochs or EPOCHS
+    import gymnasium  # optional (NEEDS): imported here, so that --help works without it
+
+    lr, epochs = LR[optimizer] if lr is None else lr, EPOCHS if epochs is None else epochs
     mg.manual_seed(seed)
     rng = mg.default_generator()
-    env = gym.make("CartPole-v1")
+    env = gymnasium.make("CartPole-v1")
     model = ActorCritic()
     opt = common.make_optimizer(optimizer, model.parameters(), lr, backend)
     log = common.RunLog(quiet, max_steps, timing)
@@ -111,10 +110,10 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
 
 
 def main(argv=None):
-    p = common.parser(__doc__, LR, EPOCHS)
-    p.add_argument("--batch-episodes", type=int, default=4, help="episodes per policy update (default: 4)")
-    p.add_argument("--eval-episodes", type=int, default=100, help="greedy evaluation episodes (default: 100)")
-    return common.main(run, p, argv)
+    p = common.parser("cartpole", __doc__, LR, EPOCHS)
+    p.add_argument("--batch-episodes", type=integer(1), default=4, help="episodes per policy update (default: 4)")
+    p.add_argument("--eval-episodes", type=integer(1), default=100, help="greedy evaluation episodes (default: 100)")
+    return common.main(run, p, argv, NEEDS)
 
 
 if __name__ == "__main__":

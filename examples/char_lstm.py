@@ -18,9 +18,11 @@ import minigrad as mg
 import minigrad.functional as F
 import minigrad.nn as nn
 from minigrad.examples import common
+from minigrad.examples.arguments import integer, positive
 
 LR = {"sgd": 10.0, "momentum": 1.0, "adagrad": 0.1, "adadelta": 10.0, "rmsprop": 3e-3, "adam": 1e-2, "adamw": 1e-2}
 EPOCHS = 8
+NEEDS = ()  # the optional modules it needs
 
 
 class CharModel(nn.Module):
@@ -95,7 +97,7 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
         resume=None, timing=False, num_chars=200_000, cell="lstm", hidden=128, seq_len=64, batch_size=32,
         clip=1.0, temperature=0.8, sample_chars=300):
     """Train and validate; returns common.result's dict (metric: validation bits per character)."""
-    lr, epochs = LR[optimizer] if lr is None else lr, epochs or EPOCHS
+    lr, epochs = LR[optimizer] if lr is None else lr, EPOCHS if epochs is None else epochs
     mg.manual_seed(seed)
     corpus = mg.data.text_corpus(num_chars)
     vocab_size = len(corpus.vocab)
@@ -138,15 +140,16 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
 
 
 def main(argv=None):
-    p = common.parser(__doc__, LR, EPOCHS)
+    p = common.parser("char-lstm", __doc__, LR, EPOCHS)
     p.add_argument("--cell", choices=("lstm", "gru"), default="lstm", help="recurrent layer (default: lstm)")
-    p.add_argument("--hidden", type=int, default=128, help="hidden units (default: 128)")
-    p.add_argument("--num-chars", type=int, default=200_000, help="corpus characters used (default: 200,000)")
-    p.add_argument("--seq-len", type=int, default=64, help="characters per chunk of backpropagation (default: 64)")
-    p.add_argument("--batch-size", type=int, default=32, help="parallel streams (default: 32)")
-    p.add_argument("--clip", type=float, default=1.0, help="gradient-norm clipping threshold (default: 1)")
-    p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default: 0.8)")
-    return common.main(run, p, argv)
+    p.add_argument("--hidden", type=integer(1), default=128, help="hidden units (default: 128)")
+    p.add_argument("--num-chars", type=integer(1), default=200_000, help="corpus characters used (default: 200,000)")
+    p.add_argument("--seq-len", type=integer(1), default=64,
+                   help="characters per chunk of backpropagation (default: 64)")
+    p.add_argument("--batch-size", type=integer(1), default=32, help="parallel streams (default: 32)")
+    p.add_argument("--clip", type=positive, default=1.0, help="gradient-norm clipping threshold (default: 1)")
+    p.add_argument("--temperature", type=positive, default=0.8, help="sampling temperature (default: 0.8)")
+    return common.main(run, p, argv, NEEDS)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 import minigrad as mg
+from minigrad.examples.arguments import integer, positive, require
 from minigrad.utils.benchmark import measure
 
 try:
@@ -33,18 +34,19 @@ def make_optimizer(name, params, lr, backend="cpp"):
     return getattr(mg.optim, cls)(list(params), lr=lr, **options, backend=backend)
 
 
-def parser(doc, lrs, epochs):
-    """The options every example has; ``lrs`` are its tuned learning rates by optimizer name.
-    Every option is a keyword argument of the example's ``run``."""
-    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parser(task, doc, lrs, epochs):
+    """The options every example has, for ``minigrad train TASK``; ``lrs`` are its tuned learning
+    rates by optimizer name. Every option is a keyword argument of the example's ``run``."""
+    p = argparse.ArgumentParser(prog=f"minigrad train {task}", description=doc,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
                    help="default: adam ('momentum' is SGD with momentum 0.9)")
-    p.add_argument("--lr", type=float, help="learning rate (default: tuned for each optimizer: "
+    p.add_argument("--lr", type=positive, help="learning rate (default: tuned for each optimizer: "
                    + ", ".join(f"{name} {lr:g}" for name, lr in lrs.items()) + ")")
     p.add_argument("--backend", choices=("cpp", "numpy"), default="cpp", help="optimizer kernels (default: cpp)")
-    p.add_argument("--epochs", type=int, default=epochs, help=f"total epochs (default: {epochs})")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--max-steps", type=int,
+    p.add_argument("--epochs", type=integer(1), default=epochs, help=f"total epochs (default: {epochs})")
+    p.add_argument("--seed", type=integer(0), default=0, help="random seed (default: 0)")
+    p.add_argument("--max-steps", type=integer(1),
                    help="stop after this many optimizer steps (a quick run; that epoch counts as done)")
     p.add_argument("--save", metavar="PATH", help="write a checkpoint here after every epoch")
     p.add_argument("--resume", metavar="PATH", help="continue from this checkpoint (same optimizer)")
@@ -204,8 +206,12 @@ def summary(out):
                   f"(cpp {numpy / cpp:.1f}× faster)")
 
 
-def main(run, p, argv=None):
-    """Parse ``argv`` with ``p``, ``run`` the example and print its summary."""
-    out = run(**vars(p.parse_args(argv)), timing=True)
-    summary(out)
+def main(run, p, argv=None, needs=()):
+    """Parse ``argv`` with ``p``, ``run`` the example and print its summary. First the command exits
+    (status 1) unless the optional modules ``needs`` import, and matplotlib for a ``--plot``."""
+    args = p.parse_args(argv)
+    require(p.prog, needs)
+    if getattr(args, "plot", None):
+        require(f"{p.prog} --plot", ["matplotlib"])
+    summary(run(**vars(args), timing=True))
     return 0

@@ -9,7 +9,7 @@ import functools
 
 import minigrad.nn as nn
 from minigrad.examples import common
-from minigrad.examples.digits_mlp import train
+from minigrad.examples.digits_mlp import NEEDS, train
 
 LR = {"sgd": 0.1, "momentum": 0.01, "adagrad": 0.03, "adadelta": 1.0, "rmsprop": 1e-3, "adam": 1e-3, "adamw": 1e-3}
 EPOCHS = 15
@@ -26,7 +26,7 @@ run = functools.partial(train, cnn, LR, EPOCHS)
 
 
 def main(argv=None):
-    return common.main(run, common.parser(__doc__, LR, EPOCHS), argv)
+    return common.main(run, common.parser("digits-cnn", __doc__, LR, EPOCHS), argv, NEEDS)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from minigrad.examples import common
 
 LR = {"sgd": 0.1, "momentum": 0.01, "adagrad": 0.03, "adadelta": 1.0, "rmsprop": 1e-3, "adam": 1e-3, "adamw": 1e-3}
 EPOCHS = 30
+NEEDS = ("sklearn",)  # the optional modules it needs: the digits ship with scikit-learn
 
 
 def mlp():
@@ -34,7 +35,7 @@ def train(make_model, lrs, default_epochs, optimizer="adam", lr=None, backend="c
           max_steps=None, save=None, resume=None, timing=False, batch_size=32):
     """Train ``make_model()`` on the training digits (``lr`` defaults to ``lrs[optimizer]``) and test
     it; returns common.result's dict (metric: test accuracy)."""
-    lr, epochs = lrs[optimizer] if lr is None else lr, epochs or default_epochs
+    lr, epochs = lrs[optimizer] if lr is None else lr, default_epochs if epochs is None else epochs
     mg.manual_seed(seed)
     x_train, y_train = mg.data.digits("train")
     x_test, y_test = mg.data.digits("test")
@@ -66,7 +67,7 @@ run = functools.partial(train, mlp, LR, EPOCHS)
 
 
 def main(argv=None):
-    return common.main(run, common.parser(__doc__, LR, EPOCHS), argv)
+    return common.main(run, common.parser("digits-mlp", __doc__, LR, EPOCHS), argv, NEEDS)
 
 
 if __name__ == "__main__":

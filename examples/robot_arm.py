@@ -28,6 +28,7 @@ from minigrad.examples import common
 L1, L2 = 1.0, 0.8
 LR = {"sgd": 1.0, "momentum": 0.03, "adagrad": 0.1, "adadelta": 1.0, "rmsprop": 3e-3, "adam": 1e-2, "adamw": 1e-2}
 EPOCHS = 100
+NEEDS = ()  # the optional modules it needs (--plot: matplotlib, checked by common.main)
 
 
 def sample_targets(n, rng):
@@ -74,7 +75,7 @@ def evaluate(model, targets):
 def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=True, max_steps=None, save=None,
         resume=None, timing=False, plot=None, batch_size=256):
     """Train and test; returns common.result's dict (metric: mean reach error on held-out targets)."""
-    lr, epochs = LR[optimizer] if lr is None else lr, epochs or EPOCHS
+    lr, epochs = LR[optimizer] if lr is None else lr, EPOCHS if epochs is None else epochs
     mg.manual_seed(seed)
     train_targets = sample_targets(16384, mg.default_generator())
     test_targets = sample_targets(4096, np.random.default_rng([seed, 1]))
@@ -114,24 +115,21 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
 def draw(model, targets, errors, path):
     """Three panels: a few arms reaching for held-out targets; reached vs target on a polar grid of
     targets 0.05 inside the edges (the error drawn 10× longer); the mean reach error of the held-out
-    targets in each hexagon."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from matplotlib.colors import LogNorm
-    except ImportError as err:
-        raise ImportError('--plot needs matplotlib: pip install "minigrad[examples]"') from err
+    targets in each hexagon. Saved to ``path``; returns the matplotlib Figure."""
+    from matplotlib.colors import LogNorm
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Circle
     r, phi = np.meshgrid(np.linspace(L1 - L2 + 0.05, L1 + L2 - 0.05, 7), np.linspace(0, 2 * np.pi, 36, endpoint=False))
     grid = np.stack([r * np.cos(phi), r * np.sin(phi)], -1).reshape(-1, 2).astype(np.float32)
     shown = targets[np.linspace(0, len(targets) - 1, 8).astype(int)]
     with mg.no_grad():
         elbows, hands = (p.data for p in place(model, mg.tensor(shown)))
         reached = place(model, mg.tensor(grid))[1].data
-    fig, (arms, vectors, heat) = plt.subplots(1, 3, figsize=(15, 4.8), dpi=80)
+    fig = Figure(figsize=(15, 4.8), dpi=80)
+    arms, vectors, heat = fig.subplots(1, 3)
     for ax in (arms, vectors, heat):
         for radius in (L1 - L2, L1 + L2):
-            ax.add_patch(plt.Circle((0, 0), radius, fill=False, color="0.6", linestyle="--", linewidth=0.8))
+            ax.add_patch(Circle((0, 0), radius, fill=False, color="0.6", linestyle="--", linewidth=0.8))
         ax.set(aspect="equal", xlim=(-2, 2), ylim=(-2, 2))
     for elbow, hand in zip(elbows, hands):
         arms.plot([0, elbow[0], hand[0]], [0, elbow[1], hand[1]], "-o", color="tab:blue", markersize=3, linewidth=2)
@@ -149,13 +147,13 @@ def draw(model, targets, errors, path):
     heat.set_title(f"reach error: mean {errors.mean():.4f}, median {np.median(errors):.4f}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
+    return fig
 
 
 def main(argv=None):
-    p = common.parser(__doc__, LR, EPOCHS)
+    p = common.parser("arm", __doc__, LR, EPOCHS)
     p.add_argument("--plot", metavar="PATH.png", help="draw arms and reach errors on held-out targets (matplotlib)")
-    return common.main(run, p, argv)
+    return common.main(run, p, argv, NEEDS)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,11 @@ import minigrad.functional as F
 import minigrad.nn as nn
 from minigrad.data import SNIPPET_MODULES
 from minigrad.examples import common
+from minigrad.examples.arguments import integer
 
 LR = {"sgd": 0.3, "momentum": 0.1, "adagrad": 0.03, "adadelta": 1.0, "rmsprop": 3e-3, "adam": 1e-2, "adamw": 1e-2}
 EPOCHS = 20
+NEEDS = ()  # the optional modules it needs
 
 
 class SnippetClassifier(nn.Module):
@@ -63,7 +65,7 @@ def confusion_matrix(labels, predicted, names):
 def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=True, max_steps=None, save=None,
         resume=None, timing=False, hidden=64, batch_size=32, clip=1.0):
     """Train and test; returns common.result's dict (metric: test accuracy)."""
-    lr, epochs = LR[optimizer] if lr is None else lr, epochs or EPOCHS
+    lr, epochs = LR[optimizer] if lr is None else lr, EPOCHS if epochs is None else epochs
     mg.manual_seed(seed)
     train_snippets, y_train = mg.data.text_corpus_snippets(split="train")
     test_snippets, y_test = mg.data.text_corpus_snippets(split="test")
@@ -97,9 +99,9 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
 
 
 def main(argv=None):
-    p = common.parser(__doc__, LR, EPOCHS)
-    p.add_argument("--hidden", type=int, default=64, help="GRU hidden units (default: 64)")
-    return common.main(run, p, argv)
+    p = common.parser("text-classify", __doc__, LR, EPOCHS)
+    p.add_argument("--hidden", type=integer(1), default=64, help="GRU hidden units (default: 64)")
+    return common.main(run, p, argv, NEEDS)
 
 
 if __name__ == "__main__":

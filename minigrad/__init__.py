@@ -17,6 +17,13 @@ from . import autograd, functional
 from . import data, nn
 from .checkpoint import load, save
 
+__all__ = ["build_info", "get_num_threads", "get_thread_policy", "set_num_threads", "set_simd", "set_thread_policy",
+           "Parameter", "Tensor", "cat", "default_generator", "float16", "float32", "float64", "int8", "int16", "int32",
+           "int64", "manual_seed", "maximum", "minimum", "stack", "uint8", "where", "arange", "empty", "empty_like",
+           "eye", "full", "full_like", "ones", "ones_like", "rand", "rand_like", "randint", "randn", "randn_like",
+           "tensor", "zeros", "zeros_like", "enable_grad", "is_grad_enabled", "no_grad", "gradcheck", "load", "save",
+           "optim", "autograd", "functional", "data", "nn"]
+
 __version__ = build_info()["version"]
 
 if hasattr(os, "register_at_fork"):

@@ -24,6 +24,8 @@ the target in one ``os.replace``, so a crash leaves the old file whole. The next
 deletes the temporaries that saves which died left behind (``flock`` tells them from live ones; on
 Windows, where a file open in another process cannot be deleted, the failed deletion does).
 """
+from __future__ import annotations
+
 import hashlib
 import json
 import math
@@ -33,10 +35,14 @@ import secrets
 import stat
 import struct
 import zlib
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import safetensors
 import safetensors.numpy
+
+if TYPE_CHECKING:
+    from _typeshed import StrOrBytesPath
 
 try:
     import fcntl
@@ -52,7 +58,7 @@ _ZEROS = b"0" * 64
 _MAX_HEADER = 100_000_000  # bytes: safetensors refuses larger headers, at save as at load
 
 
-def save(obj, path):
+def save(obj: object, path: StrOrBytesPath) -> None:
     """Write ``obj`` (see the module docstring) to ``path``, or to the file it links to, atomically.
 
     Raises ``TypeError`` naming the place in ``obj`` of anything that could not come back, and
@@ -76,7 +82,7 @@ def save(obj, path):
     _atomic_write(os.path.realpath(os.fsdecode(path)), (view[:start], _sha256(data, start), view[start + 64:]))
 
 
-def load(path):
+def load(path: StrOrBytesPath) -> Any:
     """Read a checkpoint written by ``save``: arrays come back as writeable, C-contiguous copies.
 
     Raises ``ValueError`` naming ``path`` for anything that is not an intact minigrad checkpoint.

@@ -1,5 +1,6 @@
 """The ``minigrad`` command: ``minigrad info``, ``minigrad bench [kernels options]``,
-``minigrad bench train|loop [options]``, ``minigrad train TASK [options]``, ``minigrad compare``.
+``minigrad bench train|loop [options]``, ``minigrad train TASK [options]``, ``minigrad compare``,
+``minigrad --version``.
 
 Only the dispatch: each command lives in ``minigrad.commands`` (``train`` runs an example of
 ``minigrad.examples``) and is imported when it runs, so that ``minigrad info`` stays fast."""
@@ -7,7 +8,14 @@ import argparse
 import json
 import sys
 
+from . import __version__
 from .examples import TASKS, load
+
+EXIT_STATUS = """exit status:
+  0  success, or help (a bare 'minigrad' prints this help)
+  1  the command needs an optional extra that is not installed: it names the extra, before doing any work
+  2  a usage error: an unknown command, task or option, or an invalid value
+"""
 
 
 def info(argv):
@@ -29,10 +37,11 @@ def bench(argv):
 
 def train(argv):
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: minigrad train TASK [options]   (TASK --help for its options)\n\ntasks: " + ", ".join(TASKS))
+        print("usage: minigrad train TASK [options]   ('minigrad train TASK --help' for its options)\n\n"
+              f"tasks: {', '.join(TASKS)}")
         return 0
     if argv[0] not in TASKS:
-        sys.exit(f"minigrad train: unknown task {argv[0]!r}; valid tasks: {', '.join(TASKS)}")
+        usage_error(f"minigrad train: unknown task {argv[0]!r}; valid tasks: {', '.join(TASKS)}")
     return load(argv[0]).main(argv[1:])
 
 
@@ -48,16 +57,27 @@ COMMANDS = {
     "train": (train, "train an example network: " + ", ".join(TASKS)),
     "compare": (compare, "compare the optimizers on 2-D test functions and real tasks"),
 }
+USAGE = ("usage: minigrad COMMAND [options]\n       minigrad -V | --version\n\ncommands:\n"
+         + "".join(f"  {name:<8} {help}\n" for name, (_, help) in COMMANDS.items())
+         + f"\n'minigrad COMMAND --help' describes a command's options.\n\n{EXIT_STATUS}")
+
+
+def usage_error(message):
+    """Exit with status 2, as argparse does, ``message`` on stderr."""
+    print(message, file=sys.stderr)
+    sys.exit(2)
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        usage = "usage: minigrad COMMAND [options]\n\ncommands:\n" + "".join(
-            f"  {name:<8} {help}\n" for name, (_, help) in COMMANDS.items())
-        if argv and argv[0] not in ("-h", "--help"):
-            sys.exit(f"minigrad: unknown command {argv[0]!r}; valid commands: {', '.join(COMMANDS)}\n\n{usage}")
-        print(usage, end="")
+    if argv[:1] in (["-V"], ["--version"]):
+        print(f"minigrad {__version__}")
         return 0
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE, end="")
+        return 0
+    if argv[0] not in COMMANDS:
+        usage_error(f"minigrad: unknown command {argv[0]!r}; valid commands: {', '.join(COMMANDS)} "
+                    "('minigrad --help' describes them)")
     command, _ = COMMANDS[argv[0]]
     return command(argv[1:])

@@ -2,23 +2,49 @@
 ``eye``, the random ``randn``/``rand``/``randint`` (from minigrad's one generator) and the ``*_like``
 forms. Float factories make float32 unless given a ``dtype``; sizes are ``f(2, 3)`` or ``f((2, 3))``.
 """
+from __future__ import annotations
+
 import functools
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence, overload
 
 import numpy as np
 
 from .tensor import Tensor, _as_array, _generator, _shape
 
+if TYPE_CHECKING:
+    from ._typing import Array, DTypeLike, FloatArray, FloatDType, Scalar, TensorLike
 
-def tensor(data, requires_grad=False, dtype=None):
+    class Factory(Protocol):
+        """``zeros``, ``ones``, ``empty``: sizes as ``f(2, 3)`` or ``f((2, 3))``."""
+        def __call__(self, *size: int | Sequence[int], dtype: DTypeLike | None = None,
+                     requires_grad: bool = False) -> Tensor: ...
+
+    class RandomFactory(Protocol):
+        """``randn``, ``rand``: a Factory that also takes the generator to draw from."""
+        def __call__(self, *size: int | Sequence[int], dtype: DTypeLike | None = None, requires_grad: bool = False,
+                     generator: np.random.Generator | None = None) -> Tensor: ...
+
+    class LikeFactory(Protocol):
+        """``zeros_like`` and the others: the factory's arguments after the sizes, which ``input`` gives."""
+        def __call__(self, input: Tensor, *args: Any, dtype: DTypeLike | None = None, requires_grad: bool = False,
+                     **options: Any) -> Tensor: ...
+
+
+def tensor(data: TensorLike, requires_grad: bool = False, dtype: DTypeLike | None = None) -> Tensor:
     """A new tensor holding a C-contiguous copy of ``data`` (as torch.tensor)."""
     return Tensor(np.array(_as_array(data, dtype), order="C", copy=True), requires_grad)
 
 
-def _factory(make):
+@overload
+def _factory(make: Callable[[tuple[int, ...], np.dtype[Any], np.random.Generator | None], Array]) -> RandomFactory: ...
+@overload
+def _factory(make: Callable[..., Array]) -> Factory: ...
+def _factory(make: Callable[..., Array]) -> Factory | RandomFactory:
     """A factory taking sizes as ``f(2, 3)`` or ``f((2, 3))``, ``dtype`` (default float32) and
     ``requires_grad``."""
     @functools.wraps(make)
-    def factory(*size, dtype=None, requires_grad=False, **options):
+    def factory(*size: int | Sequence[int], dtype: DTypeLike | None = None, requires_grad: bool = False,
+                **options: Any) -> Tensor:
         return Tensor(make(_shape(size), np.dtype(np.float32 if dtype is None else dtype), **options), requires_grad)
     return factory
 
@@ -29,21 +55,25 @@ empty = _factory(np.empty)
 
 
 @_factory
-def randn(shape, dtype, generator=None): return (generator or _generator).standard_normal(shape, dtype)
+def randn(shape: tuple[int, ...], dtype: FloatDType, generator: np.random.Generator | None = None) -> FloatArray:
+    return (generator or _generator).standard_normal(shape, dtype)
 
 
 @_factory
-def rand(shape, dtype, generator=None): return (generator or _generator).random(shape, dtype)  # in [0, 1)
+def rand(shape: tuple[int, ...], dtype: FloatDType, generator: np.random.Generator | None = None) -> FloatArray:
+    return (generator or _generator).random(shape, dtype)  # in [0, 1)
 
 
-def full(size, fill_value, dtype=None, requires_grad=False):
+def full(size: int | Sequence[int], fill_value: Scalar, dtype: DTypeLike | None = None,
+         requires_grad: bool = False) -> Tensor:
     """Filled with ``fill_value``; the dtype follows it (bool, int64 or float32) unless given."""
     if dtype is None:
         dtype = np.bool_ if isinstance(fill_value, bool) else np.int64 if isinstance(fill_value, int) else np.float32
     return Tensor(np.full(_shape((size,)), fill_value, dtype), requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad=False):
+def arange(start: float, end: float | None = None, step: float = 1, dtype: DTypeLike | None = None,
+           requires_grad: bool = False) -> Tensor:
     """int64 for integer arguments, float32 otherwise (as torch)."""
     start, end = (0, start) if end is None else (start, end)
     if dtype is None:
@@ -51,7 +81,8 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
     return Tensor(np.arange(start, end, step, dtype=dtype), requires_grad)
 
 
-def randint(low, high=None, size=(), dtype=None, generator=None):
+def randint(low: int, high: int | Sequence[int] | None = None, size: int | Sequence[int] = (),
+            dtype: DTypeLike | None = None, generator: np.random.Generator | None = None) -> Tensor:
     """Integers in [low, high) (``randint(high, size)`` counts from 0), int64 by default."""
     if isinstance(high, (tuple, list)):
         low, high, size = 0, low, high
@@ -60,17 +91,18 @@ def randint(low, high=None, size=(), dtype=None, generator=None):
     return Tensor((generator or _generator).integers(low, high, _shape((size,)), dtype=dtype or np.int64))
 
 
-def eye(n, m=None, dtype=None, requires_grad=False):
+def eye(n: int, m: int | None = None, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
     return Tensor(np.eye(n, m, dtype=dtype or np.float32), requires_grad)
 
 
-def _like(factory):
+def _like(factory: Callable[..., Tensor]) -> LikeFactory:
     @functools.wraps(factory)
-    def like(input, *args, dtype=None, requires_grad=False, **options):
+    def like(input: Tensor, *args: Any, dtype: DTypeLike | None = None, requires_grad: bool = False,
+             **options: Any) -> Tensor:
         return factory(input.shape, *args, dtype=input.dtype if dtype is None else dtype, requires_grad=requires_grad,
                        **options)
     return like
 
 
 zeros_like, ones_like, empty_like, randn_like, rand_like, full_like = map(
-    _like, (zeros, ones, empty, randn, rand, full))
+    _like, (zeros, ones, empty, randn, rand, full))  # type: ignore[arg-type]  # mypy joins the tuple to `function`

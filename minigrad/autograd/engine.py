@@ -20,15 +20,25 @@ call it for every parameter they update): a view (``x[0]``, ``reshape``, ``detac
 wrapped twice) shares the version of the array that owns its memory, as torch's views share their
 base's version counter. ``run_backward`` raises if the memory of a tensor that a node consumed or
 produced was changed in place after the node ran. The engine knows tensors only by
-their attributes (``data``, ``grad`` and the underscored fields above), so it imports no Tensor.
+their attributes (``data``, ``grad`` and the underscored fields above), so it imports no Tensor
+(its annotations name Tensor, imported for type checkers only).
 Grad mode is per thread, as in torch: ``no_grad``/``enable_grad`` and ``is_grad_enabled`` act on the
 calling thread only, and every new thread starts with grad enabled.
 """
+from __future__ import annotations
+
 import functools
 import threading
 import weakref
+from typing import TYPE_CHECKING, Any, Callable, TypeVar, cast, overload
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .._typing import Array, Backward, HasData
+    from ..tensor import Tensor
+
+    _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 class _GradMode(threading.local):
@@ -38,29 +48,34 @@ class _GradMode(threading.local):
 
 _grad_mode = _GradMode()
 _clock = 0  # counts in-place changes; a node's _created is the clock when it was made
-_changed_at = {}  # id(memory owner) -> the clock of the last in-place change to that memory
+_changed_at: dict[int, int] = {}  # id(memory owner) -> the clock of the last in-place change to that memory
 
 
 class no_grad:
     """Record no graph: ``with no_grad(): ...``, or as a decorator (``@no_grad()`` or ``@no_grad``)."""
     _mode = False
 
-    def __new__(cls, func=None):
+    @overload
+    def __new__(cls, func: None = None) -> no_grad: ...
+    @overload
+    def __new__(cls, func: _F) -> _F: ...  # type: ignore[misc]  # as a decorator: the function, wrapped
+
+    def __new__(cls, func: Callable[..., Any] | None = None) -> Any:
         self = super().__new__(cls)
         return self(func) if func is not None else self
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         self._previous, _grad_mode.enabled = _grad_mode.enabled, self._mode
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         _grad_mode.enabled = self._previous
 
-    def __call__(self, func):
+    def __call__(self, func: _F) -> _F:
         @functools.wraps(func)
-        def wrapper(*args, **kwargs):
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
             with type(self)():
                 return func(*args, **kwargs)
-        return wrapper
+        return cast("_F", wrapper)
 
 
 class enable_grad(no_grad):
@@ -68,19 +83,19 @@ class enable_grad(no_grad):
     _mode = True
 
 
-def is_grad_enabled():
+def is_grad_enabled() -> bool:
     """Whether the calling thread records graphs."""
     return _grad_mode.enabled
 
 
-def _memory_owner(array):
+def _memory_owner(array: Array) -> Array:
     """The ndarray that owns ``array``'s memory: ``array`` itself unless it is a view."""
     while isinstance(array.base, np.ndarray):
         array = array.base
     return array
 
 
-def mark_modified(t):
+def mark_modified(t: HasData) -> None:
     """Note that ``t.data`` (any object with a ``.data`` ndarray) was changed in place: nodes that
     saved it, or any view of its memory, before now refuse to backpropagate."""
     global _clock
@@ -92,13 +107,13 @@ def mark_modified(t):
     _changed_at[key] = _clock
 
 
-def version(t):
+def version(t: HasData) -> int:
     """The clock of the last in-place change to ``t``'s memory (0 if none): torch's ``t._version``
     up to numbering, shared by every view of the same memory."""
     return _changed_at.get(id(_memory_owner(t.data)), 0) if _changed_at else 0
 
 
-def record(out, parents, backward, name):
+def record(out: Tensor, parents: tuple[Tensor, ...], backward: Backward, name: str) -> Tensor:
     """Make the fresh result ``out`` of op ``name`` a graph node (keeping ``parents`` and
     ``backward``) when grad mode is on and a parent requires grad; return ``out``."""
     if _grad_mode.enabled:
@@ -110,14 +125,14 @@ def record(out, parents, backward, name):
     return out
 
 
-def unbroadcast(grad, shape):
+def unbroadcast(grad: Array, shape: tuple[int, ...]) -> Array:
     """Sum ``grad`` back to ``shape``: the adjoint of NumPy broadcasting, for every op at once."""
     extra = grad.ndim - len(shape)
     axes = tuple(range(extra)) + tuple(i + extra for i, n in enumerate(shape) if n == 1 and grad.shape[i + extra] != 1)
     return grad.sum(axis=axes).reshape(shape)
 
 
-def topological_order(root):
+def topological_order(root: Tensor) -> list[Tensor]:
     """Every tensor ``root`` depends on through edges that require grad, each after its parents
     (an iterative depth-first search, so long chains do not hit the recursion limit)."""
     order, seen, stack = [], {id(root)}, [(root, iter(root._parents))]
@@ -138,7 +153,7 @@ def topological_order(root):
     return order
 
 
-def run_backward(root, grad, retain_graph):
+def run_backward(root: Tensor, grad: Array, retain_graph: bool) -> None:
     """Backpropagate ``grad`` (d loss / d root, already of root's shape and dtype) through the graph."""
     grads = {id(root): grad}
     for node in reversed(topological_order(root)):
@@ -167,7 +182,7 @@ def run_backward(root, grad, retain_graph):
             node._backward, node._parents = None, ()
 
 
-def accumulate(t, g):
+def accumulate(t: Tensor, g: Array) -> None:
     """t.grad += g; a first gradient is copied (it may be shared with other tensors' gradients) into a
     C-contiguous array of t's dtype."""
     if t.grad is None:
@@ -176,7 +191,7 @@ def accumulate(t, g):
         t.grad += g
 
 
-def _modified_error(t, node):
+def _modified_error(t: Tensor, node: Tensor) -> RuntimeError:
     return RuntimeError(f"one of the variables needed for gradient computation has been modified by an inplace "
                         f"operation: a tensor of shape {t.shape} that '{node._name}' (output shape {node.shape}) "
                         "needs, or a view of its memory, was changed in place (an in-place op or an optimizer "

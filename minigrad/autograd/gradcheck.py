@@ -1,8 +1,15 @@
 """Check a function's backward against central finite differences, in float64."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, Sequence
+
 import numpy as np
 
 from ..tensor import Tensor
 from .engine import no_grad
+
+if TYPE_CHECKING:
+    from .._typing import Array
 
 __all__ = ["GradcheckError", "gradcheck"]
 
@@ -11,11 +18,12 @@ class GradcheckError(RuntimeError):
     pass
 
 
-def _outputs(result):
+def _outputs(result: object) -> list[Tensor]:
     return [t for t in (result if isinstance(result, (tuple, list)) else (result,)) if isinstance(t, Tensor)]
 
 
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
+def gradcheck(fn: Callable[..., object], inputs: Tensor | Sequence[object], eps: float = 1e-6, atol: float = 1e-5,
+              rtol: float = 1e-3, raise_exception: bool = True) -> bool:
     """Compare the Jacobian that backward computes with central differences
     ``(f(x + eps·e_i) − f(x − eps·e_i)) / 2eps``, for every input that requires grad (which must be
     float64) and every element of every output Tensor of ``fn(*inputs)``. Passes when
@@ -31,7 +39,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
             raise TypeError(f"gradcheck: inputs must be float64 (finite differences are too coarse otherwise), "
                             f"got {t.dtype} with shape {t.shape}")
 
-    def evaluate():
+    def evaluate() -> list[Array]:
         with no_grad():
             return [o.data.astype(np.float64).ravel() for o in _outputs(fn(*inputs))]
 

@@ -18,6 +18,7 @@ import sys
 import numpy as np
 
 from .. import _C, build_info, get_num_threads, optim, set_num_threads
+from ..examples.arguments import integer, listed, require
 from ..utils.benchmark import measure
 
 # name: (optimizer, options, bytes moved per float32 element; float64 moves twice as many)
@@ -162,19 +163,21 @@ def targets(records, overhead):
     return checks
 
 
-def plot(records, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def plot(records):
+    """The C++ speedup over the NumPy twin against the size, a line per variant, a panel per dtype
+    (one tensor, the most threads): the matplotlib Figure."""
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
 
     threads = max(r["threads"] for r in records if r["tensors"] == 1)
     shown = [r for r in records if r["tensors"] == 1 and r["threads"] == threads]  # one tensor, most threads
     variants = [v for v in VARIANTS if any(r["variant"] == v for r in shown)]
     dtypes = [d for d in ("float32", "float64") if any(r["dtype"] == d for r in shown)]
-    fig, axes = plt.subplots(1, len(dtypes), figsize=(6 * len(dtypes), 4.5), sharey=True, squeeze=False)
+    fig = Figure(figsize=(6 * len(dtypes), 4.5))
+    axes = fig.subplots(1, len(dtypes), sharey=True, squeeze=False)
     axes = axes[0]  # one panel per dtype that has figures
     for ax, dtype in zip(axes, dtypes):
-        ax.set_prop_cycle(color=plt.cm.tab20.colors[:len(variants)])
+        ax.set_prop_cycle(color=colormaps["tab20"].colors[:len(variants)])
         for variant in variants:
             rows = [r for r in shown if r["variant"] == variant and r["dtype"] == dtype]
             if rows:
@@ -184,7 +187,7 @@ def plot(records, path):
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    return fig
 
 
 def progress_bar(total, desc, enabled, unit="it"):
@@ -200,28 +203,33 @@ def progress_bar(total, desc, enabled, unit="it"):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="minigrad bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="float32, 10K and 1M elements, max threads: ~30 s")
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="see also 'minigrad bench train --help' (training-step speed) and "
+                                            "'minigrad bench loop --help' (the optimizer step inside training loops)")
+    parser.add_argument("--quick", action="store_true",
+                        help="float32, 10K and 1M elements, max threads: ~35 s on 2 cores")
     parser.add_argument("--optimizers", default=",".join(VARIANTS), help="comma-separated variants (default: all)")
-    parser.add_argument("--sizes", help="comma-separated element counts (default: 1e3..1.6e7)")
+    parser.add_argument("--sizes", type=listed(integer(1)), help="comma-separated element counts (default: 1e3..1.6e7)")
     parser.add_argument("--dtypes", default="float32,float64")
-    parser.add_argument("--threads", help="comma-separated thread counts (default: 1 and the maximum)")
-    parser.add_argument("--rounds", type=int, default=9, help="timed rounds per case (median reported)")
+    parser.add_argument("--threads", type=listed(integer(1)),
+                        help="comma-separated thread counts (default: 1 and the maximum)")
+    parser.add_argument("--rounds", type=integer(1), default=9, help="timed rounds per case (median reported)")
     parser.add_argument("--no-torch", action="store_true", help="skip torch even if installed")
     parser.add_argument("--json", metavar="PATH", help="write every figure as JSON")
     parser.add_argument("--plot", metavar="PATH.png", help="plot the speedups (needs matplotlib)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    if args.plot:
+        require("minigrad bench --plot", ["matplotlib"])
 
     variants = args.optimizers.split(",")
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         parser.error(f"unknown optimizer variant(s) {unknown}; valid: {', '.join(VARIANTS)}")
     max_threads = get_num_threads()
-    sizes = [int(float(s)) for s in args.sizes.split(",")] if args.sizes else (QUICK_SIZES if args.quick else SIZES)
+    sizes = args.sizes or (QUICK_SIZES if args.quick else SIZES)
     dtypes = ["float32"] if args.quick else args.dtypes.split(",")
-    threads = [int(t) for t in args.threads.split(",")] if args.threads else (
-        [max_threads] if args.quick else sorted({1, max_threads}))
+    threads = args.threads or ([max_threads] if args.quick else sorted({1, max_threads}))
     rounds = min(args.rounds, 7) if args.quick else args.rounds
     torch = None
     if not args.no_torch:
@@ -272,7 +280,7 @@ def main(argv=None):
                        "records": records, "call_overhead_us": overhead,
                        "targets": [{"target": d, "value": v, "met": m} for d, v, m in checks]}, f, indent=1)
     if args.plot:
-        plot(records, args.plot)
+        plot(records).savefig(args.plot, dpi=80)
     return 0
 
 

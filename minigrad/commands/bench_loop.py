@@ -33,6 +33,7 @@ import numpy as np
 
 from .. import _C, build_info, examples, get_num_threads, optim, set_num_threads
 from ..examples import common
+from ..examples.arguments import integer, listed, require
 from ..optim import optimizer as optimizer_module
 from ..tensor import Parameter
 from ..utils.benchmark import measure
@@ -273,44 +274,40 @@ def _names(parser, option, text, valid):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="minigrad bench loop", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="30 steps, 1 round: ~1-2 minutes")
+    parser.add_argument("--quick", action="store_true", help="30 steps, 1 round: ~65 s on 2 cores")
     parser.add_argument("--tasks", default=",".join(TASKS), help="comma-separated (default: all)")
     parser.add_argument("--candidates", default=",".join(CANDIDATES), help="comma-separated (default: all)")
-    parser.add_argument("--loads", default="0,1,2", help="background busy processes, comma-separated (default: 0,1,2)")
-    parser.add_argument("--steps", type=int, help="optimizer steps per training loop (default: 80; quick: 30)")
-    parser.add_argument("--warmup", type=int, default=5, help="first steps of each loop not counted (default: 5)")
-    parser.add_argument("--rounds", type=int, help="training loops per candidate (default: 3; quick: 1)")
-    parser.add_argument("--hot-rounds", type=int, default=5, help="rounds of the isolated hot step (default: 5)")
+    parser.add_argument("--loads", type=listed(integer(0)), default="0,1,2",
+                        help="background busy processes, comma-separated (default: 0,1,2)")
+    parser.add_argument("--steps", type=integer(1), help="optimizer steps per training loop (default: 80; quick: 30)")
+    parser.add_argument("--warmup", type=integer(0), default=5,
+                        help="first steps of each loop not counted (default: 5)")
+    parser.add_argument("--rounds", type=integer(1), help="training loops per candidate (default: 3; quick: 1)")
+    parser.add_argument("--hot-rounds", type=integer(1), default=5,
+                        help="rounds of the isolated hot step (default: 5)")
     parser.add_argument("--json", metavar="PATH", help="write every figure as JSON")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
 
     tasks = _names(parser, "--tasks", args.tasks, TASKS)
     candidates = _names(parser, "--candidates", args.candidates, CANDIDATES)
-    try:
-        loads = [int(n) for n in args.loads.split(",")]
-    except ValueError:
-        parser.error(f"--loads: expected comma-separated integers, got {args.loads!r}")
-    if any(n < 0 for n in loads) or len(set(loads)) < len(loads):
-        parser.error(f"--loads: process counts must be distinct and >= 0, got {args.loads}")
+    if len(set(args.loads)) < len(args.loads):
+        parser.error(f"--loads: process counts must be distinct, got {','.join(map(str, args.loads))}")
     if args.steps is None:
         args.steps = 30 if args.quick else 80
     if args.rounds is None:
         args.rounds = 1 if args.quick else 3
-    if args.warmup < 0:
-        parser.error(f"--warmup must be >= 0, got {args.warmup}")
     if args.steps <= args.warmup:
         parser.error(f"--steps ({args.steps}) must exceed --warmup ({args.warmup})")
-    if args.rounds < 1 or args.hot_rounds < 1:
-        parser.error("--rounds and --hot-rounds must be >= 1")
+    require("minigrad bench loop", [module for task in tasks for module in examples.load(task).NEEDS])
 
     defaults = get_num_threads(), _C.get_thread_policy()
     evict = np.zeros(EVICT_BYTES // 8)
     runs = len(tasks) * len(candidates) * args.rounds
-    bar = progress_bar(runs * len(loads), "minigrad bench loop", not args.no_progress, unit="run")
+    bar = progress_bar(runs * len(args.loads), "minigrad bench loop", not args.no_progress, unit="run")
     records, load_records = [], []
     with thread_settings_restored():
-        for load in loads:
+        for load in args.loads:
             start, seconds = time.perf_counter(), busy_seconds(runs, args.steps)
             with busy_processes(load, seconds) as processes:
                 for task in tasks:

@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import functional as F
 from .. import get_num_threads, optim, set_num_threads
+from ..examples.arguments import integer
 from ..tensor import Parameter, Tensor
 from ..utils.benchmark import measure
 
@@ -102,9 +103,9 @@ def _limit_blas(threads):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="minigrad bench train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer rounds (~5 s)")
-    parser.add_argument("--repeats", type=int, default=31, help="timed rounds per model (median reported)")
-    parser.add_argument("--threads", type=int, default=None, help="threads for both frameworks (default: minigrad's)")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds: ~7 s on 2 cores")
+    parser.add_argument("--repeats", type=integer(1), default=31, help="timed rounds per model (median reported)")
+    parser.add_argument("--threads", type=integer(1), help="threads for both frameworks (default: minigrad's)")
     parser.add_argument("--models", default="mlp,cnn", help="comma-separated: mlp, cnn")
     parser.add_argument("--no-torch", action="store_true", help="skip torch even if installed")
     parser.add_argument("--json", metavar="PATH", help="write the figures as JSON")
@@ -114,7 +115,7 @@ def main(argv=None):
     if any(m not in TARGETS for m in models):
         parser.error(f"unknown model in {models}; valid: {', '.join(TARGETS)}")
     rounds = min(args.repeats, 7) if args.quick else args.repeats
-    threads = args.threads or get_num_threads()
+    threads = get_num_threads() if args.threads is None else args.threads
     set_num_threads(threads)
     torch = None
     if not args.no_torch:

@@ -18,7 +18,8 @@ final metric (mean ± std over the seeds), the mean time per ``opt.step()`` duri
 median time per ``opt.step()`` on the cpp kernels vs their NumPy twins measured inside seed 0's
 training loop (``run(timing=True)``: the other backend steps a copy of the optimizer on the same
 gradients; the JSON also has the isolated re-measurement). A task whose module is missing or fails
-to import is skipped with a note.
+to import is skipped with a note; when an optional module that the plots or a task need (the
+example's NEEDS) is missing, the command stops before any run, naming the extra to install.
 """
 import argparse
 import functools
@@ -31,6 +32,7 @@ import numpy as np
 
 from .. import Parameter, examples, optim
 from ..examples import TASKS, common
+from ..examples.arguments import integer, listed, positive, require
 
 try:
     from tqdm.auto import tqdm
@@ -85,10 +87,12 @@ def distance_to_minimum(fn, point):
     return float(min(np.hypot(*(np.asarray(point) - m)) for m in fn.minima))
 
 
-def plot_2d(paths, steps, path):
-    """One subplot per function: contours, every optimizer's trajectory, the start and the minima."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(2, 2, figsize=(11, 9.5), dpi=80)
+def plot_2d(paths, steps):
+    """One subplot per function: contours, every optimizer's trajectory, the start and the minima:
+    the matplotlib Figure."""
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(11, 9.5), dpi=80)
+    axes = fig.subplots(2, 2)
     for ax, (fname, fn) in zip(axes.flat, FUNCTIONS.items()):
         x, y = np.meshgrid(np.linspace(*fn.xlim, 200), np.linspace(*fn.ylim, 200))
         z = fn.f(x, y)
@@ -105,8 +109,7 @@ def plot_2d(paths, steps, path):
     fig.legend(handles, labels, loc="lower center", ncol=10, fontsize=9, frameon=False)
     fig.suptitle(f"{steps} steps from the same start (a dot per step)")
     fig.tight_layout(rect=(0, 0.04, 1, 1))
-    save_png(fig, path)
-    plt.close(fig)
+    return fig
 
 
 # ---- example tasks ---------------------------------------------------------------------------------
@@ -141,10 +144,12 @@ def smooth(values, window):
     return (sums[1:] - sums[np.arange(1, len(values) + 1) - counts]) / counts
 
 
-def plot_tasks(records, path):
-    """A row per task: the training curve against steps and against seconds, a line per optimizer."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(len(records), 2, figsize=(12, 3.6 * len(records)), dpi=80, squeeze=False)
+def plot_tasks(records):
+    """A row per task: the training curve against steps and against seconds, a line per optimizer:
+    the matplotlib Figure."""
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(12, 3.6 * len(records)), dpi=80)
+    axes = fig.subplots(len(records), 2, squeeze=False)
     for (task, groups), (by_step, by_time) in zip(records.items(), axes):
         seeds = len(next(iter(groups.values())))
         for label, runs in groups.items():
@@ -160,27 +165,18 @@ def plot_tasks(records, path):
             ax.grid(True, alpha=0.3)
         by_step.legend(fontsize=8, ncol=2)
     fig.tight_layout()
-    save_png(fig, path)
-    plt.close(fig)
+    return fig
 
 
 # ---- shared -----------------------------------------------------------------------------------------
 
-def _pyplot():
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as err:
-        raise ImportError('minigrad compare draws with matplotlib: pip install "minigrad[examples]"') from err
-    return plt
-
-
 def save_png(fig, path):
     """Save ``fig`` as a 256-colour PNG: a third to half the size of matplotlib's RGBA file, for docs."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image  # a dependency of matplotlib
-    fig.canvas.draw()
-    Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3]).quantize(256).save(path, optimize=True)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).quantize(256).save(path, optimize=True)
 
 
 def _style(name):
@@ -210,26 +206,28 @@ def parse_args(argv):
     """The options, with --tasks, --seeds, --epochs and --lr-scales resolved to lists and numbers."""
     p = argparse.ArgumentParser(prog="minigrad compare", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="about a minute: 2-D functions + digits-mlp, 10 epochs, 1 seed")
+    p.add_argument("--quick", action="store_true",
+                   help="2-D functions + digits-mlp, 10 epochs, 1 seed: ~18 s on 2 cores")
     p.add_argument("--tasks", help="comma-separated, from: 2d, " + ", ".join(TASKS) + " (default: 2d, digits-mlp, "
                    "digits-cnn, char-lstm, cartpole; --quick: 2d, digits-mlp)")
-    p.add_argument("--seeds", type=int, help="seeds per task and optimizer (default: 3; --quick: 1)")
-    p.add_argument("--epochs", type=int, help="epochs per task run (default: each example's; --quick: 10)")
-    p.add_argument("--lr-scales", default="1", help="comma-separated factors on each example's tuned lr (default: 1)")
-    p.add_argument("--steps", type=int, default=STEPS, help=f"steps on the 2-D functions (default: {STEPS})")
+    p.add_argument("--seeds", type=integer(1), help="seeds per task and optimizer (default: 3; --quick: 1)")
+    p.add_argument("--epochs", type=integer(1), help="epochs per task run (default: each example's; --quick: 10)")
+    p.add_argument("--lr-scales", type=listed(positive), default="1",
+                   help="comma-separated factors on each example's tuned lr (default: 1)")
+    p.add_argument("--steps", type=integer(1), default=STEPS, help=f"steps on the 2-D functions (default: {STEPS})")
     p.add_argument("--backend", choices=("cpp", "numpy"), default="cpp", help="kernels of the main runs (default: cpp)")
     p.add_argument("--out", default="minigrad-compare", help="directory for the PNGs (default: minigrad-compare)")
     p.add_argument("--json", metavar="PATH", help="write every number (trajectories and histories too) as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     settings = QUICK if args.quick else FULL
-    args.tasks = (args.tasks or settings["tasks"]).split(",")
+    args.tasks = (settings["tasks"] if args.tasks is None else args.tasks).split(",")
     unknown = [t for t in args.tasks if t != "2d" and t not in TASKS]
     if unknown:
         p.error(f"unknown task(s) {unknown}; valid: 2d, {', '.join(TASKS)}")
-    args.seeds = list(range(args.seeds or settings["seeds"]))
-    args.epochs = args.epochs or settings["epochs"]
-    args.lr_scales = [float(s) for s in args.lr_scales.split(",")]
+    args.seeds = list(range(settings["seeds"] if args.seeds is None else args.seeds))
+    if args.epochs is None:
+        args.epochs = settings["epochs"]
     return args
 
 
@@ -259,7 +257,7 @@ def report_2d(results, args):
     print(f"{'optimizer':<10}" + "".join(f"{fname:>28}" for fname in FUNCTIONS))
     for name in ORDER:
         print(f"{name:<10}" + "".join(f"{distances[fname][name]:>28.4g}" for fname in FUNCTIONS))
-    plot_2d(paths, args.steps, os.path.join(args.out, "optimizers_2d.png"))
+    save_png(plot_2d(paths, args.steps), os.path.join(args.out, "optimizers_2d.png"))
     return {fname: {name: {"lr": function_lr(fn, name), "path": paths[fname][name].tolist(),
                            "distance_to_minimum": distances[fname][name], "value": float(fn.f(*paths[fname][name][-1]))}
                     for name in ORDER}
@@ -292,7 +290,7 @@ def report_tasks(results, modules, args):
                   f"{cpp:>9.1f}{numpy:>10.1f}{numpy / cpp:>10.1f}×")
         report[task] = {"metric_name": metric_name, "rows": rows}
     if records:
-        plot_tasks(records, os.path.join(args.out, "optimizers_tasks.png"))
+        save_png(plot_tasks(records), os.path.join(args.out, "optimizers_tasks.png"))
     return report
 
 
@@ -302,8 +300,8 @@ def mean_std(values):
 
 def main(argv=None):
     args = parse_args(argv)
-    _pyplot()  # fail now, not after the runs
     modules = load_tasks([t for t in args.tasks if t != "2d"])
+    require("minigrad compare", ["matplotlib"] + [need for module in modules.values() for need in module.NEEDS])
     results = run_jobs(plan(args, modules), not args.no_progress)
     os.makedirs(args.out, exist_ok=True)
     report = {"settings": vars(args)}

@@ -1,13 +1,27 @@
 """Map-style datasets and the DataLoader that batches them into minigrad Tensors."""
+from __future__ import annotations
+
 import math
 import warnings
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence, TypeVar
 
 import numpy as np
 
 from ..tensor import Tensor, default_generator
 
+if TYPE_CHECKING:
+    from .._typing import Array, TensorLike
 
-def _array(x):
+    S = TypeVar("S", bound=Sequence[Any])  # a tuple, list or namedtuple
+
+    class MapDataset(Protocol):
+        """What DataLoader, Subset and random_split take: a Dataset, or any object (a list) with
+        ``len(ds)`` samples, ``ds[i]`` for ``0 <= i < len(ds)``."""
+        def __len__(self) -> int: ...
+        def __getitem__(self, index: int, /) -> Any: ...
+
+
+def _array(x: TensorLike) -> Array:
     """The ndarray behind ``x``: ``x`` itself, a Tensor's ``.data``, or ``np.asarray(x)``."""
     if isinstance(x, np.ndarray):
         return x
@@ -15,24 +29,24 @@ def _array(x):
     return data if isinstance(data, np.ndarray) else np.asarray(x)
 
 
-def _rng(seed, generator):
+def _rng(seed: int | None, generator: np.random.Generator | None) -> np.random.Generator | None:
     """``generator``, else a new ``np.random.default_rng(seed)``, else None (minigrad's global one)."""
     if seed is not None and generator is not None:
         raise ValueError("pass seed or generator, not both")
     return np.random.default_rng(seed) if seed is not None else generator
 
 
-def _permutation(rng, n):
+def _permutation(rng: np.random.Generator | None, n: int) -> Array:
     """A random permutation of ``range(n)`` from ``rng``, or from minigrad's global generator if None."""
     return (rng if rng is not None else default_generator()).permutation(n)
 
 
-def _rebuild(like, items):
+def _rebuild(like: S, items: list[Any]) -> S:
     """A tuple/list/namedtuple of the same type as ``like`` holding ``items``."""
-    return type(like)(*items) if hasattr(like, "_fields") else type(like)(items)
+    return type(like)(*items) if hasattr(like, "_fields") else type(like)(items)  # type: ignore[call-arg]
 
 
-def stack_samples(samples):
+def stack_samples(samples: Sequence[Any]) -> Any:
     """Stack a list of samples into one batch of arrays, along a new first axis.
 
     Arrays, Tensors and numbers are stacked (Python ints become int64, floats float64); tuples,
@@ -54,7 +68,7 @@ def stack_samples(samples):
     return batch
 
 
-def to_tensors(batch):
+def to_tensors(batch: Any) -> Any:
     """``batch`` with every ndarray wrapped in a minigrad Tensor (tuples, lists and dicts recursed)."""
     if isinstance(batch, np.ndarray):
         return Tensor(batch)
@@ -65,7 +79,7 @@ def to_tensors(batch):
     return batch
 
 
-def default_collate(samples):
+def default_collate(samples: Sequence[Any]) -> Any:
     """The DataLoader's default ``collate_fn``: ``stack_samples``, then arrays become Tensors."""
     return to_tensors(stack_samples(samples))
 
@@ -77,13 +91,13 @@ class Dataset:
     form ``stack_samples`` gives); override it when a batch can be fetched in one go.
     """
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> Any:
         raise NotImplementedError
 
-    def __len__(self):
+    def __len__(self) -> int:
         raise NotImplementedError
 
-    def get_batch(self, indices):
+    def get_batch(self, indices: Sequence[int] | Array) -> Any:
         return stack_samples([self[int(i)] for i in indices])
 
 
@@ -91,43 +105,44 @@ class TensorDataset(Dataset):
     """Sample ``i`` is ``(a[i], b[i], ...)`` for equally long arrays (or Tensors) ``a, b, ...``;
     a batch is one fancy-index per array."""
 
-    def __init__(self, *arrays):
+    def __init__(self, *arrays: TensorLike) -> None:
         if not arrays:
             raise ValueError("TensorDataset needs at least one array")
         self.arrays = tuple(_array(a) for a in arrays)
         if any(a.ndim == 0 or len(a) != len(self.arrays[0]) for a in self.arrays):
             raise ValueError(f"arrays must share their first dimension, got shapes {[a.shape for a in self.arrays]}")
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> tuple[Array, ...]:
         return tuple(a[index] for a in self.arrays)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.arrays[0])
 
-    def get_batch(self, indices):
+    def get_batch(self, indices: Sequence[int] | Array) -> tuple[Array, ...]:
         return tuple(a[indices] for a in self.arrays)
 
 
 class Subset(Dataset):
     """The samples of ``dataset`` at ``indices``, in that order."""
 
-    def __init__(self, dataset, indices):
+    def __init__(self, dataset: MapDataset, indices: Sequence[int] | Array) -> None:
         self.dataset = dataset
         self.indices = np.asarray(indices, dtype=np.int64)
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> Any:
         return self.dataset[int(self.indices[index])]
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.indices)
 
-    def get_batch(self, indices):
+    def get_batch(self, indices: Sequence[int] | Array) -> Any:
         if hasattr(self.dataset, "get_batch"):
             return self.dataset.get_batch(self.indices[indices])
         return super().get_batch(indices)
 
 
-def random_split(dataset, lengths, seed=None, generator=None):
+def random_split(dataset: MapDataset, lengths: Sequence[float], seed: int | None = None,
+                 generator: np.random.Generator | None = None) -> list[Subset]:
     """Split ``dataset`` into non-overlapping random ``Subset``s of the given lengths.
 
     ``lengths`` are counts summing to ``len(dataset)``, or fractions summing to 1: then each gets
@@ -168,8 +183,9 @@ class DataLoader:
     when neither is given, from minigrad's global generator (reproducible with ``manual_seed``).
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, generator=None,
-                 collate_fn=None):
+    def __init__(self, dataset: MapDataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
+                 seed: int | None = None, generator: np.random.Generator | None = None,
+                 collate_fn: Callable[[list[Any]], Any] | None = None) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
             raise ValueError(f"batch_size should be a positive integer value, but got batch_size={batch_size}")
         self.dataset = dataset
@@ -179,17 +195,17 @@ class DataLoader:
         self.generator = _rng(seed, generator)
         self.collate_fn = collate_fn
 
-    def __len__(self):
+    def __len__(self) -> int:
         n = len(self.dataset)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         n = len(self.dataset)
         order = _permutation(self.generator, n) if self.shuffle else np.arange(n)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             yield self._fetch(order[start:start + self.batch_size])
 
-    def _fetch(self, indices):
+    def _fetch(self, indices: Array) -> Any:
         if self.collate_fn is None and hasattr(self.dataset, "get_batch"):
             return to_tensors(self.dataset.get_batch(indices))
         return (self.collate_fn or default_collate)([self.dataset[int(i)] for i in indices])

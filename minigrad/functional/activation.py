@@ -5,19 +5,26 @@ functions here call them; ``leaky_relu``, ``gelu`` and ``softplus``, which torch
 torch.nn.functional, are implemented here (the Tensor methods of the same name call these).
 ``inplace`` flags are accepted but the result is always a new tensor.
 """
+from __future__ import annotations
+
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..tensor import _node, default_generator
 
+if TYPE_CHECKING:
+    from .._typing import Array
+    from ..tensor import Tensor
 
-def relu(input, inplace=False):
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """``inplace`` is accepted for torch compatibility; minigrad always returns a new tensor."""
     return input.relu()
 
 
-def leaky_relu(input, negative_slope=0.01, inplace=False):
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     x = input.data
     positive = x > 0
     return _node(np.where(positive, x, x * negative_slope), (input,),
@@ -27,7 +34,7 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 _erf = np.frompyfunc(math.erf, 1, 1)
 
 
-def gelu(input, approximate="none"):
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """x·Φ(x) with the exact normal CDF (``approximate='none'``: NumPy has no erf, so this calls
     math.erf per element, ~50 ns each) or torch's tanh approximation (``'tanh'``, vectorized)."""
     x = input.data
@@ -36,14 +43,14 @@ def gelu(input, approximate="none"):
         t = np.tanh(c * (x + 0.044715 * x * x * x))
         cdf, pdf = 0.5 * (1 + t), 0.5 * c * (1 - t * t) * (1 + 3 * 0.044715 * x * x)
     elif approximate == "none":
-        cdf = (0.5 + 0.5 * _erf(x * (1 / math.sqrt(2))).astype(x.dtype))
+        cdf = (0.5 + 0.5 * _erf(x * (1 / math.sqrt(2))).astype(x.dtype))  # type: ignore[union-attr]  # an array here
         pdf = np.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
     else:
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return _node(x * cdf, (input,), lambda g: (g * (cdf + x * pdf),), "gelu")
 
 
-def softplus(input, beta=1.0, threshold=20.0):
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta·x)) / beta, computed stably; x itself where beta·x > threshold."""
     x = input.data
     z = x * beta
@@ -53,36 +60,36 @@ def softplus(input, beta=1.0, threshold=20.0):
                  "softplus")
 
 
-def silu(input, inplace=False):
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
     return input * input.sigmoid()
 
 
-def tanh(input):
+def tanh(input: Tensor) -> Tensor:
     return input.tanh()
 
 
-def sigmoid(input):
+def sigmoid(input: Tensor) -> Tensor:
     return input.sigmoid()
 
 
-def softmax(input, dim):
+def softmax(input: Tensor, dim: int | None) -> Tensor:
     x = input.data
     y = np.exp(x - x.max(dim, keepdims=True))
     y /= y.sum(dim, keepdims=True)
     return _node(y, (input,), lambda g: (y * (g - (g * y).sum(dim, keepdims=True)),), "softmax")
 
 
-def _log_softmax(x, dim):
+def _log_softmax(x: Array, dim: int | None) -> Array:
     z = x - x.max(dim, keepdims=True)
     return z - np.log(np.exp(z).sum(dim, keepdims=True))
 
 
-def log_softmax(input, dim):
+def log_softmax(input: Tensor, dim: int | None) -> Tensor:
     out = _log_softmax(input.data, dim)
     return _node(out, (input,), lambda g: (g - np.exp(out) * g.sum(dim, keepdims=True),), "log_softmax")
 
 
-def dropout(input, p=0.5, training=True, inplace=False):
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability ``p`` (drawn from minigrad's generator) and scale the rest
     by 1/(1-p); the identity when not training."""
     if not 0 <= p <= 1:

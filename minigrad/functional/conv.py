@@ -1,16 +1,24 @@
 """Convolution, pooling and padding: ``conv2d`` (im2col through ``as_strided`` + one GEMM; col2im in
 the backward), ``conv1d`` (a conv2d of height 1), ``max_pool2d``, ``avg_pool2d`` and ``pad``, with
 the sliding-window helpers they share."""
+from __future__ import annotations
+
 import functools
 import math
+from typing import TYPE_CHECKING, Literal, Sequence, overload
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..tensor import Tensor, _node
 
+if TYPE_CHECKING:
+    from .._typing import Array
 
-def pad(input, pad, mode="constant", value=0.0):
+    Size = tuple[int, ...]  # per spatial dim: kernel, stride, padding, dilation, output
+
+
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
     """torch's ``pad``: (left, right) of the last dim first, then of the one before, ...; negative
     amounts crop. Modes: constant, reflect, replicate, circular."""
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
@@ -24,14 +32,15 @@ def pad(input, pad, mode="constant", value=0.0):
     if mode == "constant":
         inner = tuple(slice(a, a + n) for (a, _), n in zip(widths, input.shape))
         return _node(np.pad(input.data, widths, constant_values=value), (input,), lambda g: (g[inner],), "pad")
-    modes = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+    modes: dict[str, Literal["reflect", "edge", "wrap"]] = {"reflect": "reflect", "replicate": "edge",
+                                                            "circular": "wrap"}
     if mode not in modes:
         raise ValueError(f"pad: mode must be constant, reflect, replicate or circular, got {mode!r}")
     source = np.pad(np.arange(input.numel()).reshape(input.shape), widths, mode=modes[mode])
     return input.reshape(-1)[source]  # a gather, whose backward adds repeated elements up
 
 
-def _pad2d(x, top, bottom, left, right, fill=0):
+def _pad2d(x: Array, top: int, bottom: int, left: int, right: int, fill: float = 0) -> Array:
     """x (N, C, H, W) with its last two dims padded by ``fill`` (x itself when there is nothing to pad)."""
     if not (top or bottom or left or right):
         return x
@@ -40,11 +49,11 @@ def _pad2d(x, top, bottom, left, right, fill=0):
     return out
 
 
-def _pair(v):
+def _pair(v: int | Sequence[int]) -> Size:
     return (v, v) if isinstance(v, int) else tuple(v)
 
 
-def _out_size(n, k, s, p, d, ceil_mode=False):
+def _out_size(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool = False) -> int:
     """Output length of a sliding window (torch's formula, including ceil_mode's rule that the last
     window must start inside the input or its left padding)."""
     span = n + 2 * p - d * (k - 1) - 1
@@ -52,7 +61,7 @@ def _out_size(n, k, s, p, d, ceil_mode=False):
     return out - 1 if ceil_mode and (out - 1) * s >= n + p else out
 
 
-def _windows(xp, kernel, out, stride, dilation):
+def _windows(xp: Array, kernel: Size, out: Size, stride: Size, dilation: Size) -> Array:
     """The (N, C, KH, KW, OH, OW) view of every window of the padded ``xp`` (no copy)."""
     sN, sC, sH, sW = xp.strides
     return as_strided(xp, xp.shape[:2] + kernel + out, (sN, sC, dilation[0] * sH, dilation[1] * sW,
@@ -60,7 +69,8 @@ def _windows(xp, kernel, out, stride, dilation):
 
 
 @functools.lru_cache(maxsize=64)
-def _window_index(shape, kernel, out, stride, dilation, order=(0, 1, 2, 3, 4, 5)):
+def _window_index(shape: Size, kernel: Size, out: Size, stride: Size, dilation: Size,
+                  order: Size = (0, 1, 2, 3, 4, 5)) -> Array:
     """Where each element of each window of ``_windows`` sits in a C-contiguous array of ``shape``
     (N, C, H, W): flat positions as an (N, C, KH, KW, OH, OW) array with its axes put in ``order``,
     raveled (read-only; cached per geometry)."""
@@ -73,7 +83,7 @@ def _window_index(shape, kernel, out, stride, dilation, order=(0, 1, 2, 3, 4, 5)
     return index
 
 
-def _scatter_add(shape, index, values):
+def _scatter_add(shape: Size, index: Array, values: Array) -> Array:
     """The adjoint of reading ``values`` at flat positions ``index`` of an array of ``shape``: a zero
     array with every value added at its position (repeated positions add up)."""
     out = np.zeros(math.prod(shape), values.dtype)
@@ -81,7 +91,9 @@ def _scatter_add(shape, index, values):
     return out.reshape(shape)
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | Sequence[int] = 1,
+           padding: int | Sequence[int] | Literal["valid", "same"] = 0, dilation: int | Sequence[int] = 1,
+           groups: int = 1) -> Tensor:
     """2-D cross-correlation of (N, C, H, W) with weight (O, C/groups, KH, KW): im2col as one copy of
     an ``as_strided`` window view, then one (batched over groups) GEMM; the backward is a GEMM for the
     weight and a GEMM plus col2im for the input. ``padding`` may be 'valid' or 'same'."""
@@ -112,7 +124,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if bias is not None:
         out += bias.data.reshape(O, 1, 1)
 
-    def backward(g):
+    def backward(g: Array) -> tuple[Array | None, Array | None, Array | None]:
         g2 = g.transpose(1, 0, 2, 3).reshape(G, O // G, -1)
         gx = gw = gb = None
         if weight.requires_grad:
@@ -127,7 +139,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _node(out, (input, weight) if bias is None else (input, weight, bias), backward, "conv2d")
 
 
-def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 1,
+           padding: int | Literal["valid", "same"] = 0, dilation: int = 1, groups: int = 1) -> Tensor:
     """(N, C, L) with weight (O, C/groups, K), as a conv2d of height 1."""
     if isinstance(padding, int):
         padding = (0, padding)
@@ -135,7 +148,9 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return out.squeeze(-2)
 
 
-def _pool_setup(name, x, kernel_size, stride, padding, dilation, ceil_mode, fill):
+def _pool_setup(name: str, x: Array, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None,
+                padding: int | Sequence[int], dilation: int | Sequence[int], ceil_mode: bool,
+                fill: float) -> tuple[Array, Size, Size, Size, Size, Size]:
     """The padded input (with ``fill``, and extra at the end for ceil_mode) and the pool's geometry."""
     if x.ndim != 4:
         raise ValueError(f"{name}: expected an input of shape (N, C, H, W), got {x.shape}")
@@ -152,7 +167,17 @@ def _pool_setup(name, x, kernel_size, stride, padding, dilation, ceil_mode, fill
     return xp, kernel, stride, padding, dilation, out
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+@overload
+def max_pool2d(input: Tensor, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None,
+               padding: int | Sequence[int] = 0, dilation: int | Sequence[int] = 1, ceil_mode: bool = False,
+               return_indices: Literal[False] = False) -> Tensor: ...
+@overload
+def max_pool2d(input: Tensor, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None,
+               padding: int | Sequence[int] = 0, dilation: int | Sequence[int] = 1, ceil_mode: bool = False, *,
+               return_indices: Literal[True]) -> tuple[Tensor, Tensor]: ...
+def max_pool2d(input: Tensor, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None,
+               padding: int | Sequence[int] = 0, dilation: int | Sequence[int] = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """The maximum of each window (the first one on ties, as torch); the backward routes each
     gradient to it. ``return_indices`` also returns its flat index in each H×W input plane."""
     x = input.data
@@ -165,7 +190,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         np.copyto(arg, k, where=v > values)
         np.maximum(values, v, out=values)
 
-    def backward(g):
+    def backward(g: Array) -> tuple[Array]:
         index = _window_index(xp.shape, kernel, out, stride, dilation).reshape(x.shape[:2] + (-1,) + out)
         gxp = _scatter_add(xp.shape, np.take_along_axis(index, arg[:, :, None], 2), g[:, :, None])
         return (gxp[:, :, padding[0]: padding[0] + x.shape[2], padding[1]: padding[1] + x.shape[3]],)
@@ -177,8 +202,9 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return result, Tensor(rows * x.shape[3] + cols)
 
 
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
+def avg_pool2d(input: Tensor, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None,
+               padding: int | Sequence[int] = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Tensor:
     """The mean of each window; windows are divided by their size, counting zero padding only if
     ``count_include_pad`` (never the extra cells of ceil_mode), or by ``divisor_override``."""
     x = input.data
@@ -194,7 +220,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
                 grow[1]: padding[1] + x.shape[3] + padding[1] - grow[1]] = 1
         divisor = _windows(counted, kernel, out, stride, dilation).sum((2, 3))
 
-    def backward(g):
+    def backward(g: Array) -> tuple[Array]:
         index = _window_index(xp.shape, kernel, out, stride, dilation).reshape(x.shape[:2] + kernel + out)
         gxp = _scatter_add(xp.shape, index, (g / divisor)[:, :, None, None])
         return (gxp[:, :, padding[0]: padding[0] + x.shape[2], padding[1]: padding[1] + x.shape[3]],)

@@ -1,11 +1,18 @@
 """Linear layers and embeddings: ``linear`` (one node: a GEMM each way), ``embedding`` (a row
 gather whose backward scatter-adds) and ``one_hot``."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..tensor import Tensor, _data, _node
 
+if TYPE_CHECKING:
+    from .._typing import Array, TensorLike
 
-def linear(input, weight, bias=None):
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias`` with weight (out_features, in_features); one node."""
     x, w = input.data, weight.data
     if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
@@ -15,7 +22,7 @@ def linear(input, weight, bias=None):
     if bias is not None:
         out += bias.data
 
-    def backward(g):
+    def backward(g: Array) -> tuple[Array | None, Array | None, Array | None]:
         g2 = g.reshape(-1, g.shape[-1])
         gx = g @ w if input.requires_grad else None
         gw = g2.T @ x.reshape(-1, x.shape[-1]) if weight.requires_grad else None
@@ -24,7 +31,7 @@ def linear(input, weight, bias=None):
     return _node(out, (input, weight) if bias is None else (input, weight, bias), backward, "linear")
 
 
-def embedding(input, weight, padding_idx=None):
+def embedding(input: TensorLike, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     """Rows of ``weight`` (num_embeddings, dim) at the integer ``input``; the row at ``padding_idx``
     gets no gradient."""
     index, w = np.asarray(_data(input)), weight.data
@@ -33,7 +40,7 @@ def embedding(input, weight, padding_idx=None):
     if index.size and not (-len(w) <= index.min() and index.max() < len(w)):
         raise IndexError(f"embedding: indices must lie in [0, {len(w)}), got {index.min()}..{index.max()}")
 
-    def backward(g):
+    def backward(g: Array) -> tuple[Array]:
         gw = np.zeros_like(w, dtype=g.dtype)
         np.add.at(gw, index.reshape(-1), g.reshape(-1, w.shape[1]))
         if padding_idx is not None:
@@ -42,7 +49,7 @@ def embedding(input, weight, padding_idx=None):
     return _node(w[index], (weight,), backward, "embedding")
 
 
-def one_hot(tensor, num_classes=-1):
+def one_hot(tensor: TensorLike, num_classes: int = -1) -> Tensor:
     labels = np.asarray(_data(tensor))
     if labels.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expects an integer tensor, got {labels.dtype}")

@@ -4,15 +4,21 @@ deprecated ``size_average``/``reduce`` at those positions). ``cross_entropy`` on
 the loss, in one stable node); the others, and ``cross_entropy`` on class probabilities (as in torch,
 so that the target and the weight get gradients too), are compositions of Tensor ops.
 """
+from __future__ import annotations
+
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..tensor import Tensor, _data, _node
 from .activation import _log_softmax, log_softmax, softplus
 
+if TYPE_CHECKING:
+    from .._typing import Array, DTypeLike, Operand, TensorLike
 
-def _reduce_loss(loss, reduction):
+
+def _reduce_loss(loss: Tensor, reduction: str) -> Tensor:
     if reduction == "mean":
         return loss.mean()
     if reduction == "sum":
@@ -22,20 +28,20 @@ def _reduce_loss(loss, reduction):
     raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
-def _rows(x):
+def _rows(x: Array) -> Array:
     """(N, C, d1, ...) → (N·d1·..., C); (C,) → (1, C): one row of class scores per prediction."""
     if x.ndim == 1:
         return x[None]
     return x if x.ndim == 2 else np.moveaxis(x, 1, -1).reshape(-1, x.shape[1])
 
 
-def _unrows(g, shape):
+def _unrows(g: Array, shape: tuple[int, ...]) -> Array:
     if len(shape) <= 2:
         return g.reshape(shape)
     return np.moveaxis(g.reshape((shape[0],) + shape[2:] + (shape[1],)), -1, 1)
 
 
-def _checked_weight(name, weight, n_classes, dtype):
+def _checked_weight(name: str, weight: TensorLike | None, n_classes: int, dtype: DTypeLike) -> Tensor | Array | None:
     """``weight`` (a tensor stays one, for its gradient; other values become arrays of ``dtype``), or None."""
     w = weight if weight is None or isinstance(weight, Tensor) else np.asarray(weight, dtype)
     if w is not None and w.shape != (n_classes,):
@@ -43,7 +49,8 @@ def _checked_weight(name, weight, n_classes, dtype):
     return w
 
 
-def _class_weights(name, shape, dtype, target, weight, ignore_index, label_smoothing):
+def _class_weights(name: str, shape: tuple[int, ...], dtype: DTypeLike, target: TensorLike, weight: TensorLike | None,
+                   ignore_index: int, label_smoothing: float) -> tuple[Array, float]:
     """How much each class's log-probability counts in each row's loss, q (rows × C), with
     loss_row = −Σ_c q_c·log p_c for integer targets, and the denominator of 'mean' (torch's: the
     summed weight of the counted targets)."""
@@ -74,7 +81,8 @@ def _class_weights(name, shape, dtype, target, weight, ignore_index, label_smoot
     return q, w[labels].sum()
 
 
-def _weighted_nll(name, input, logp, q, denom, reduction, fused_softmax):
+def _weighted_nll(name: str, input: Tensor, logp: Array, q: Array, denom: float, reduction: str,
+                  fused_softmax: bool) -> Tensor:
     """The loss −Σ q·logp per row, reduced, with its backward: −q (on log-probabilities) or
     p·Σq − q (on logits, when ``fused_softmax``); ``name`` is the op's, for grad_fn."""
     if reduction not in ("mean", "sum", "none"):
@@ -84,14 +92,15 @@ def _weighted_nll(name, input, logp, q, denom, reduction, fused_softmax):
     out = (losses.reshape(shape[:1] + shape[2:] if len(shape) > 1 else ()) if reduction == "none"
            else losses.sum() / (denom if reduction == "mean" else 1))
 
-    def backward(g):
+    def backward(g: Array) -> tuple[Array]:
         scale = np.reshape(g, (-1, 1)) / (denom if reduction == "mean" else 1)
         grad = np.exp(logp) * q.sum(-1, keepdims=True) - q if fused_softmax else -q
         return (_unrows(grad * scale, shape),)
     return _node(out, (input,), backward, name)
 
 
-def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+def cross_entropy(input: Tensor, target: TensorLike, weight: TensorLike | None = None, *, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Cross-entropy between logits (N, C, ...) and integer targets (N, ...) or class probabilities
     (N, C, ...), with torch's weight / ignore_index / label_smoothing semantics; log-softmax and the
     loss share one stable node."""
@@ -104,7 +113,8 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="m
     return _weighted_nll("cross_entropy", input, _log_softmax(_rows(x), -1), q, denom, reduction, fused_softmax=True)
 
 
-def _probability_cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing):
+def _probability_cross_entropy(input: Tensor, target: TensorLike, weight: TensorLike | None, ignore_index: int,
+                               reduction: str, label_smoothing: float) -> Tensor:
     """−Σ_c weight_c·q_c·log_softmax(input)_c over the class dim, q = (1 − label_smoothing)·target +
     label_smoothing/C, composed as torch does ('mean' divides by the number of rows)."""
     class_dim = min(1, input.ndim - 1)
@@ -119,10 +129,12 @@ def _probability_cross_entropy(input, target, weight, ignore_index, reduction, l
     w = _checked_weight("cross_entropy", weight, n_classes, input.dtype)
     if w is not None:
         q = q * w.reshape((n_classes,) + (1,) * (input.ndim - class_dim - 1))
-    return _reduce_loss(-(q * log_softmax(input, class_dim)).sum(class_dim), reduction)
+    return _reduce_loss(-(q * log_softmax(input, class_dim)).sum(class_dim),  # type: ignore[arg-type, unused-ignore]
+                        reduction)  # (NumPy >= 2.5 types ndarray * Tensor as an ndarray: it is a Tensor)
 
 
-def nll_loss(input, target, weight=None, *, ignore_index=-100, reduction="mean"):
+def nll_loss(input: Tensor, target: TensorLike, weight: TensorLike | None = None, *, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
     """The negative log-likelihood of integer targets under log-probabilities ``input`` (N, C, ...)."""
     x = input.data
     if np.asarray(_data(target)).dtype.kind not in "iu":
@@ -131,16 +143,17 @@ def nll_loss(input, target, weight=None, *, ignore_index=-100, reduction="mean")
     return _weighted_nll("nll_loss", input, _rows(x), q, denom, reduction, fused_softmax=False)
 
 
-def mse_loss(input, target, *, reduction="mean"):
+def mse_loss(input: Tensor, target: Operand, *, reduction: str = "mean") -> Tensor:
     d = input - target
     return _reduce_loss(d * d, reduction)
 
 
-def l1_loss(input, target, *, reduction="mean"):
+def l1_loss(input: Tensor, target: Operand, *, reduction: str = "mean") -> Tensor:
     return _reduce_loss((input - target).abs(), reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction="mean", pos_weight=None):
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Operand | None = None, *,
+                                     reduction: str = "mean", pos_weight: Tensor | float | None = None) -> Tensor:
     """−[p·y·log σ(x) + (1−y)·log(1−σ(x))] = (1−y)·x + (1 + (p−1)·y)·softplus(−x), stable for any x
     (p = ``pos_weight``)."""
     log_weight = 1 if pos_weight is None else 1 + (pos_weight - 1) * target
@@ -148,7 +161,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction="m
     return _reduce_loss(loss if weight is None else loss * weight, reduction)
 
 
-def binary_cross_entropy(input, target, weight=None, *, reduction="mean"):
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Operand | None = None, *,
+                         reduction: str = "mean") -> Tensor:
     """On probabilities; each log is clamped at −100, as in torch."""
     loss = -(target * input.log().clamp(min=-100) + (1 - target) * (1 - input).log().clamp(min=-100))
     return _reduce_loss(loss if weight is None else loss * weight, reduction)

@@ -1,11 +1,18 @@
 """Normalization: ``layer_norm`` and ``batch_norm`` share one normalizing node with a fused
 backward; the affine part is composed of Tensor ops."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
 import numpy as np
 
 from ..tensor import Tensor, _data, _node
 
+if TYPE_CHECKING:
+    from .._typing import Array
 
-def _normalize(name, input, axes, eps):
+
+def _normalize(name: str, input: Tensor, axes: tuple[int, ...], eps: float) -> tuple[Tensor, Array, Array]:
     """(x − mean) / sqrt(var + eps) over ``axes``, with the fused backward
     rstd · (g − mean(g) − x̂ · mean(g·x̂)); also returns the batch mean and (biased) variance."""
     x = input.data
@@ -13,12 +20,12 @@ def _normalize(name, input, axes, eps):
     rstd = 1 / np.sqrt(var + eps)
     xhat = (x - mean) * rstd
 
-    def backward(g):
+    def backward(g: Array) -> tuple[Array]:
         return (rstd * (g - g.mean(axes, keepdims=True) - xhat * (g * xhat).mean(axes, keepdims=True)),)
     return _node(xhat, (input,), backward, name), mean, var
 
 
-def _affine(x, weight, bias, shape):
+def _affine(x: Tensor, weight: Tensor | Array | None, bias: Tensor | Array | None, shape: tuple[int, ...]) -> Tensor:
     if weight is not None:
         x = x * (weight.reshape(shape) if isinstance(weight, Tensor) else np.reshape(weight, shape))
     if bias is not None:
@@ -26,7 +33,8 @@ def _affine(x, weight, bias, shape):
     return x
 
 
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+def layer_norm(input: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | Array | None = None,
+               bias: Tensor | Array | None = None, eps: float = 1e-5) -> Tensor:
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if input.shape[input.ndim - len(shape):] != shape:
         raise ValueError(f"layer_norm: normalized_shape {shape} does not match the end of the input shape "
@@ -35,7 +43,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     return _affine(xhat, weight, bias, shape)
 
 
-def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+def batch_norm(input: Tensor, running_mean: Tensor | Array | None, running_var: Tensor | Array | None,
+               weight: Tensor | Array | None = None, bias: Tensor | Array | None = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
     """Normalize each channel (dim 1) over the batch and spatial dims. Training uses the batch
     statistics and updates ``running_mean``/``running_var`` (ndarrays, or Tensors) in place with
     ``momentum`` (the variance unbiased, as in torch); evaluation uses the running statistics."""
@@ -55,6 +65,6 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                 running *= 1 - momentum
                 running += momentum * batch.reshape(-1)
     else:
-        mean, var = np.reshape(_data(running_mean), shape), np.reshape(_data(running_var), shape)
+        mean, var = np.reshape(_data(running_mean), shape), np.reshape(_data(running_var), shape)  # type: ignore[arg-type]
         xhat = (input - mean) * (1 / np.sqrt(var + eps))
     return _affine(xhat, weight, bias, shape)

@@ -3,16 +3,30 @@
 Each layer takes the input projection ``x_proj = x·W_ihᵀ + b_ih`` for all steps at once (one GEMM,
 done by the caller) and runs the recurrence over T steps in NumPy; the graph does not grow with T.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, Union
+
 import numpy as np
 
 from ..tensor import _node
 
+if TYPE_CHECKING:
+    from .._typing import Array
+    from ..tensor import Tensor
 
-def _sigmoid(a):
+    # forward(xp, states, w, b) -> (output, saved) and backward(g, saved, w) -> (dx_proj, dstates, dgates)
+    Saved = dict[str, Array]
+    Forward = Callable[[Array, list[Array], Array, Union[Array, int]], tuple[Array, Saved]]
+    Backward = Callable[[Array, Saved, Array], tuple[Array, tuple[Array, ...], Array]]
+
+
+def _sigmoid(a: Array) -> Array:
     return 0.5 * (1 + np.tanh(0.5 * a))  # σ(a) = (1 + tanh(a/2)) / 2: stable for any a
 
 
-def _recurrent_node(name, x_proj, states, w_hh, b_hh, forward, backward):
+def _recurrent_node(name: str, x_proj: Tensor, states: tuple[Tensor, ...], w_hh: Tensor, b_hh: Tensor | None,
+                    forward: Forward, backward: Backward) -> Tensor:
     """The node of a fused recurrent layer: ``forward(xp, states, w, b)`` returns the output array and
     what the backward needs; ``backward(g, saved)`` returns the gradients of x_proj, of each initial
     state, and the per-step gate gradients ``dgates`` (T, B, G·H) from which dW_hh and db_hh follow."""
@@ -20,7 +34,7 @@ def _recurrent_node(name, x_proj, states, w_hh, b_hh, forward, backward):
     out, saved = forward(x_proj.data, [s.data for s in states], w, b)
     inputs = saved["inputs"]  # the hidden state entering each step, (T, B, H)
 
-    def backward_all(g):
+    def backward_all(g: Array) -> tuple[Array, ...]:
         dx, dstates, dgates = backward(g, saved, w)
         dw = dgates.reshape(-1, dgates.shape[-1]).T @ inputs.reshape(-1, inputs.shape[-1])
         grads = (dx, *dstates, dw)
@@ -29,12 +43,13 @@ def _recurrent_node(name, x_proj, states, w_hh, b_hh, forward, backward):
     return _node(out, parents, backward_all, name)
 
 
-def rnn_layer(x_proj, h0, w_hh, b_hh=None, nonlinearity="tanh"):
+def rnn_layer(x_proj: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor | None = None,
+              nonlinearity: str = "tanh") -> Tensor:
     """An Elman RNN layer over a sequence: h_t = act(x_proj_t + h_{t−1}·W_hhᵀ + b_hh), with
     x_proj = x·W_ihᵀ + b_ih of shape (T, B, H). Returns all h_t, (T, B, H)."""
     relu = nonlinearity == "relu"
 
-    def forward(xp, states, w, b):
+    def forward(xp: Array, states: list[Array], w: Array, b: Array | int) -> tuple[Array, Saved]:
         hs = np.empty((len(xp) + 1,) + states[0].shape, xp.dtype)
         hs[0] = states[0]
         for t in range(len(xp)):
@@ -42,7 +57,7 @@ def rnn_layer(x_proj, h0, w_hh, b_hh=None, nonlinearity="tanh"):
             hs[t + 1] = np.maximum(a, 0) if relu else np.tanh(a)
         return hs[1:], {"inputs": hs[:-1], "hs": hs}
 
-    def backward(g, saved, w):
+    def backward(g: Array, saved: Saved, w: Array) -> tuple[Array, tuple[Array, ...], Array]:
         hs = saved["hs"]
         da = np.empty_like(g)
         dh = np.zeros_like(hs[0])
@@ -54,12 +69,12 @@ def rnn_layer(x_proj, h0, w_hh, b_hh=None, nonlinearity="tanh"):
     return _recurrent_node("rnn_layer", x_proj, (h0,), w_hh, b_hh, forward, backward)
 
 
-def lstm_layer(x_proj, h0, c0, w_hh, b_hh=None):
+def lstm_layer(x_proj: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor, b_hh: Tensor | None = None) -> Tensor:
     """An LSTM layer over a sequence, gates in torch's order i, f, g, o:
     (i, f, g, o) = (σ, σ, tanh, σ)(x_proj_t + h_{t−1}·W_hhᵀ + b_hh);  c_t = f·c_{t−1} + i·g;
     h_t = o·tanh(c_t). x_proj = x·W_ihᵀ + b_ih is (T, B, 4H). Returns (T, B, 2H): h_t in [..., :H],
     c_t in [..., H:]."""
-    def forward(xp, states, w, b):
+    def forward(xp: Array, states: list[Array], w: Array, b: Array | int) -> tuple[Array, Saved]:
         steps, (batch, hidden) = len(xp), states[0].shape
         hs, cs = np.empty((2, steps + 1, batch, hidden), xp.dtype)
         hs[0], cs[0] = states
@@ -76,7 +91,7 @@ def lstm_layer(x_proj, h0, c0, w_hh, b_hh=None):
         return np.concatenate([hs[1:], cs[1:]], axis=2), {"inputs": hs[:-1], "cs": cs, "gates": gates,
                                                          "tanh_cs": tanh_cs}
 
-    def backward(grad, saved, w):
+    def backward(grad: Array, saved: Saved, w: Array) -> tuple[Array, tuple[Array, ...], Array]:
         cs, gates, tanh_cs = saved["cs"], saved["gates"], saved["tanh_cs"]
         hidden = cs.shape[-1]
         dgates = np.empty_like(gates)
@@ -93,11 +108,11 @@ def lstm_layer(x_proj, h0, c0, w_hh, b_hh=None):
     return _recurrent_node("lstm_layer", x_proj, (h0, c0), w_hh, b_hh, forward, backward)
 
 
-def gru_layer(x_proj, h0, w_hh, b_hh=None):
+def gru_layer(x_proj: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor | None = None) -> Tensor:
     """A GRU layer over a sequence, gates in torch's order r, z, n: with x_proj = x·W_ihᵀ + b_ih
     (T, B, 3H) and a = h_{t−1}·W_hhᵀ + b_hh, r = σ(x_r + a_r), z = σ(x_z + a_z),
     n = tanh(x_n + r·a_n), h_t = (1 − z)·n + z·h_{t−1}. Returns all h_t, (T, B, H)."""
-    def forward(xp, states, w, b):
+    def forward(xp: Array, states: list[Array], w: Array, b: Array | int) -> tuple[Array, Saved]:
         steps, (batch, hidden) = len(xp), states[0].shape
         hs = np.empty((steps + 1, batch, hidden), xp.dtype)
         hs[0] = states[0]
@@ -111,7 +126,7 @@ def gru_layer(x_proj, h0, w_hh, b_hh=None):
             hs[t + 1] = n + z * (hs[t] - n)
         return hs[1:], {"inputs": hs[:-1], "gates": gates, "a_n": a_n}
 
-    def backward(g, saved, w):
+    def backward(g: Array, saved: Saved, w: Array) -> tuple[Array, tuple[Array, ...], Array]:
         hs, gates, a_n = saved["inputs"], saved["gates"], saved["a_n"]
         hidden = hs.shape[-1]
         dx, dgates = np.empty_like(gates), np.empty_like(gates)  # for x_proj, and for a = h·W_hhᵀ + b_hh

@@ -10,3 +10,8 @@ from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from .rnn import GRU, LSTM, RNN
 from .sparse import Embedding
 from ..tensor import Parameter
+
+__all__ = ["init", "utils", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Linear", "Identity",
+           "Embedding", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "RNN",
+           "LSTM", "GRU", "ReLU", "Tanh", "Sigmoid", "GELU", "LeakyReLU", "Softmax", "LogSoftmax", "Dropout", "Flatten",
+           "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss"]

@@ -1,18 +1,26 @@
 """Parameter initialisation, as torch.nn.init: every function fills ``tensor.data`` in place from
 minigrad's one seeded generator (``minigrad.manual_seed``) and returns the tensor."""
+from __future__ import annotations
+
 import math
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 from ..tensor import default_generator
 
+if TYPE_CHECKING:
+    from .._typing import ArrayLike, HasData
 
-def _fill(tensor, values):
+    D = TypeVar("D", bound=HasData)  # a Tensor, Parameter, or anything with a .data ndarray: returned as given
+
+
+def _fill(tensor: D, values: ArrayLike) -> D:
     tensor.data[...] = values
     return tensor
 
 
-def calculate_gain(nonlinearity, param=None):
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """The recommended gain for a nonlinearity (torch's table)."""
     if nonlinearity in ("linear", "identity", "sigmoid") or nonlinearity.startswith("conv"):
         return 1.0
@@ -28,7 +36,7 @@ def calculate_gain(nonlinearity, param=None):
     raise ValueError(f"unsupported nonlinearity {nonlinearity!r}")
 
 
-def _calculate_fan_in_and_fan_out(tensor):
+def _calculate_fan_in_and_fan_out(tensor: HasData) -> tuple[int, int]:
     shape = tensor.data.shape
     if len(shape) < 2:
         raise ValueError("fan in and fan out can not be computed for a tensor with fewer than 2 dimensions")
@@ -36,52 +44,52 @@ def _calculate_fan_in_and_fan_out(tensor):
     return shape[1] * receptive_field, shape[0] * receptive_field
 
 
-def _fan(tensor, mode):
+def _fan(tensor: HasData, mode: str) -> int:
     if mode not in ("fan_in", "fan_out"):
         raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return fan_in if mode == "fan_in" else fan_out
 
 
-def uniform_(tensor, a=0.0, b=1.0):
+def uniform_(tensor: D, a: float = 0.0, b: float = 1.0) -> D:
     return _fill(tensor, default_generator().uniform(a, b, tensor.data.shape))
 
 
-def normal_(tensor, mean=0.0, std=1.0):
+def normal_(tensor: D, mean: float = 0.0, std: float = 1.0) -> D:
     return _fill(tensor, default_generator().normal(mean, std, tensor.data.shape))
 
 
-def constant_(tensor, value):
+def constant_(tensor: D, value: float) -> D:
     return _fill(tensor, value)
 
 
-def zeros_(tensor):
+def zeros_(tensor: D) -> D:
     return _fill(tensor, 0)
 
 
-def ones_(tensor):
+def ones_(tensor: D) -> D:
     return _fill(tensor, 1)
 
 
-def xavier_uniform_(tensor, gain=1.0):
+def xavier_uniform_(tensor: D, gain: float = 1.0) -> D:
     """U(−a, a) with a = gain·√(6 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -bound, bound)
 
 
-def xavier_normal_(tensor, gain=1.0):
+def xavier_normal_(tensor: D, gain: float = 1.0) -> D:
     """N(0, std²) with std = gain·√(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
 
-def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
+def kaiming_uniform_(tensor: D, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> D:
     """U(−b, b) with b = √3 · gain / √fan."""
     bound = math.sqrt(3.0) * calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return uniform_(tensor, -bound, bound)
 
 
-def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
+def kaiming_normal_(tensor: D, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> D:
     """N(0, std²) with std = gain / √fan."""
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode)))

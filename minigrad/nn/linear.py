@@ -1,5 +1,8 @@
 """Linear: y = x·Wᵀ + b."""
+from __future__ import annotations
+
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -8,12 +11,16 @@ from ..tensor import Parameter
 from . import init
 from .module import Module
 
+if TYPE_CHECKING:
+    from .._typing import DTypeLike
+    from ..tensor import Tensor
 
-def _empty_parameter(shape, dtype):
+
+def _empty_parameter(shape: tuple[int, ...], dtype: DTypeLike | None) -> Parameter:
     return Parameter(np.empty(shape, dtype=np.dtype(dtype or np.float32)))
 
 
-def reset_fan_in_uniform(weight, bias):
+def reset_fan_in_uniform(weight: Parameter, bias: Parameter | None) -> None:
     """torch's default for Linear and Conv: W ~ kaiming_uniform(a=√5), i.e. U(±1/√fan_in), and
     b ~ U(±1/√fan_in)."""
     init.kaiming_uniform_(weight, a=math.sqrt(5))
@@ -24,20 +31,20 @@ def reset_fan_in_uniform(weight, bias):
 
 
 class Linear(Module):
-    def __init__(self, in_features, out_features, bias=True, dtype=None):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: DTypeLike | None = None) -> None:
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.weight = _empty_parameter((out_features, in_features), dtype)
         self.register_parameter("bias", _empty_parameter((out_features,), dtype) if bias else None)
         reset_fan_in_uniform(self.weight, self.bias)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self.weight, self.bias)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
 class Identity(Module):
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return x

@@ -1,9 +1,17 @@
 """Module: the container of parameters, buffers and submodules, with torch.nn.Module's API."""
+from __future__ import annotations
+
 from collections import OrderedDict, namedtuple
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Mapping, TypeVar, overload
 
 import numpy as np
 
 from ..tensor import Parameter, Tensor
+
+if TYPE_CHECKING:
+    from .._typing import Array, ArrayLike, DTypeLike
+
+    ModuleT = TypeVar("ModuleT", bound="Module")
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -13,27 +21,33 @@ class Module:
     and submodules are registered by attribute assignment, in order; ``state_dict`` keys are their
     dotted paths, exactly as in torch."""
 
-    def __init__(self):
+    _parameters: OrderedDict[str, Parameter | None]
+    _buffers: OrderedDict[str, Array | None]
+    _non_persistent: set[str]
+    _modules: OrderedDict[str, Module | None]
+    training: bool
+
+    def __init__(self) -> None:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
 
     # ---- registration ------------------------------------------------------------------------------
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
         if isinstance(value, (Parameter, Module)):
             self._forget(name)
-            (self._parameters if isinstance(value, Parameter) else self._modules)[name] = value
+            (self._parameters if isinstance(value, Parameter) else self._modules)[name] = value  # type: ignore[assignment]
         elif name in self._parameters:
             self.register_parameter(name, value)
         elif name in self._buffers:
@@ -43,25 +57,25 @@ class Module:
         else:
             object.__setattr__(self, name, value)
 
-    def _forget(self, name):
+    def _forget(self, name: str) -> None:
         for registry in (self._parameters, self._buffers, self._modules, self.__dict__):
             registry.pop(name, None)
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         for registry in ("_parameters", "_buffers", "_modules"):
             values = self.__dict__.get(registry)
             if values is not None and name in values:
                 return values[name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
-    def __delattr__(self, name):
+    def __delattr__(self, name: str) -> None:
         for registry in (self._parameters, self._buffers, self._modules):
             if name in registry:
                 del registry[name]
                 return
         object.__delattr__(self, name)
 
-    def register_parameter(self, name, param):
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register a Parameter (or None: an absent optional parameter, such as bias=False)."""
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"cannot assign {type(param).__name__} as parameter '{name}' "
@@ -69,7 +83,7 @@ class Module:
         self._forget(name)
         self._parameters[name] = param
 
-    def register_buffer(self, name, array, persistent=True):
+    def register_buffer(self, name: str, array: Array | None, persistent: bool = True) -> None:
         """Register an ndarray (or None) that is state but not trained, such as running statistics."""
         if array is not None and not isinstance(array, np.ndarray):
             raise TypeError(f"buffer '{name}' must be a numpy array or None, got {type(array).__name__}")
@@ -77,7 +91,7 @@ class Module:
         self._buffers[name] = array
         (self._non_persistent.discard if persistent else self._non_persistent.add)(name)
 
-    def add_module(self, name, module):
+    def add_module(self, name: str, module: Module | None) -> None:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
         self._forget(name)
@@ -85,7 +99,7 @@ class Module:
 
     # ---- traversal ---------------------------------------------------------------------------------
 
-    def named_modules(self, prefix="", memo=None):
+    def named_modules(self, prefix: str = "", memo: set[int] | None = None) -> Iterator[tuple[str, Module]]:
         memo = set() if memo is None else memo
         if id(self) in memo:
             return
@@ -95,16 +109,20 @@ class Module:
             if module is not None:
                 yield from module.named_modules(f"{prefix}.{name}" if prefix else name, memo)
 
-    def modules(self):
+    def modules(self) -> Iterator[Module]:
         return (m for _, m in self.named_modules())
 
-    def named_children(self):
+    def named_children(self) -> Iterator[tuple[str, Module]]:
         return ((name, m) for name, m in self._modules.items() if m is not None)
 
-    def children(self):
+    def children(self) -> Iterator[Module]:
         return (m for _, m in self.named_children())
 
-    def _named_members(self, registry, recurse):
+    @overload
+    def _named_members(self, registry: Literal["_parameters"], recurse: bool) -> Iterator[tuple[str, Parameter]]: ...
+    @overload
+    def _named_members(self, registry: Literal["_buffers"], recurse: bool) -> Iterator[tuple[str, Array]]: ...
+    def _named_members(self, registry: str, recurse: bool) -> Iterator[tuple[str, Parameter | Array]]:
         seen = set()
         for prefix, module in self.named_modules() if recurse else [("", self)]:
             for name, value in getattr(module, registry).items():
@@ -113,22 +131,22 @@ class Module:
                 seen.add(id(value))
                 yield (f"{prefix}.{name}" if prefix else name), value
 
-    def named_parameters(self, prefix="", recurse=True):
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
         return ((f"{prefix}.{n}" if prefix else n, p) for n, p in self._named_members("_parameters", recurse))
 
-    def parameters(self, recurse=True):
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         return (p for _, p in self._named_members("_parameters", recurse))
 
-    def named_buffers(self, recurse=True):
+    def named_buffers(self, recurse: bool = True) -> Iterator[tuple[str, Array]]:
         return self._named_members("_buffers", recurse)
 
-    def buffers(self, recurse=True):
+    def buffers(self, recurse: bool = True) -> Iterator[Array]:
         return (b for _, b in self._named_members("_buffers", recurse))
 
-    def num_parameters(self, trainable_only=False):
+    def num_parameters(self, trainable_only: bool = False) -> int:
         return sum(p.data.size for p in self.parameters() if p.requires_grad or not trainable_only)
 
-    def apply(self, fn):
+    def apply(self: ModuleT, fn: Callable[[Module], object]) -> ModuleT:
         for module in self.children():
             module.apply(fn)
         fn(self)
@@ -136,27 +154,27 @@ class Module:
 
     # ---- modes, gradients, dtype -------------------------------------------------------------------
 
-    def train(self, mode=True):
+    def train(self: ModuleT, mode: bool = True) -> ModuleT:
         for module in self.modules():
             object.__setattr__(module, "training", bool(mode))
         return self
 
-    def eval(self):
+    def eval(self: ModuleT) -> ModuleT:
         return self.train(False)
 
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.parameters():
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
                 p.grad.fill(0)
 
-    def requires_grad_(self, requires_grad=True):
+    def requires_grad_(self: ModuleT, requires_grad: bool = True) -> ModuleT:
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
 
-    def to(self, dtype):
+    def to(self: ModuleT, dtype: DTypeLike) -> ModuleT:
         """Cast floating-point parameters and buffers to ``dtype`` (float32 or float64), in place of
         their arrays; build optimizers after this, as in torch."""
         dtype = np.dtype(dtype)
@@ -172,15 +190,15 @@ class Module:
                     module._buffers[name] = b.astype(dtype)
         return self
 
-    def float(self):
+    def float(self: ModuleT) -> ModuleT:
         return self.to(np.float32)
 
-    def double(self):
+    def double(self: ModuleT) -> ModuleT:
         return self.to(np.float64)
 
     # ---- state_dict ----------------------------------------------------------------------------------
 
-    def state_dict(self, prefix=""):
+    def state_dict(self, prefix: str = "") -> OrderedDict[str, Array]:
         """{dotted name: ndarray} for every parameter and persistent buffer, torch's keys and order
         (each module's own parameters, then its buffers, then its children). Arrays are live, as
         torch's tensors are: copy them (or save to disk) to keep a snapshot."""
@@ -195,7 +213,7 @@ class Module:
             out.update(module.state_dict(prefix=f"{prefix}{name}."))
         return out
 
-    def load_state_dict(self, state_dict, strict=True):
+    def load_state_dict(self, state_dict: Mapping[str, Tensor | ArrayLike], strict: bool = True) -> IncompatibleKeys:
         """Copy arrays (or Tensors) into the parameters and buffers, in place. With ``strict``, missing
         or unexpected keys are an error; a shape mismatch always is. Checks all before copying any."""
         own = self.state_dict()
@@ -223,10 +241,10 @@ class Module:
 
     # ---- printing ------------------------------------------------------------------------------------
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return ""
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         children = [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in self.named_children()]
         extra = self.extra_repr()
         if not children:

@@ -1,15 +1,24 @@
 """BatchNorm1d, BatchNorm2d (running statistics as buffers) and LayerNorm."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
 import numpy as np
 
 from .. import functional as F
 from ..tensor import Parameter
 from .module import Module
 
+if TYPE_CHECKING:
+    from .._typing import DTypeLike
+    from ..tensor import Tensor
+
 
 class _BatchNorm(Module):
-    input_dims = ()
+    input_dims: tuple[int, ...] = ()
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, dtype=None):
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, dtype: DTypeLike | None = None) -> None:
         super().__init__()
         dtype = np.dtype(dtype or np.float32)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
@@ -25,7 +34,7 @@ class _BatchNorm(Module):
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         if x.ndim not in self.input_dims:
             raise ValueError(f"{type(self).__name__}: expected {' or '.join(f'{d}D' for d in self.input_dims)} input "
                              f"(got {x.ndim}D input)")
@@ -39,7 +48,7 @@ class _BatchNorm(Module):
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, batch_stats,
                             momentum or 0.0, self.eps)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
                 f"track_running_stats={self.track_running_stats}")
 
@@ -57,7 +66,8 @@ class BatchNorm2d(_BatchNorm):
 class LayerNorm(Module):
     """Normalises over the last len(normalized_shape) dimensions: y = (x − mean) / √(var + eps) · w + b."""
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=None):
+    def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, dtype: DTypeLike | None = None) -> None:
         super().__init__()
         dtype = np.dtype(dtype or np.float32)
         self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
@@ -66,8 +76,8 @@ class LayerNorm(Module):
         self.register_parameter("bias", Parameter(np.zeros(self.normalized_shape, dtype))
                                 if elementwise_affine and bias else None)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"

@@ -5,7 +5,10 @@ Each layer is two graph nodes: the input projection of the whole sequence (one G
 recurrence through time fused into one op with its own backpropagation through time
 (``F.rnn_layer``, ``F.lstm_layer``, ``F.gru_layer``).
 """
+from __future__ import annotations
+
 import math
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
@@ -15,12 +18,19 @@ from ..tensor import Parameter, stack
 from . import init
 from .module import Module
 
+if TYPE_CHECKING:
+    from .._typing import DTypeLike
+    from ..tensor import Tensor
+
+    State = Union[Tensor, tuple[Tensor, Tensor]]  # h, or (h, c) for an LSTM
+
 
 class RNNBase(Module):
     gates = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
-    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, dtype=None):
+    def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 dtype: DTypeLike | None = None) -> None:
         super().__init__()
         if bidirectional:
             raise NotImplementedError("bidirectional recurrent layers are not supported by minigrad yet")
@@ -34,24 +44,25 @@ class RNNBase(Module):
         dtype = np.dtype(dtype or np.float32)
         for layer in range(num_layers):
             in_size = input_size if layer == 0 else hidden_size
-            shapes = {"weight_ih": (gates * hidden_size, in_size), "weight_hh": (gates * hidden_size, hidden_size)}
+            shapes: dict[str, tuple[int, ...]] = {"weight_ih": (gates * hidden_size, in_size),
+                                                  "weight_hh": (gates * hidden_size, hidden_size)}
             if bias:
                 shapes.update(bias_ih=(gates * hidden_size,), bias_hh=(gates * hidden_size,))
             for name, shape in shapes.items():
                 setattr(self, f"{name}_l{layer}", Parameter(np.empty(shape, dtype)))
         self.reset_parameters()
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         """Every weight and bias ~ U(±1/√hidden_size), as torch."""
         bound = 1.0 / math.sqrt(self.hidden_size)
         for p in self.parameters():
             init.uniform_(p, -bound, bound)
 
-    def _layer(self, layer):
+    def _layer(self, layer: int) -> tuple[Parameter, Parameter, Parameter | None, Parameter | None]:
         get = lambda name: getattr(self, f"{name}_l{layer}") if self.bias or "weight" in name else None
         return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
 
-    def forward(self, input, hx=None):
+    def forward(self, input: Tensor, hx: State | None = None) -> tuple[Tensor, State]:
         """input: (T, B, input_size), or (B, T, input_size) with batch_first, or unbatched (T, input_size).
         Returns (output (…, hidden_size) for every step of the last layer, final state): the state is
         h_n (num_layers, B, hidden_size), or (h_n, c_n) for an LSTM, and hx takes the same form."""
@@ -90,7 +101,7 @@ class RNNBase(Module):
             x = x.transpose(0, 1)
         return x, ((h_n, c_n) if lstm else h_n)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
         s += f", num_layers={self.num_layers}" if self.num_layers != 1 else ""
         s += ", bias=False" if not self.bias else ""
@@ -99,8 +110,9 @@ class RNNBase(Module):
 
 
 class RNN(RNNBase):
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 dtype: DTypeLike | None = None) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
         super().__init__(f"RNN_{nonlinearity.upper()}", input_size, hidden_size, num_layers, bias, batch_first,
@@ -109,14 +121,16 @@ class RNN(RNNBase):
 
 
 class LSTM(RNNBase):
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 dtype: DTypeLike | None = None) -> None:
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          dtype)
 
 
 class GRU(RNNBase):
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 dtype: DTypeLike | None = None) -> None:
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          dtype)

@@ -1,4 +1,8 @@
 """Embedding: a lookup table of num_embeddings vectors, initialised N(0, 1)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .. import functional as F
@@ -6,9 +10,14 @@ from ..tensor import Parameter
 from . import init
 from .module import Module
 
+if TYPE_CHECKING:
+    from .._typing import DTypeLike, TensorLike
+    from ..tensor import Tensor
+
 
 class Embedding(Module):
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=None):
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+                 dtype: DTypeLike | None = None) -> None:
         super().__init__()
         if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
             raise ValueError("padding_idx must be within num_embeddings")
@@ -19,9 +28,9 @@ class Embedding(Module):
         if self.padding_idx is not None:
             self.weight.data[self.padding_idx] = 0
 
-    def forward(self, indices):
+    def forward(self, indices: TensorLike) -> Tensor:
         return F.embedding(indices, self.weight, padding_idx=self.padding_idx)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"{self.num_embeddings}, {self.embedding_dim}" + (
             f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")

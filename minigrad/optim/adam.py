@@ -1,4 +1,12 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from .optimizer import Optimizer, require
+
+if TYPE_CHECKING:
+    from .._typing import Array
+    from .optimizer import ParamGroup, Params
 
 
 class Adam(Optimizer):
@@ -13,23 +21,25 @@ class Adam(Optimizer):
     The bias corrections are computed here once per step, in float64.
     """
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
-                 maximize=False, decoupled_weight_decay=False, backend="cpp", skip_nonfinite=False):
+    def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0, amsgrad: bool = False, *, maximize: bool = False,
+                 decoupled_weight_decay: bool = False, backend: str = "cpp", skip_nonfinite: bool = False) -> None:
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults, backend, skip_nonfinite)
 
-    def _validate(self, group):
+    def _validate(self, group: ParamGroup) -> None:
         require(group["lr"] >= 0, "Invalid learning rate: {}", group["lr"])
         require(group["eps"] >= 0, "Invalid epsilon value: {}", group["eps"])
         require(0 <= group["betas"][0] < 1, "Invalid beta parameter at index 0: {}", group["betas"][0])
         require(0 <= group["betas"][1] < 1, "Invalid beta parameter at index 1: {}", group["betas"][1])
         require(group["weight_decay"] >= 0, "Invalid weight_decay value: {}", group["weight_decay"])
 
-    def _state_names(self, group):
+    def _state_names(self, group: ParamGroup) -> tuple[str, ...]:
         return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())
 
-    def _kernel_call(self, group, step, data, grads, state_lists):
+    def _kernel_call(self, group: ParamGroup, step: float, data: list[Array], grads: list[Array],
+                     state_lists: dict[str, list[Array]]) -> None:
         lr, (beta1, beta2) = group["lr"], group["betas"]
         bias_correction1 = 1 - beta1 ** step
         bias_correction2 = 1 - beta2 ** step
@@ -43,7 +53,8 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay (torch.optim.AdamW): θ ← θ·(1 − lr·λ) before the Adam step."""
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
-                 maximize=False, backend="cpp", skip_nonfinite=False):
+    def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False, backend: str = "cpp",
+                 skip_nonfinite: bool = False) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
                          decoupled_weight_decay=True, backend=backend, skip_nonfinite=skip_nonfinite)

@@ -9,25 +9,34 @@ in most steps. They are the reference for tests and the honest baseline for spee
 
 Scalars are Python floats, so NumPy computes in the arrays' dtype (as the kernels cast them).
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterator, Sequence, Union
+
 import numpy as np
 
 from .. import _C
 
+if TYPE_CHECKING:
+    from .._typing import Array
 
-def _check(op, lists, read_only="grads", unused=()):
+    Arrays = Union[list[Array], tuple[Array, ...]]  # exactly a list or a tuple of float32 or float64 arrays, of one dtype
+
+
+def _check(op: str, lists: dict[str, Arrays], read_only: str = "grads", unused: Sequence[str] = ()) -> None:
     """The C++ kernels' own argument checks (``lists``: {name: arrays}, in signature order); a list
     in ``unused`` (an optional state the options do not need) must still be a list or tuple."""
     _C.check_arrays(op, list(lists.items()), read_only=[read_only], unused=list(unused))
 
 
-def _flat(*lists):
+def _flat(*lists: Arrays | None) -> Iterator[tuple[Any, ...]]:
     """Each tensor's arrays as 1-D views (a ufunc on 0-d arrays returns a scalar, not an array);
     None for a list the options do not use."""
-    for i in range(len(lists[0])):
+    for i in range(len(lists[0])):  # type: ignore[arg-type]  # lists[0] is the params
         yield tuple(None if arrays is None else arrays[i].reshape(-1) for arrays in lists)
 
 
-def _direction(param, grad, weight_decay, maximize):
+def _direction(param: Array, grad: Array, weight_decay: float, maximize: bool) -> Array:
     """d = ±g + λθ, on a scratch array when it differs from g (the stored gradient is never written)."""
     if weight_decay != 0:
         d = np.multiply(param, weight_decay)
@@ -35,7 +44,7 @@ def _direction(param, grad, weight_decay, maximize):
     return np.negative(grad) if maximize else grad
 
 
-def _lerp_(start, end, weight, scratch):
+def _lerp_(start: Array, end: Array, weight: float, scratch: Array) -> None:
     """start ← lerp(start, end, weight) with torch.lerp's two formulas (see csrc/driver.h)."""
     np.subtract(end, start, out=scratch)
     if abs(weight) < 0.5:
@@ -46,7 +55,7 @@ def _lerp_(start, end, weight, scratch):
         np.subtract(end, scratch, out=start)
 
 
-def _add_scaled_square_(acc, decay, d, scratch):
+def _add_scaled_square_(acc: Array, decay: float, d: Array, scratch: Array) -> None:
     """acc ← decay·acc + (1 − decay)·d²."""
     np.multiply(d, 1 - decay, out=scratch)
     scratch *= d
@@ -54,8 +63,8 @@ def _add_scaled_square_(acc, decay, d, scratch):
     acc += scratch
 
 
-def sgd(params, grads, momentum_buffers, *, lr, weight_decay, momentum, dampening, nesterov, maximize,
-        first_step):
+def sgd(params: Arrays, grads: Arrays, momentum_buffers: Arrays, *, lr: float, weight_decay: float, momentum: float,
+        dampening: float, nesterov: bool, maximize: bool, first_step: bool) -> None:
     """b ← μ·b + (1 − dampening)·d (b ← d on the first step);  d ← d + μ·b (nesterov) or b;  θ ← θ − lr·d."""
     _check("sgd()", dict(params=params, grads=grads, momentum_buffers=momentum_buffers),
            unused=["momentum_buffers"] if momentum == 0 else [])
@@ -71,7 +80,8 @@ def sgd(params, grads, momentum_buffers, *, lr, weight_decay, momentum, dampenin
         p += np.multiply(d, -lr)
 
 
-def adagrad(params, grads, state_sums, *, clr, weight_decay, eps, maximize):
+def adagrad(params: Arrays, grads: Arrays, state_sums: Arrays, *, clr: float, weight_decay: float, eps: float,
+            maximize: bool) -> None:
     """s ← s + d²;  θ ← θ − clr·d / (√s + eps)."""
     _check("adagrad()", dict(params=params, grads=grads, state_sums=state_sums))
     for p, g, s in _flat(params, grads, state_sums):
@@ -85,7 +95,8 @@ def adagrad(params, grads, state_sums, *, clr, weight_decay, eps, maximize):
         p += scratch
 
 
-def adadelta(params, grads, square_avgs, acc_deltas, *, lr, rho, eps, weight_decay, maximize):
+def adadelta(params: Arrays, grads: Arrays, square_avgs: Arrays, acc_deltas: Arrays, *, lr: float, rho: float,
+             eps: float, weight_decay: float, maximize: bool) -> None:
     """v ← ρv + (1−ρ)d²;  Δ ← √(u + eps) / √(v + eps) · d;  u ← ρu + (1−ρ)Δ²;  θ ← θ − lr·Δ."""
     _check("adadelta()", dict(params=params, grads=grads, square_avgs=square_avgs, acc_deltas=acc_deltas))
     for p, g, v, u in _flat(params, grads, square_avgs, acc_deltas):
@@ -103,8 +114,9 @@ def adadelta(params, grads, square_avgs, acc_deltas, *, lr, rho, eps, weight_dec
         p += delta
 
 
-def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, *, lr, alpha, eps, weight_decay, momentum,
-            centered, maximize):
+def rmsprop(params: Arrays, grads: Arrays, square_avgs: Arrays, grad_avgs: Arrays, momentum_buffers: Arrays, *,
+            lr: float, alpha: float, eps: float, weight_decay: float, momentum: float, centered: bool,
+            maximize: bool) -> None:
     """v ← αv + (1−α)d²;  avg ← √(v − ḡ²) with ḡ ← lerp(ḡ, d, 1−α) if centered, else √v;  avg ← avg + eps;
     with momentum b ← μb + d/avg, θ ← θ − lr·b;  else θ ← θ − lr·d/avg."""
     _check("rmsprop()", dict(params=params, grads=grads, square_avgs=square_avgs, grad_avgs=grad_avgs,
@@ -134,8 +146,9 @@ def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, *, lr, alph
         p += scratch
 
 
-def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, *, lr, beta1, beta2, eps, weight_decay, step_size,
-         bias_correction2_sqrt, amsgrad, maximize, decoupled_weight_decay):
+def adam(params: Arrays, grads: Arrays, exp_avgs: Arrays, exp_avg_sqs: Arrays, max_exp_avg_sqs: Arrays, *, lr: float,
+         beta1: float, beta2: float, eps: float, weight_decay: float, step_size: float, bias_correction2_sqrt: float,
+         amsgrad: bool, maximize: bool, decoupled_weight_decay: bool) -> None:
     """θ ← θ(1 − lr·λ) if decoupled, else d ← d + λθ;  m ← lerp(m, d, 1−β1);  v ← β2·v + (1−β2)d²;
     amsgrad: v̂ ← max(v̂, v);  θ ← θ − step_size·m / (√v / √bc2 + eps)."""
     _check("adam()", dict(params=params, grads=grads, exp_avgs=exp_avgs, exp_avg_sqs=exp_avg_sqs,
@@ -158,7 +171,7 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, *, lr, beta1, be
         p += scratch
 
 
-def axpy(xs, ys, *, alpha):
+def axpy(xs: Arrays, ys: Arrays, *, alpha: float) -> None:
     """x ← x + α·y: the in-place bandwidth reference."""
     _check("axpy()", dict(xs=xs, ys=ys), read_only="ys")
     for x, y in _flat(xs, ys):

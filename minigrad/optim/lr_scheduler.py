@@ -7,10 +7,19 @@ current ``group["lr"]`` multiplicatively, so changes made by others compose, whi
 ``step(epoch)`` jumps to ``epoch`` with the schedule's closed form from ``base_lrs``.
 ``state_dict()`` is plain data (numbers, lists, dicts), so ``minigrad.save`` can hold it.
 """
+from __future__ import annotations
+
 import copy
 import math
 import types
 import warnings
+from typing import TYPE_CHECKING, Any, Callable, Sequence, SupportsFloat, Union
+
+if TYPE_CHECKING:
+    from .optimizer import Optimizer, ParamGroup
+
+    LrLambda = Callable[[int], float]  # epoch ↦ the factor on a group's base lr
+    PerGroup = Union[float, list[float], tuple[float, ...]]  # one value for every param group, or one per group
 
 __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LambdaLR",
            "LinearLR", "OneCycleLR", "ReduceLROnPlateau"]
@@ -23,7 +32,7 @@ class LRScheduler:
     ``last_epoch >= 0`` needs ``initial_lr`` already in every group (from the optimizer's state).
     """
 
-    def __init__(self, optimizer, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         self.optimizer = optimizer
         for i, group in enumerate(optimizer.param_groups):
             if last_epoch == -1:
@@ -37,22 +46,22 @@ class LRScheduler:
         self.step()
 
     @property
-    def _is_initial(self):
+    def _is_initial(self) -> bool:
         """True inside the step that the constructor performs."""
         return self._step_count == 1
 
-    def _current_lrs(self):
+    def _current_lrs(self) -> list[float]:
         return [group["lr"] for group in self.optimizer.param_groups]
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         """The lrs for step ``last_epoch`` (called by ``step``; use ``get_last_lr`` to read them)."""
         raise NotImplementedError
 
-    def get_last_lr(self):
+    def get_last_lr(self) -> list[float]:
         """The lrs set by the latest ``step``, one per param group."""
         return list(self._last_lr)
 
-    def step(self, epoch=None):
+    def step(self, epoch: int | None = None) -> None:
         """Advance one step; ``epoch`` (deprecated, as in torch) jumps to that step instead."""
         self._step_count += 1
         if epoch is None:
@@ -70,49 +79,50 @@ class LRScheduler:
             group["lr"] = lr
         self._last_lr = self._current_lrs()
 
-    _not_state = ("optimizer",)
+    _not_state: tuple[str, ...] = ("optimizer",)
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """Every attribute but the optimizer, deep-copied."""
         return {key: copy.deepcopy(value) for key, value in vars(self).items() if key not in self._not_state}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.__dict__.update(copy.deepcopy(state_dict))
 
 
 class StepLR(LRScheduler):
     """``lr = base_lr · gamma^(epoch // step_size)``: multiply by ``gamma`` every ``step_size`` steps."""
 
-    def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
         self.step_size = step_size
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return self._current_lrs()
         return [lr * self.gamma for lr in self._current_lrs()]
 
-    def _closed_form_lr(self):
+    def _closed_form_lr(self) -> list[float]:
         return [base_lr * self.gamma ** (self.last_epoch // self.step_size) for base_lr in self.base_lrs]
 
 
 class MultiStepLR(LRScheduler):
     """``lr = base_lr · gamma^(number of milestones ≤ epoch)``; a repeated milestone counts again."""
 
-    def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
-        self.milestones = {}  # milestone -> how often it was given
+    def __init__(self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
+        self.milestones: dict[int, int] = {}  # milestone -> how often it was given
         for m in sorted(milestones):
             self.milestones[m] = self.milestones.get(m, 0) + 1
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         if self.last_epoch not in self.milestones:
             return self._current_lrs()
         return [lr * self.gamma ** self.milestones[self.last_epoch] for lr in self._current_lrs()]
 
-    def _closed_form_lr(self):
+    def _closed_form_lr(self) -> list[float]:
         passed = sum(count for m, count in self.milestones.items() if m <= self.last_epoch)
         return [base_lr * self.gamma ** passed for base_lr in self.base_lrs]
 
@@ -120,16 +130,16 @@ class MultiStepLR(LRScheduler):
 class ExponentialLR(LRScheduler):
     """``lr = base_lr · gamma^epoch``."""
 
-    def __init__(self, optimizer, gamma, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         if self._is_initial:
             return self._current_lrs()
         return [lr * self.gamma for lr in self._current_lrs()]
 
-    def _closed_form_lr(self):
+    def _closed_form_lr(self) -> list[float]:
         return [base_lr * self.gamma ** self.last_epoch for base_lr in self.base_lrs]
 
 
@@ -142,12 +152,12 @@ class CosineAnnealingLR(LRScheduler):
     Past ``T_max`` the lr climbs back up, a cosine of period ``2·T_max``.
     """
 
-    def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
         self.T_max = T_max
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         if self._is_initial:
             return self._current_lrs()
         if (self.last_epoch - 1 - self.T_max) % (2 * self.T_max) == 0:  # at the trough: the ratio is 0/0
@@ -157,7 +167,7 @@ class CosineAnnealingLR(LRScheduler):
             1 + math.cos(math.pi * (self.last_epoch - 1) / self.T_max))
         return [ratio * (lr - self.eta_min) + self.eta_min for lr in self._current_lrs()]
 
-    def _closed_form_lr(self):
+    def _closed_form_lr(self) -> list[float]:
         return [self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
                 for base_lr in self.base_lrs]
 
@@ -169,7 +179,8 @@ class LambdaLR(LRScheduler):
     object's ``__dict__`` is kept, as torch does.
     """
 
-    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, lr_lambda: LrLambda | list[LrLambda] | tuple[LrLambda, ...],
+                 last_epoch: int = -1) -> None:
         n = len(optimizer.param_groups)
         if isinstance(lr_lambda, (list, tuple)):
             if len(lr_lambda) != n:
@@ -179,18 +190,18 @@ class LambdaLR(LRScheduler):
             self.lr_lambdas = [lr_lambda] * n
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         return [base_lr * f(self.last_epoch) for f, base_lr in zip(self.lr_lambdas, self.base_lrs)]
 
     _not_state = ("optimizer", "lr_lambdas")
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         state["lr_lambdas"] = [None if isinstance(f, types.FunctionType) else copy.deepcopy(vars(f))
                                for f in self.lr_lambdas]
         return state
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         state = dict(state_dict)
         lr_lambdas = state.pop("lr_lambdas")
         super().load_state_dict(state)
@@ -205,7 +216,8 @@ class LinearLR(LRScheduler):
     ``lr = base_lr · (start + (end − start)·min(epoch, total_iters) / total_iters)``.
     """
 
-    def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
+                 total_iters: int = 5, last_epoch: int = -1) -> None:
         if not 0 < start_factor <= 1:
             raise ValueError("Starting multiplicative factor expected to be greater than 0 and less or equal to 1.")
         if not 0 <= end_factor <= 1:
@@ -215,7 +227,7 @@ class LinearLR(LRScheduler):
         self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         if self.last_epoch == 0:
             return [lr * self.start_factor for lr in self._current_lrs()]
         if self._is_initial or self.last_epoch > self.total_iters:
@@ -224,7 +236,7 @@ class LinearLR(LRScheduler):
         scale = 1.0 + delta / (self.total_iters * self.start_factor + (self.last_epoch - 1) * delta)
         return [lr * scale for lr in self._current_lrs()]
 
-    def _closed_form_lr(self):
+    def _closed_form_lr(self) -> list[float]:
         factor = self.start_factor + (self.end_factor - self.start_factor) * min(
             self.total_iters, self.last_epoch) / self.total_iters
         return [base_lr * factor for base_lr in self.base_lrs]
@@ -241,9 +253,12 @@ class OneCycleLR(LRScheduler):
     ``anneal_strategy`` is ``"cos"`` or ``"linear"``.
     """
 
-    def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,
-                 anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85, max_momentum=0.95,
-                 div_factor=25.0, final_div_factor=1e4, three_phase=False, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, max_lr: PerGroup, total_steps: int | None = None,
+                 epochs: int | None = None, steps_per_epoch: int | None = None, pct_start: float = 0.3,
+                 anneal_strategy: str = "cos", cycle_momentum: bool = True,
+                 base_momentum: PerGroup = 0.85, max_momentum: PerGroup = 0.95,
+                 div_factor: float = 25.0, final_div_factor: float = 1e4, three_phase: bool = False,
+                 last_epoch: int = -1) -> None:
         if total_steps is not None:
             if not isinstance(total_steps, int) or total_steps <= 0:
                 raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
@@ -271,7 +286,7 @@ class OneCycleLR(LRScheduler):
         else:
             phases.append((self.total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum"))
         keys = ("end_step", "start_lr", "end_lr", "start_momentum", "end_momentum")
-        self._schedule_phases = [dict(zip(keys, phase)) for phase in phases]
+        self._schedule_phases: list[dict[str, Any]] = [dict(zip(keys, phase)) for phase in phases]
 
         groups = optimizer.param_groups
         if last_epoch == -1:
@@ -295,18 +310,18 @@ class OneCycleLR(LRScheduler):
                     group["base_momentum"] = m_base
         super().__init__(optimizer, last_epoch)
 
-    def _set_momentum(self, group, momentum):
+    def _set_momentum(self, group: ParamGroup, momentum: float) -> None:
         if self.use_beta1:
             group["betas"] = (momentum, *group["betas"][1:])
         else:
             group["momentum"] = momentum
 
-    def _anneal(self, start, end, pct):
+    def _anneal(self, start: float, end: float, pct: float) -> float:
         if self._anneal_func_type == "cos":
             return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
         return (end - start) * pct + start
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         step = self.last_epoch
         if step > self.total_steps:
             raise ValueError(f"Tried to step {step} times. The specified number of total steps is {self.total_steps}")
@@ -324,7 +339,7 @@ class OneCycleLR(LRScheduler):
         return lrs
 
 
-def _per_group(name, groups, value):
+def _per_group(name: str, groups: list[ParamGroup], value: PerGroup) -> list[float]:
     """``value`` for every group: a list/tuple must have one entry per group, a scalar is repeated."""
     if isinstance(value, (list, tuple)):
         if len(value) != len(groups):
@@ -344,8 +359,9 @@ class ReduceLROnPlateau(LRScheduler):
     smaller than ``eps`` is skipped.
     """
 
-    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
-                 cooldown=0, min_lr=0, eps=1e-8):
+    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
+                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
+                 min_lr: PerGroup = 0, eps: float = 1e-8) -> None:
         if factor >= 1.0:
             raise ValueError("Factor should be < 1.0.")
         self.factor = factor
@@ -368,7 +384,7 @@ class ReduceLROnPlateau(LRScheduler):
         self.cooldown_counter = 0
         self.num_bad_epochs = 0
 
-    def _init_is_better(self, mode, threshold, threshold_mode):
+    def _init_is_better(self, mode: str, threshold: float, threshold_mode: str) -> None:
         if mode not in ("min", "max"):
             raise ValueError(f"mode {mode} is unknown!")
         if threshold_mode not in ("rel", "abs"):
@@ -379,15 +395,15 @@ class ReduceLROnPlateau(LRScheduler):
         self.threshold_mode = threshold_mode
 
     @property
-    def in_cooldown(self):
+    def in_cooldown(self) -> bool:
         return self.cooldown_counter > 0
 
-    def _is_better(self, a, best):
+    def _is_better(self, a: float, best: float) -> bool:
         if self.mode == "min":
             return a < (best * (1.0 - self.threshold) if self.threshold_mode == "rel" else best - self.threshold)
         return a > (best * (self.threshold + 1.0) if self.threshold_mode == "rel" else best + self.threshold)
 
-    def step(self, metrics, epoch=None):
+    def step(self, metrics: SupportsFloat, epoch: int | None = None) -> None:  # type: ignore[override]
         """Record one value of the monitored metric (a number or a 0-d array/Tensor)."""
         current = float(metrics)
         if epoch is not None:
@@ -407,7 +423,7 @@ class ReduceLROnPlateau(LRScheduler):
             self.num_bad_epochs = 0
         self._last_lr = self._current_lrs()
 
-    def _reduce_lr(self):
+    def _reduce_lr(self) -> None:
         groups = self.optimizer.param_groups
         if len(groups) != len(self.min_lrs):
             if self.default_min_lr is None:

@@ -5,9 +5,12 @@ updated in place) and ``.grad`` (an ndarray of the same shape and dtype, or None
 Subclasses gather a param group into lists and hand them to one kernel call per dtype; the kernel
 is ``minigrad._C`` (C++) or its twin ``minigrad.optim.kernels_numpy``, chosen by ``backend``.
 """
+from __future__ import annotations
+
 import reprlib
 from collections import defaultdict
 from itertools import chain
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Sequence, TypeVar, Union
 
 import numpy as np
 
@@ -15,10 +18,22 @@ from .. import _C
 from ..autograd.engine import mark_modified
 from . import kernels_numpy
 
-BACKENDS = {"cpp": _C, "numpy": kernels_numpy}
+if TYPE_CHECKING:
+    from .._typing import Array, ParamLike
+
+    ParamGroup = dict[str, Any]  # "params" (a list of parameters) and the hyperparameters (any values)
+    State = dict[str, Any]  # a parameter's state: its arrays and its step count
+    Params = Union[Iterable[ParamLike], Iterable[ParamGroup]]  # the parameters, or param groups
+    # one kernel call of a step: (group, step key, params, their states, {state name: arrays})
+    KernelCall = tuple[ParamGroup, Hashable, list[ParamLike], list[State], dict[str, list[Array]]]
+    Buckets = dict[tuple[np.dtype[Any], Hashable], tuple[list[ParamLike], list[State]]]  # see _buckets
+    Loss = TypeVar("Loss")
+
+# name -> the kernels: a module, or a stand-in with the same functions (the bench commands time them)
+BACKENDS: dict[str, Any] = {"cpp": _C, "numpy": kernels_numpy}
 
 
-def require(condition, message, *values):
+def require(condition: bool, message: str, *values: object) -> None:
     """Hyperparameter validation with torch's messages (formatted only on failure: this runs every step)."""
     if not condition:
         raise ValueError(message.format(*values))
@@ -34,10 +49,11 @@ class Optimizer:
     when any gradient holds a NaN or an infinity, counting such steps in ``skipped_steps``.
     """
 
-    def __init__(self, params, defaults, backend="cpp", skip_nonfinite=False):
+    def __init__(self, params: Params, defaults: dict[str, Any], backend: str = "cpp",
+                 skip_nonfinite: bool = False) -> None:
         self.defaults = defaults
-        self.state = defaultdict(dict)
-        self.param_groups = []
+        self.state: defaultdict[ParamLike, State] = defaultdict(dict)
+        self.param_groups: list[ParamGroup] = []
         self.backend = backend
         self.skip_nonfinite = skip_nonfinite
         self.skipped_steps = 0
@@ -47,27 +63,27 @@ class Optimizer:
         if not groups:
             raise ValueError("optimizer got an empty parameter list")
         for group in groups if isinstance(groups[0], dict) else [{"params": groups}]:
-            self.add_param_group(group)
+            self.add_param_group(group)  # type: ignore[arg-type]  # a dict, or the group made of the list
 
     @property
-    def backend(self):
+    def backend(self) -> str:
         """'cpp' (the compiled kernels) or 'numpy' (their twins); may be switched between steps."""
         return self._backend
 
     @backend.setter
-    def backend(self, name):
+    def backend(self, name: str) -> None:
         if name not in BACKENDS:
             raise ValueError(f"backend must be one of {sorted(BACKENDS)}, got {name!r}")
         self._backend, self._kernels = name, BACKENDS[name]
 
-    def __getstate__(self):  # copy.deepcopy(opt): the kernels are found again by backend name
+    def __getstate__(self) -> dict[str, Any]:  # copy.deepcopy(opt): the kernels are found again by backend name
         return {name: value for name, value in self.__dict__.items() if name != "_kernels"}
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.backend = self._backend
 
-    def add_param_group(self, param_group):
+    def add_param_group(self, param_group: ParamGroup) -> None:
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, got {type(param_group).__name__}")
         params = param_group["params"]
@@ -87,7 +103,7 @@ class Optimizer:
         self._validate(group)
         self.param_groups.append(group)
 
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget every gradient (``grad = None``), or zero it in place with ``set_to_none=False``."""
         for p in chain.from_iterable(group["params"] for group in self.param_groups):
             if set_to_none:
@@ -95,7 +111,7 @@ class Optimizer:
             elif p.grad is not None:
                 p.grad.fill(0)
 
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Loss] | None = None) -> Loss | None:
         """One update of every parameter that has a gradient; returns ``closure()``'s loss if given.
 
         All or nothing: every group's hyperparameters, and every parameter, gradient and state array
@@ -117,7 +133,7 @@ class Optimizer:
         self._run(self._checked_calls())
         return loss
 
-    def _step_in_one_call(self, group):
+    def _step_in_one_call(self, group: ParamGroup) -> bool:
         """The steady state of a training loop, with as little Python as possible: one group whose
         every parameter has a gradient and all its state, in one bucket. Then the kernel's own checks
         (those of step(), made before it writes anything) are all that is needed. Returns False,
@@ -128,7 +144,7 @@ class Optimizer:
         if not params:
             return False
         state_of = self.state.get
-        states = [state_of(p) for p in params]
+        states: list[State] = [state_of(p) for p in params]  # type: ignore[misc]  # no None: checked next
         if None in states:  # a parameter's first step: the general path creates its state after checking
             return False
         try:
@@ -145,11 +161,12 @@ class Optimizer:
             return False
         return True
 
-    def _checked_calls(self):
+    def _checked_calls(self) -> list[KernelCall]:
         """Every kernel call of this step as (group, key, params, states, state_lists), each checked
         as its kernel will check it, with the state it needs created. If any check fails, the state
         created here is removed again before the error propagates."""
-        calls, created = [], []
+        calls: list[KernelCall] = []
+        created: list[tuple[ParamLike, str]] = []
         try:
             for index, group in enumerate(self.param_groups):
                 names = self._state_names(group)
@@ -170,11 +187,12 @@ class Optimizer:
             raise
         return calls
 
-    def _run(self, calls):
+    def _run(self, calls: list[KernelCall]) -> None:
         """The kernel calls; then, once all succeeded, every updated parameter's version (so that a
         graph that saved it refuses to backpropagate) and step count."""
         for group, key, params, _, state_lists in calls:
-            self._kernel_call(group, key, [p.data for p in params], [p.grad for p in params], state_lists)
+            self._kernel_call(group, key, [p.data for p in params], [p.grad for p in params],  # type: ignore[misc]
+                              state_lists)
         for _, key, params, states, _ in calls:
             for p in params:
                 mark_modified(p)
@@ -182,16 +200,16 @@ class Optimizer:
                 for s in states:
                     s["step"] = key
 
-    def _grads_finite(self):
+    def _grads_finite(self) -> bool:
         return all(np.isfinite(p.grad).all() for group in self.param_groups for p in group["params"]
                    if p.grad is not None)
 
-    def _buckets(self, group, created):
+    def _buckets(self, group: ParamGroup, created: list[tuple[ParamLike, str]]) -> Buckets:
         """The group's parameters that have a gradient, as {(dtype, step key): (params, states)}:
         each bucket is one kernel call. The key sees the state as it was before this step; then the
         state arrays the group's options need (``_state_names``) are created where missing, each
         noted as (param, name) in ``created``."""
-        buckets = {}
+        buckets: Buckets = {}
         names = self._state_names(group)
         with_grad = [p for p in group["params"] if p.grad is not None]
         with_grad_states = [self.state.get(p, {}) for p in with_grad]
@@ -210,34 +228,35 @@ class Optimizer:
 
     counts_steps = True  # keep state["step"], the number of updates each parameter has had (its key)
 
-    def _validate(self, group):
+    def _validate(self, group: ParamGroup) -> None:
         """Raise torch's ValueError for an invalid hyperparameter of ``group``."""
         raise NotImplementedError
 
-    def _state_names(self, group):
+    def _state_names(self, group: ParamGroup) -> tuple[str, ...]:
         """The state arrays this group's options use (each zeros_like(param) unless ``_new_state`` says)."""
         return ()
 
-    def _new_state(self, param, name, group):
+    def _new_state(self, param: ParamLike, name: str, group: ParamGroup) -> Array:
         return np.zeros_like(param.data)
 
-    def _step_keys(self, states):
+    def _step_keys(self, states: list[State]) -> Sequence[Hashable]:
         """For each state, what besides the dtype its parameter's kernel call depends on (parameters
         whose keys differ go in separate calls); sees the states as they are before the step. Here
         the step t about to be taken (bias corrections and decayed rates depend on it)."""
         return [s.get("step", 0) + 1 for s in states]
 
-    def _kernel_call(self, group, key, data, grads, state_lists):
+    def _kernel_call(self, group: ParamGroup, key: Any, data: list[Array], grads: list[Array],
+                     state_lists: dict[str, list[Array]]) -> None:
         """One call of this optimizer's kernel (``self._kernels``) over these lists: ``state_lists``
         maps each of ``_state_names(group)`` to its arrays; ``key`` is the parameters' step key."""
         raise NotImplementedError
 
     # ---- checkpoints: torch's state_dict layout -------------------------------------------------
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """{'state': {index: state}, 'param_groups': [group with 'params' as indices]}, parameters
         numbered in group order. Like torch, the state's arrays are the live ones, not copies."""
-        index = {}
+        index: dict[int, int] = {}
         groups = []
         for group in self.param_groups:
             for p in group["params"]:
@@ -247,7 +266,7 @@ class Optimizer:
         state = {index[id(p)]: dict(s) for p, s in self.state.items() if s}
         return {"state": state, "param_groups": groups}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load a ``state_dict()`` (ours or torch's, converted to NumPy): arrays are copied and cast
         to their parameter's dtype. The whole dict is checked (structure, step counts, array shapes
         and dtypes, hyperparameters) before anything changes."""
@@ -265,7 +284,7 @@ class Optimizer:
             raise ValueError("loaded state dict contains a parameter group that doesn't match the size of "
                              "optimizer's group")
         by_index = {_index(i): p for s, g in zip(saved_groups, self.param_groups) for i, p in zip(s["params"], g["params"])}
-        new_state = defaultdict(dict)
+        new_state: defaultdict[ParamLike, State] = defaultdict(dict)
         for i, saved in saved_state.items():
             if _index(i) not in by_index:
                 raise ValueError(f"loaded state dict has state for parameter {i}, which no parameter group lists")
@@ -279,7 +298,7 @@ class Optimizer:
             self._validate(group)
         self.state, self.param_groups = new_state, new_groups
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         lines = [f"{type(self).__name__} (backend={self.backend!r})"]
         for i, group in enumerate(self.param_groups):
             lines.append(f"Parameter Group {i}")
@@ -287,7 +306,7 @@ class Optimizer:
         return "\n".join(lines)
 
 
-def _index(i):
+def _index(i: object) -> int:
     """A parameter's index in a state dict: an int (or a str of one, as JSON gives back)."""
     if isinstance(i, bool) or not isinstance(i, (int, np.integer, str)) or not str(i).lstrip("-").isdigit():
         raise TypeError(f"loaded state dict: parameter indices must be integers, got {i!r}")
@@ -297,7 +316,7 @@ def _index(i):
 MAX_STEP = 2 ** 53  # beyond, a float step count stops counting (and bias corrections are 1)
 
 
-def _state_value(value, param, name, index):
+def _state_value(value: object, param: ParamLike, name: str, index: object) -> Array | int | float:
     """A checked copy of one saved state entry: the step count as a number (a whole number in
     [0, 2**53]), arrays of real numbers cast to the parameter's dtype and checked for shape."""
     if name == "step":

@@ -1,4 +1,12 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Hashable
+
 from .optimizer import Optimizer, require
+
+if TYPE_CHECKING:
+    from .._typing import Array
+    from .optimizer import ParamGroup, Params
 
 
 class RMSprop(Optimizer):
@@ -12,24 +20,26 @@ class RMSprop(Optimizer):
         θ ← θ − lr·d / avg                        otherwise
     """
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, *,
-                 maximize=False, backend="cpp", skip_nonfinite=False):
+    def __init__(self, params: Params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0, momentum: float = 0, centered: bool = False, *, maximize: bool = False,
+                 backend: str = "cpp", skip_nonfinite: bool = False) -> None:
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
                         centered=centered, maximize=maximize)
         super().__init__(params, defaults, backend, skip_nonfinite)
 
-    def _validate(self, group):
+    def _validate(self, group: ParamGroup) -> None:
         require(group["lr"] >= 0, "Invalid learning rate: {}", group["lr"])
         require(group["eps"] >= 0, "Invalid epsilon value: {}", group["eps"])
         require(group["momentum"] >= 0, "Invalid momentum value: {}", group["momentum"])
         require(group["weight_decay"] >= 0, "Invalid weight_decay value: {}", group["weight_decay"])
         require(group["alpha"] >= 0, "Invalid alpha value: {}", group["alpha"])
 
-    def _state_names(self, group):
+    def _state_names(self, group: ParamGroup) -> tuple[str, ...]:
         return ("square_avg",) + (("momentum_buffer",) if group["momentum"] > 0 else ()) + \
             (("grad_avg",) if group["centered"] else ())
 
-    def _kernel_call(self, group, key, data, grads, state_lists):
+    def _kernel_call(self, group: ParamGroup, key: Hashable, data: list[Array], grads: list[Array],
+                     state_lists: dict[str, list[Array]]) -> None:
         self._kernels.rmsprop(data, grads, state_lists["square_avg"], state_lists.get("grad_avg", []),
                               state_lists.get("momentum_buffer", []), lr=group["lr"], alpha=group["alpha"],
                               eps=group["eps"], weight_decay=group["weight_decay"], momentum=group["momentum"],

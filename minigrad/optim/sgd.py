@@ -1,4 +1,12 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from .optimizer import Optimizer, require
+
+if TYPE_CHECKING:
+    from .._typing import Array
+    from .optimizer import ParamGroup, Params, State
 
 
 class SGD(Optimizer):
@@ -10,28 +18,30 @@ class SGD(Optimizer):
         θ ← θ − lr·d
     """
 
-    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
-                 maximize=False, backend="cpp", skip_nonfinite=False):
+    def __init__(self, params: Params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
+                 weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False, backend: str = "cpp",
+                 skip_nonfinite: bool = False) -> None:
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                         nesterov=nesterov, maximize=maximize)
         super().__init__(params, defaults, backend, skip_nonfinite)
 
-    def _validate(self, group):
+    def _validate(self, group: ParamGroup) -> None:
         require(group["lr"] >= 0, "Invalid learning rate: {}", group["lr"])
         require(group["momentum"] >= 0, "Invalid momentum value: {}", group["momentum"])
         require(group["weight_decay"] >= 0, "Invalid weight_decay value: {}", group["weight_decay"])
         require(not group["nesterov"] or (group["momentum"] > 0 and group["dampening"] == 0),
                 "Nesterov momentum requires a momentum and zero dampening")
 
-    def _state_names(self, group):
+    def _state_names(self, group: ParamGroup) -> tuple[str, ...]:
         return ("momentum_buffer",) if group["momentum"] != 0 else ()
 
     counts_steps = False  # torch's SGD keeps no step count
 
-    def _step_keys(self, states):
+    def _step_keys(self, states: list[State]) -> list[bool]:
         return ["momentum_buffer" not in s for s in states]  # the first step: b ← d
 
-    def _kernel_call(self, group, first_step, data, grads, state_lists):
+    def _kernel_call(self, group: ParamGroup, first_step: bool, data: list[Array], grads: list[Array],
+                     state_lists: dict[str, list[Array]]) -> None:
         self._kernels.sgd(data, grads, state_lists.get("momentum_buffer", []), lr=group["lr"],
                           weight_decay=group["weight_decay"], momentum=group["momentum"],
                           dampening=group["dampening"], nesterov=group["nesterov"], maximize=group["maximize"],

@@ -36,8 +36,28 @@ def test_arm_runs_a_few_steps():
 def test_arm_plot(tmp_path):
     pytest.importorskip("matplotlib")
     plot = tmp_path / "arm.png"
-    robot_arm.run(max_steps=1, plot=str(plot))
-    assert plot.stat().st_size > 20_000
+    out = robot_arm.run(max_steps=1, plot=str(plot))
+    assert plot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") and f"plot: {plot}" in out["report"]
+
+
+def test_arm_plot_shows_arms_reach_and_errors(tmp_path):
+    pytest.importorskip("matplotlib")
+    model = mg.nn.Sequential(mg.nn.Linear(2, 8), mg.nn.Tanh(), mg.nn.Linear(8, 2))
+    targets = robot_arm.sample_targets(100, np.random.default_rng(0))
+    errors = robot_arm.evaluate(model, targets)
+    fig = robot_arm.draw(model, targets, errors, tmp_path / "arm.png")
+    arms, vectors, heat, colorbar = fig.axes
+    assert arms.get_title() == "arm configurations for held-out targets"
+    assert len(arms.get_lines()) == 8  # 8 arms: shoulder, elbow, hand
+    assert all(line.get_xydata().shape == (3, 2) and (line.get_xydata()[0] == 0).all() for line in arms.get_lines())
+    assert [text.get_text() for text in arms.get_legend().get_texts()] == ["target", "reached"]
+    assert vectors.get_title() == "reached vs target (errors drawn 10× longer)"
+    assert [text.get_text() for text in vectors.get_legend().get_texts()] == ["target", "target → reached, 10×"]
+    assert heat.get_title() == f"reach error: mean {errors.mean():.4f}, median {np.median(errors):.4f}"
+    assert colorbar.get_ylabel() == f"mean reach error (links {robot_arm.L1}, {robot_arm.L2})"
+    for ax in (arms, vectors, heat):
+        assert (ax.get_xlim(), ax.get_ylim()) == ((-2, 2), (-2, 2))
+        assert len(ax.patches) == 2  # the annulus' edges
 
 
 def test_forward_kinematics_places_the_hand():

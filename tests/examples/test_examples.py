@@ -42,6 +42,12 @@ def test_char_lstm_learns_below_the_unigram_baseline():
     assert out["metric"] < char_lstm.unigram_bits(corpus.train, len(corpus.vocab)) - 0.5
 
 
+def test_zero_epochs_train_nothing():
+    """epochs=0 is zero epochs, not the example's default (the command line refuses it)."""
+    out = char_lstm.run(epochs=0, num_chars=20_000, hidden=8, sample_chars=0)
+    assert out["steps"] == 0 and out["history"] == [] and math.isfinite(out["metric"])
+
+
 def test_unigram_bits_is_the_entropy():
     assert char_lstm.unigram_bits(np.array([0, 1, 2, 3]), 4) == pytest.approx(2.0)
     assert char_lstm.unigram_bits(np.array([1, 1, 1]), 4) == 0.0

@@ -3,19 +3,26 @@
 Same semantics as ``torch.nn.utils.clip_grad_norm_`` / ``clip_grad_value_``, at torch's path
 (``torch/nn/utils/clip_grad.py``); ``minigrad.nn.utils`` re-exports both.
 """
+from __future__ import annotations
+
 import math
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from ..._typing import Array, HasGrad
 
-def _grads(parameters):
+
+def _grads(parameters: HasGrad | Iterable[HasGrad]) -> list[Array]:
     """The non-None grads of one parameter or an iterable of them."""
     if hasattr(parameters, "grad"):
         parameters = [parameters]
     return [p.grad for p in parameters if p.grad is not None]
 
 
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+def clip_grad_norm_(parameters: HasGrad | Iterable[HasGrad], max_norm: float, norm_type: float = 2.0,
+                    error_if_nonfinite: bool = False, foreach: bool | None = None) -> float:
     """Scale all grads together so that their joint ``norm_type``-norm is at most ``max_norm``.
 
     ``total = ‖(‖g₁‖, …, ‖gₙ‖)‖`` (the norm of all grads as one vector; ``inf`` is the largest
@@ -41,7 +48,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     return total
 
 
-def clip_grad_value_(parameters, clip_value):
+def clip_grad_value_(parameters: HasGrad | Iterable[HasGrad], clip_value: float) -> None:
     """Clamp every grad element into ``[-clip_value, clip_value]`` (nan stays nan)."""
     clip_value = float(clip_value)
     for g in _grads(parameters):
