@@ -80,8 +80,9 @@ def test_stub_parameters_match_the_module(name):
 def test_stubtest_finds_the_stub_consistent_with_the_module(tmp_path):
     pytest.importorskip("mypy", reason="mypy is not installed (pip install mypy)")
     env = {**os.environ, "MYPYPATH": str(ROOT), "MYPY_CACHE_DIR": str(tmp_path / "cache")}  # this tree's stub
-    run = subprocess.run([sys.executable, "-m", "mypy.stubtest", "minigrad._C"], capture_output=True, text=True,
-                         cwd=tmp_path, env=env, timeout=600)
+    run = subprocess.run([sys.executable, "-m", "mypy.stubtest", "minigrad._C",  # under the project's settings:
+                          "--mypy-config-file", str(ROOT / "pyproject.toml")],  # it type-checks the package too
+                         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
 
 
