@@ -95,16 +95,19 @@ def _memory_owner(array: Array) -> Array:
     return array
 
 
-def mark_modified(t: HasData) -> None:
-    """Note that ``t.data`` (any object with a ``.data`` ndarray) was changed in place: nodes that
-    saved it, or any view of its memory, before now refuse to backpropagate."""
+def mark_modified(*ts: HasData) -> None:
+    """Note that each ``t.data`` (``t``: any object with a ``.data`` ndarray) was changed in place:
+    nodes that saved it, or any view of its memory, before now refuse to backpropagate. One call
+    for all the parameters an optimizer step updated: this runs on every step."""
     global _clock
     _clock += 1
-    owner = _memory_owner(t.data)
-    key = id(owner)
-    if key not in _changed_at:  # forget the entry when the memory goes (its id may be reused)
-        weakref.finalize(owner, _changed_at.pop, key, None).atexit = False
-    _changed_at[key] = _clock
+    clock, changed = _clock, _changed_at
+    for t in ts:
+        owner = _memory_owner(t.data)
+        key = id(owner)
+        if key not in changed:  # forget the entry when the memory goes (its id may be reused)
+            weakref.finalize(owner, changed.pop, key, None).atexit = False
+        changed[key] = clock
 
 
 def version(t: HasData) -> int:

@@ -193,10 +193,9 @@ class Optimizer:
         for group, key, params, _, state_lists in calls:
             self._kernel_call(group, key, [p.data for p in params], [p.grad for p in params],  # type: ignore[misc]
                               state_lists)
-        for _, key, params, states, _ in calls:
-            for p in params:
-                mark_modified(p)
-            if self.counts_steps:
+        mark_modified(*(p for _, _, params, _, _ in calls for p in params))
+        if self.counts_steps:
+            for _, key, _, states, _ in calls:
                 for s in states:
                     s["step"] = key
 
