@@ -88,7 +88,8 @@ def randint(low: int, high: int | Sequence[int] | None = None, size: int | Seque
         low, high, size = 0, low, high
     elif high is None:
         low, high = 0, low
-    return Tensor((generator or _generator).integers(low, high, _shape((size,)), dtype=dtype or np.int64))
+    integer_dtype: Any = dtype or np.int64  # NumPy 1.x's stubs list each dtype in its own overload
+    return Tensor((generator or _generator).integers(low, high, _shape((size,)), dtype=integer_dtype))
 
 
 def eye(n: int, m: int | None = None, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:

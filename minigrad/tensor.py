@@ -245,7 +245,9 @@ class Tensor:
         return self._inplace("normal_", lambda x: np.copyto(x, rng.normal(mean, std, x.shape), casting="unsafe"))
 
     def __setitem__(self, index: Index, value: TensorLike) -> None:
-        self._inplace("setitem", lambda x: x.__setitem__(_index(index), _data(value)), value)
+        def assign(x: Array) -> None:
+            x[_index(index)] = _data(value)
+        self._inplace("setitem", assign, value)
 
     # ---- arithmetic (broadcasting; gradients are summed back to shape by the engine) ------------
     def __add__(self, other: Operand) -> Tensor:

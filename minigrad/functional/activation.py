@@ -43,7 +43,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
         t = np.tanh(c * (x + 0.044715 * x * x * x))
         cdf, pdf = 0.5 * (1 + t), 0.5 * c * (1 - t * t) * (1 + 3 * 0.044715 * x * x)
     elif approximate == "none":
-        cdf = (0.5 + 0.5 * _erf(x * (1 / math.sqrt(2))).astype(x.dtype))  # type: ignore[union-attr]  # an array here
+        cdf = 0.5 + 0.5 * np.asarray(_erf(x * (1 / math.sqrt(2))), x.dtype)
         pdf = np.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
     else:
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
