@@ -43,7 +43,7 @@ def play(env, policy, rng, greedy=False):
     done = False
     with mg.no_grad():
         while not done:
-            left, right = policy(mg.tensor(obs)).data
+            left, right = policy(mg.tensor(obs)).numpy()
             action = int(right > left) if greedy else int(rng.random() < 1 / (1 + np.exp(left - right)))
             observations.append(obs)
             actions.append(action)
@@ -59,7 +59,7 @@ def loss_on(model, episodes):
     # reward 1 per step: (1 − γ)·G_t = 1 − γ^(T − t)
     returns = np.concatenate([1 - GAMMA ** np.arange(len(a), 0, -1) for _, a in episodes]).astype(np.float32)
     values = model.value(states).reshape(-1)
-    advantages = returns - values.data
+    advantages = returns - values.numpy()
     advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
     log_probs = F.log_softmax(model.policy(states), dim=1)[np.arange(len(actions)), actions]
     return -(log_probs * mg.tensor(advantages)).mean() + F.mse_loss(values, mg.tensor(returns))

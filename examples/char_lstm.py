@@ -84,7 +84,7 @@ def sample(model, corpus, prime, length, temperature):
     ids, state, text = mg.tensor(corpus.encode(prime)[None]), None, prime
     for _ in range(length):
         logits, state = model(ids, state)
-        z = logits.data[0, -1].astype(np.float64) / temperature
+        z = logits.numpy()[0, -1].astype(np.float64) / temperature
         p = np.exp(z - z.max())
         next_id = int(mg.default_generator().choice(len(p), p=p / p.sum()))
         text += corpus.itos[next_id]

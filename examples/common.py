@@ -161,7 +161,7 @@ def time_backends(params, optimizer, lr, rounds=9):
     grads = [rng.standard_normal(p.shape).astype(p.dtype) for p in params]
     steps = {}
     for backend in ("cpp", "numpy"):
-        copies = [mg.Parameter(p.data.copy()) for p in params]
+        copies = [mg.Parameter(p.numpy().copy()) for p in params]
         for param_copy, grad in zip(copies, grads):
             param_copy.grad = grad.copy()
         steps[backend] = make_optimizer(optimizer, copies, lr, backend).step

@@ -26,7 +26,7 @@ def mlp():
 @mg.no_grad()
 def accuracy(model, x, y):
     model.eval()
-    predicted = model(mg.tensor(x)).data.argmax(1)
+    predicted = model(mg.tensor(x)).numpy().argmax(1)
     model.train()
     return float(np.mean(predicted == y))
 

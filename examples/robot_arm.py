@@ -69,7 +69,7 @@ def reach_error(model, targets):
 def evaluate(model, targets):
     """Reach errors (N,) on held-out targets, without a graph."""
     with mg.no_grad():
-        return reach_error(model, mg.tensor(targets)).data
+        return reach_error(model, mg.tensor(targets)).numpy()
 
 
 def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=True, max_steps=None, save=None,
@@ -123,8 +123,8 @@ def draw(model, targets, errors, path):
     grid = np.stack([r * np.cos(phi), r * np.sin(phi)], -1).reshape(-1, 2).astype(np.float32)
     shown = targets[np.linspace(0, len(targets) - 1, 8).astype(int)]
     with mg.no_grad():
-        elbows, hands = (p.data for p in place(model, mg.tensor(shown)))
-        reached = place(model, mg.tensor(grid))[1].data
+        elbows, hands = (p.numpy() for p in place(model, mg.tensor(shown)))
+        reached = place(model, mg.tensor(grid))[1].numpy()
     fig = Figure(figsize=(15, 4.8), dpi=80)
     arms, vectors, heat = fig.subplots(1, 3)
     for ax in (arms, vectors, heat):

@@ -45,7 +45,7 @@ def encode(snippets, vocab):
 @mg.no_grad()
 def predict(model, x, batch_size=256):
     model.eval()
-    predicted = np.concatenate([model(mg.tensor(x[i:i + batch_size])).data.argmax(1)
+    predicted = np.concatenate([model(mg.tensor(x[i:i + batch_size])).numpy().argmax(1)
                                 for i in range(0, len(x), batch_size)])
     model.train()
     return predicted

@@ -7,8 +7,10 @@ import os
 
 from ._C import build_info, get_num_threads, get_thread_policy, set_num_threads, set_simd, set_thread_policy
 from . import optim
-from .tensor import (Parameter, Tensor, cat, default_generator, float16, float32, float64, int8, int16, int32, int64,
-                     manual_seed, maximum, minimum, stack, uint8, where)
+from .tensor import (Parameter, Tensor, default_generator, float16, float32, float64, int8, int16, int32, int64,
+                     manual_seed, uint8)
+from .ops.elementwise import maximum, minimum, where
+from .ops.movement import cat, stack
 from .creation import (arange, empty, empty_like, eye, full, full_like, ones, ones_like, rand, rand_like, randint,
                        randn, randn_like, tensor, zeros, zeros_like)
 from .autograd import enable_grad, is_grad_enabled, no_grad

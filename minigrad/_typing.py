@@ -3,7 +3,7 @@
 run time."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Protocol, Sequence, Tuple, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple, TypeVar, Union
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from .tensor import Tensor
 
 __all__ = ["T", "Array", "FloatArray", "FloatDType", "Number", "Nested", "Scalar", "Operand", "Dim", "TensorLike",
-           "IndexItem", "Index", "Backward", "HasData", "HasGrad", "ParamLike",
+           "IndexItem", "Index", "Backward",
            "ArrayLike", "DTypeLike", "ModuleType"]  # the last three re-exported from NumPy and types
 
 T = TypeVar("T")
@@ -31,16 +31,3 @@ IndexItem = Union[None, int, slice, "EllipsisType", "Tensor", ArrayLike]
 Index = Union[IndexItem, Tuple[IndexItem, ...]]  # NumPy's basic and advanced indexing, Tensors as index arrays
 Backward = Callable[[Array], Sequence[Optional[Array]]]  # an op's g ↦ the gradients of its inputs (None: not needed)
 
-
-class HasData(Protocol):
-    """Anything with a ``.data`` ndarray, such as a Tensor: what ``mark_modified`` and checkpoints read."""
-    data: Array
-
-
-class HasGrad(Protocol):
-    """Anything with a ``.grad`` ndarray or None, such as a Parameter: what gradient clipping scales."""
-    grad: Array | None
-
-
-class ParamLike(HasData, HasGrad, Protocol):
-    """What an optimizer updates: ``.data`` in place, from ``.grad`` (None: skipped)."""

@@ -1,8 +1,8 @@
 """Checkpoints: ``save(obj, path)`` and ``load(path)`` without pickle.
 
 ``obj`` is a tree of dicts, lists and tuples whose leaves are Python ``None``/``bool``/``int``/
-``float``/``str``, NumPy arrays and scalars of bool, (u)int8-64 or float16/32/64, and anything with
-such a ``.data`` array (a minigrad Tensor), saved as that array. Dict keys may be ``None``, bool,
+``float``/``str``, NumPy arrays and scalars of bool, (u)int8-64 or float16/32/64, and minigrad
+Tensors, saved as their arrays. Dict keys may be ``None``, bool,
 int, float, str, NumPy scalars, or tuples of these (optimizer state dicts key parameters by int).
 What loads is what was saved: int and str keys, tuples and lists, bools and ints, and floats bit for
 bit (inf and nan with its sign and payload); but arrays come back as writeable, C-contiguous,
@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import safetensors
 import safetensors.numpy
+
+from .tensor import Tensor
 
 if TYPE_CHECKING:
     from _typeshed import StrOrBytesPath
@@ -166,7 +168,7 @@ def _encode(obj, path, tensors):
             _check_key(key, path)
         return {"dict": [[_encode(k, path + ("key",), tensors), _encode(v, path + (k,), tensors)]
                          for k, v in obj.items()]}
-    array = obj if isinstance(obj, np.ndarray) else getattr(obj, "data", None)
+    array = obj._data if isinstance(obj, Tensor) else obj
     if isinstance(array, np.ndarray):
         return {"array": _add_array(array, path, tensors)}
     raise TypeError(f"save: cannot save {type(obj).__name__} at {_dotted(path)!r}: a checkpoint holds arrays, "

@@ -19,9 +19,9 @@ In-place changes are counted per block of memory, not per tensor (``mark_modifie
 call it for every parameter they update): a view (``x[0]``, ``reshape``, ``detach``, or an ndarray
 wrapped twice) shares the version of the array that owns its memory, as torch's views share their
 base's version counter. ``run_backward`` raises if the memory of a tensor that a node consumed or
-produced was changed in place after the node ran. The engine knows tensors only by
-their attributes (``data``, ``grad`` and the underscored fields above), so it imports no Tensor
-(its annotations name Tensor, imported for type checkers only).
+produced was changed in place after the node ran. The engine works on tensors' fields (``_data``,
+``_grad`` and the underscored fields above); it imports Tensor's constructor only where it makes a
+gradient tensor (tensor.py imports this module first).
 Grad mode is per thread, as in torch: ``no_grad``/``enable_grad`` and ``is_grad_enabled`` act on the
 calling thread only, and every new thread starts with grad enabled.
 """
@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar, cast, overload
 import numpy as np
 
 if TYPE_CHECKING:
-    from .._typing import Array, Backward, HasData
+    from .._typing import Array, Backward
     from ..tensor import Tensor
 
     _F = TypeVar("_F", bound=Callable[..., Any])
@@ -95,25 +95,25 @@ def _memory_owner(array: Array) -> Array:
     return array
 
 
-def mark_modified(*ts: HasData) -> None:
-    """Note that each ``t.data`` (``t``: any object with a ``.data`` ndarray) was changed in place:
+def mark_modified(*ts: Tensor) -> None:
+    """Note that each ``t._data`` (``t``: a tensor, or anything with that ndarray) was changed in place:
     nodes that saved it, or any view of its memory, before now refuse to backpropagate. One call
     for all the parameters an optimizer step updated: this runs on every step."""
     global _clock
     _clock += 1
     clock, changed = _clock, _changed_at
     for t in ts:
-        owner = _memory_owner(t.data)
+        owner = _memory_owner(t._data)
         key = id(owner)
         if key not in changed:  # forget the entry when the memory goes (its id may be reused)
             weakref.finalize(owner, changed.pop, key, None).atexit = False
         changed[key] = clock
 
 
-def version(t: HasData) -> int:
+def version(t: Tensor) -> int:
     """The clock of the last in-place change to ``t``'s memory (0 if none): torch's ``t._version``
     up to numbering, shared by every view of the same memory."""
-    return _changed_at.get(id(_memory_owner(t.data)), 0) if _changed_at else 0
+    return _changed_at.get(id(_memory_owner(t._data)), 0) if _changed_at else 0
 
 
 def record(out: Tensor, parents: tuple[Tensor, ...], backward: Backward, name: str) -> Tensor:
@@ -163,6 +163,8 @@ def run_backward(root: Tensor, grad: Array, retain_graph: bool) -> None:
         g = grads.pop(id(node), None)
         if g is None:
             continue
+        if node._hooks:
+            g = _run_hooks(node, g)
         backward = node._backward
         if backward is None or node._retain:
             accumulate(node, g)
@@ -177,8 +179,8 @@ def run_backward(root: Tensor, grad: Array, retain_graph: bool) -> None:
                 raise _modified_error(p, node)
             if pg is None or not p._requires_grad:
                 continue
-            if pg.shape != p.data.shape:
-                pg = unbroadcast(pg, p.data.shape)
+            if pg.shape != p._data.shape:
+                pg = unbroadcast(pg, p._data.shape)
             key = id(p)
             grads[key] = grads[key] + pg if key in grads else pg
         if not retain_graph:  # free the saved arrays; _name stays for grad_fn and the error above
@@ -186,12 +188,28 @@ def run_backward(root: Tensor, grad: Array, retain_graph: bool) -> None:
 
 
 def accumulate(t: Tensor, g: Array) -> None:
-    """t.grad += g; a first gradient is copied (it may be shared with other tensors' gradients) into a
-    C-contiguous array of t's dtype."""
-    if t.grad is None:
-        t.grad = np.array(g, dtype=t.data.dtype, order="C")
+    """t.grad += g, in place; a first gradient is copied (it may be shared with other tensors'
+    gradients) into a C-contiguous array of t's dtype, held by a new tensor."""
+    if t._grad is None:
+        from ..tensor import _wrap
+        t._grad = _wrap(np.array(g, dtype=t._data.dtype, order="C"))
     else:
-        t.grad += g
+        t._grad._data += g
+
+
+def _run_hooks(t: Tensor, g: Array) -> Array:
+    """The gradient of ``t`` through each hook of ``t.register_hook`` in turn: a hook sees it as a
+    tensor and may return a replacement of the same shape (None keeps it)."""
+    from ..tensor import Tensor, _wrap
+    for hook in list(t._hooks or ()):
+        result = hook(_wrap(g))
+        if result is None:
+            continue
+        if not isinstance(result, Tensor) or result.shape != g.shape:
+            raise TypeError(f"a gradient hook of a tensor of shape {t.shape} must return None or a tensor of that "
+                            f"shape, got {getattr(result, 'shape', type(result).__name__)}")
+        g = result._data
+    return g
 
 
 def _modified_error(t: Tensor, node: Tensor) -> RuntimeError:

@@ -41,18 +41,18 @@ def gradcheck(fn: Callable[..., object], inputs: Tensor | Sequence[object], eps:
 
     def evaluate() -> list[Array]:
         with no_grad():
-            return [o.data.astype(np.float64).ravel() for o in _outputs(fn(*inputs))]
+            return [o._data.astype(np.float64).ravel() for o in _outputs(fn(*inputs))]
 
     numeric = []
     for t in wrt:  # one column per input element: perturb it in place and evaluate twice
         columns = []
         for i in np.ndindex(t.shape):
-            original = t.data[i]
-            t.data[i] = original + eps
+            original = t._data[i]
+            t._data[i] = original + eps
             plus = evaluate()
-            t.data[i] = original - eps
+            t._data[i] = original - eps
             minus = evaluate()
-            t.data[i] = original
+            t._data[i] = original
             columns.append(np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)] or [np.zeros(0)]))
         numeric.append(np.stack(columns, 1) if columns else np.zeros((sum(o.size for o in evaluate()), 0)))
 
@@ -72,7 +72,7 @@ def gradcheck(fn: Callable[..., object], inputs: Tensor | Sequence[object], eps:
                         if t.grad.shape != t.shape or t.grad.dtype != t.dtype:
                             raise GradcheckError(f"gradcheck: input {k}'s grad has shape {t.grad.shape} and dtype "
                                                  f"{t.grad.dtype}; expected {t.shape} and {t.dtype}")
-                        analytic[k][row] = t.grad.ravel()
+                        analytic[k][row] = t.grad._data.ravel()
             row += 1
     for t in wrt:
         t.grad = None

@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 
-from .. import _C, build_info, get_num_threads, optim, set_num_threads
+from .. import _C, Parameter, build_info, get_num_threads, optim, set_num_threads
 from ..examples.arguments import integer, listed, require
 from ..utils.benchmark import measure
 
@@ -54,9 +54,11 @@ def resnet56_shapes():
     return shapes + [(10, 64), (10,)]
 
 
-class _Param:
-    def __init__(self, data, grad):
-        self.data, self.grad = data, grad
+def _param(data, grad):
+    """A Parameter over ``data`` (no copy) whose gradient is ``grad``."""
+    p = Parameter(data)
+    p.grad = grad
+    return p
 
 
 def _steps(variant, shapes, dtype, torch):
@@ -66,7 +68,7 @@ def _steps(variant, shapes, dtype, torch):
     start = [(rng.standard_normal(s).astype(dtype), rng.standard_normal(s).astype(dtype)) for s in shapes]
     steps = {}
     for backend in ("cpp", "numpy"):
-        opt = getattr(optim, name)([_Param(d.copy(), g) for d, g in start], **options, backend=backend)
+        opt = getattr(optim, name)([_param(d.copy(), g) for d, g in start], **options, backend=backend)
         steps[backend] = opt.step
     if torch is not None:
         for label, path in (("torch", {"foreach": False}), ("torch-fused", {"fused": True})):
@@ -118,7 +120,7 @@ def call_overhead(rounds):
         _C.adam(params, grads, exp_avgs, exp_avg_sqs, [], lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
                 weight_decay=0.0, step_size=1e-2, bias_correction2_sqrt=0.03, amsgrad=False, maximize=False,
                 decoupled_weight_decay=False)
-    opt = optim.Adam([_Param(np.ones(1, np.float32), np.ones(1, np.float32))])
+    opt = optim.Adam([_param(np.ones(1, np.float32), np.ones(1, np.float32))])
     seconds = measure({"kernel": kernel, "Adam.step": opt.step}, rounds)
     return {name: s * 1e6 for name, s in seconds.items()}
 

@@ -73,12 +73,12 @@ def trajectory(fn, name, steps=STEPS, lr=None, backend="cpp"):
     p = Parameter(np.array(fn.start, dtype=np.float64))
     cls, options = OPTIMIZERS[name]
     opt = getattr(optim, cls)([p], lr=function_lr(fn, name) if lr is None else lr, **options, backend=backend)
-    path = [p.data.copy()]
+    path = [p._data.copy()]
     for _ in range(steps):
         opt.zero_grad()
         fn.f(p[0], p[1]).backward()
         opt.step()
-        path.append(p.data.copy())
+        path.append(p._data.copy())
     return np.array(path)
 
 

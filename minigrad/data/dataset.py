@@ -22,11 +22,10 @@ if TYPE_CHECKING:
 
 
 def _array(x: TensorLike) -> Array:
-    """The ndarray behind ``x``: ``x`` itself, a Tensor's ``.data``, or ``np.asarray(x)``."""
+    """The ndarray behind ``x``: ``x`` itself, a Tensor's array, or ``np.asarray(x)``."""
     if isinstance(x, np.ndarray):
         return x
-    data = getattr(x, "data", None)
-    return data if isinstance(data, np.ndarray) else np.asarray(x)
+    return x._data if isinstance(x, Tensor) else np.asarray(x)
 
 
 def _rng(seed: int | None, generator: np.random.Generator | None) -> np.random.Generator | None:

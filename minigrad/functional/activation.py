@@ -25,7 +25,7 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
-    x = input.data
+    x = input._data
     positive = x > 0
     return _node(np.where(positive, x, x * negative_slope), (input,),
                  lambda g: (np.where(positive, g, g * negative_slope),), "leaky_relu")
@@ -37,7 +37,7 @@ _erf = np.frompyfunc(math.erf, 1, 1)
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """x·Φ(x) with the exact normal CDF (``approximate='none'``: NumPy has no erf, so this calls
     math.erf per element, ~50 ns each) or torch's tanh approximation (``'tanh'``, vectorized)."""
-    x = input.data
+    x = input._data
     if approximate == "tanh":
         c = math.sqrt(2 / math.pi)
         t = np.tanh(c * (x + 0.044715 * x * x * x))
@@ -52,7 +52,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta·x)) / beta, computed stably; x itself where beta·x > threshold."""
-    x = input.data
+    x = input._data
     z = x * beta
     soft = np.logaddexp(0, z)
     linear = z > threshold
@@ -73,7 +73,7 @@ def sigmoid(input: Tensor) -> Tensor:
 
 
 def softmax(input: Tensor, dim: int | None) -> Tensor:
-    x = input.data
+    x = input._data
     y = np.exp(x - x.max(dim, keepdims=True))
     y /= y.sum(dim, keepdims=True)
     return _node(y, (input,), lambda g: (y * (g - (g * y).sum(dim, keepdims=True)),), "softmax")
@@ -85,7 +85,7 @@ def _log_softmax(x: Array, dim: int | None) -> Array:
 
 
 def log_softmax(input: Tensor, dim: int | None) -> Tensor:
-    out = _log_softmax(input.data, dim)
+    out = _log_softmax(input._data, dim)
     return _node(out, (input,), lambda g: (g - np.exp(out) * g.sum(dim, keepdims=True),), "log_softmax")
 
 

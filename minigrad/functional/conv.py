@@ -31,7 +31,7 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
         widths = [(max(a, 0), max(b, 0)) for a, b in widths]
     if mode == "constant":
         inner = tuple(slice(a, a + n) for (a, _), n in zip(widths, input.shape))
-        return _node(np.pad(input.data, widths, constant_values=value), (input,), lambda g: (g[inner],), "pad")
+        return _node(np.pad(input._data, widths, constant_values=value), (input,), lambda g: (g[inner],), "pad")
     modes: dict[str, Literal["reflect", "edge", "wrap"]] = {"reflect": "reflect", "replicate": "edge",
                                                             "circular": "wrap"}
     if mode not in modes:
@@ -99,7 +99,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: in
     weight and a GEMM plus col2im for the input. ``padding`` may be 'valid' or 'same'."""
     if input.ndim == 3:
         return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
-    x, w = input.data, weight.data
+    x, w = input._data, weight._data
     if x.ndim != 4 or w.ndim != 4 or x.shape[1] != w.shape[1] * groups or w.shape[0] % groups:
         raise ValueError(f"conv2d: input of shape {x.shape} (N, C, H, W) does not fit weight of shape {w.shape} "
                          f"(O, C/groups, KH, KW) with groups={groups}")
@@ -122,7 +122,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: in
     w2 = w.reshape(G, O // G, Cg * KH * KW)
     out = np.ascontiguousarray((w2 @ cols).reshape(O, N, OH, OW).transpose(1, 0, 2, 3))
     if bias is not None:
-        out += bias.data.reshape(O, 1, 1)
+        out += bias._data.reshape(O, 1, 1)
 
     def backward(g: Array) -> tuple[Array | None, Array | None, Array | None]:
         g2 = g.transpose(1, 0, 2, 3).reshape(G, O // G, -1)
@@ -180,7 +180,7 @@ def max_pool2d(input: Tensor, kernel_size: int | Sequence[int], stride: int | Se
                return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """The maximum of each window (the first one on ties, as torch); the backward routes each
     gradient to it. ``return_indices`` also returns its flat index in each H×W input plane."""
-    x = input.data
+    x = input._data
     xp, kernel, stride, padding, dilation, out = _pool_setup("max_pool2d", x, kernel_size, stride, padding, dilation,
                                                              ceil_mode, -np.inf)
     windows = _windows(xp, kernel, out, stride, dilation)
@@ -207,7 +207,7 @@ def avg_pool2d(input: Tensor, kernel_size: int | Sequence[int], stride: int | Se
                divisor_override: int | None = None) -> Tensor:
     """The mean of each window; windows are divided by their size, counting zero padding only if
     ``count_include_pad`` (never the extra cells of ceil_mode), or by ``divisor_override``."""
-    x = input.data
+    x = input._data
     xp, kernel, stride, padding, dilation, out = _pool_setup("avg_pool2d", x, kernel_size, stride, padding, 1,
                                                              ceil_mode, 0)
     sums = _windows(xp, kernel, out, stride, dilation).sum((2, 3))

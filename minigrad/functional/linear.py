@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..tensor import Tensor, _data, _node
+from ..tensor import Tensor, _node, _unwrap
 
 if TYPE_CHECKING:
     from .._typing import Array, TensorLike
@@ -14,13 +14,13 @@ if TYPE_CHECKING:
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias`` with weight (out_features, in_features); one node."""
-    x, w = input.data, weight.data
+    x, w = input._data, weight._data
     if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
         raise ValueError(f"linear: input of shape {x.shape} does not fit weight of shape {w.shape} "
                          "(out_features, in_features): the input's last dim must be in_features")
     out = x @ w.T
     if bias is not None:
-        out += bias.data
+        out += bias._data
 
     def backward(g: Array) -> tuple[Array | None, Array | None, Array | None]:
         g2 = g.reshape(-1, g.shape[-1])
@@ -34,7 +34,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 def embedding(input: TensorLike, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     """Rows of ``weight`` (num_embeddings, dim) at the integer ``input``; the row at ``padding_idx``
     gets no gradient."""
-    index, w = np.asarray(_data(input)), weight.data
+    index, w = np.asarray(_unwrap(input)), weight._data
     if index.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got {index.dtype}")
     if index.size and not (-len(w) <= index.min() and index.max() < len(w)):
@@ -50,7 +50,7 @@ def embedding(input: TensorLike, weight: Tensor, padding_idx: int | None = None)
 
 
 def one_hot(tensor: TensorLike, num_classes: int = -1) -> Tensor:
-    labels = np.asarray(_data(tensor))
+    labels = np.asarray(_unwrap(tensor))
     if labels.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expects an integer tensor, got {labels.dtype}")
     num_classes = int(labels.max()) + 1 if num_classes == -1 and labels.size else max(num_classes, 0)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..tensor import Tensor, _data, _node
+from ..tensor import Tensor, _node, _unwrap
 from .activation import _log_softmax, log_softmax, softplus
 
 if TYPE_CHECKING:
@@ -57,8 +57,8 @@ def _class_weights(name: str, shape: tuple[int, ...], dtype: DTypeLike, target: 
     n_classes = shape[1] if len(shape) > 1 else shape[0]
     eps = label_smoothing
     w = _checked_weight(name, weight, n_classes, dtype)
-    w = None if w is None else np.asarray(_data(w), dtype)
-    t = np.asarray(_data(target))
+    w = None if w is None else np.asarray(_unwrap(w), dtype)
+    t = np.asarray(_unwrap(target))
     if t.dtype.kind not in "iu":
         raise TypeError(f"{name}: target must hold integer class indices or float probabilities, got {t.dtype}")
     expected = shape[:1] + shape[2:] if len(shape) > 1 else ()
@@ -104,10 +104,10 @@ def cross_entropy(input: Tensor, target: TensorLike, weight: TensorLike | None =
     """Cross-entropy between logits (N, C, ...) and integer targets (N, ...) or class probabilities
     (N, C, ...), with torch's weight / ignore_index / label_smoothing semantics; log-softmax and the
     loss share one stable node."""
-    x = input.data
+    x = input._data
     if x.ndim == 0:
         raise ValueError("cross_entropy: input must have a class dimension, got a 0-d tensor")
-    if np.asarray(_data(target)).dtype.kind == "f":
+    if np.asarray(_unwrap(target)).dtype.kind == "f":
         return _probability_cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)
     q, denom = _class_weights("cross_entropy", x.shape, x.dtype, target, weight, ignore_index, label_smoothing)
     return _weighted_nll("cross_entropy", input, _log_softmax(_rows(x), -1), q, denom, reduction, fused_softmax=True)
@@ -136,8 +136,8 @@ def _probability_cross_entropy(input: Tensor, target: TensorLike, weight: Tensor
 def nll_loss(input: Tensor, target: TensorLike, weight: TensorLike | None = None, *, ignore_index: int = -100,
              reduction: str = "mean") -> Tensor:
     """The negative log-likelihood of integer targets under log-probabilities ``input`` (N, C, ...)."""
-    x = input.data
-    if np.asarray(_data(target)).dtype.kind not in "iu":
+    x = input._data
+    if np.asarray(_unwrap(target)).dtype.kind not in "iu":
         raise TypeError("nll_loss: target must hold integer class indices")
     q, denom = _class_weights("nll_loss", x.shape, x.dtype, target, weight, ignore_index, 0.0)
     return _weighted_nll("nll_loss", input, _rows(x), q, denom, reduction, fused_softmax=False)

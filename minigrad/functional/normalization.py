@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from ..tensor import Tensor, _data, _node
+from ..tensor import Tensor, _node, _unwrap
 
 if TYPE_CHECKING:
     from .._typing import Array
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 def _normalize(name: str, input: Tensor, axes: tuple[int, ...], eps: float) -> tuple[Tensor, Array, Array]:
     """(x − mean) / sqrt(var + eps) over ``axes``, with the fused backward
     rstd · (g − mean(g) − x̂ · mean(g·x̂)); also returns the batch mean and (biased) variance."""
-    x = input.data
+    x = input._data
     mean, var = x.mean(axes, keepdims=True), x.var(axes, keepdims=True)
     rstd = 1 / np.sqrt(var + eps)
     xhat = (x - mean) * rstd
@@ -61,10 +61,10 @@ def batch_norm(input: Tensor, running_mean: Tensor | Array | None, running_var: 
         xhat, mean, var = _normalize("batch_norm", input, axes, eps)
         for running, batch in ((running_mean, mean), (running_var, var * (n / (n - 1)))):
             if running is not None:
-                running = _data(running)
+                running = _unwrap(running)
                 running *= 1 - momentum
                 running += momentum * batch.reshape(-1)
     else:
-        mean, var = np.reshape(_data(running_mean), shape), np.reshape(_data(running_var), shape)  # type: ignore[arg-type]
+        mean, var = np.reshape(_unwrap(running_mean), shape), np.reshape(_unwrap(running_var), shape)  # type: ignore[arg-type]
         xhat = (input - mean) * (1 / np.sqrt(var + eps))
     return _affine(xhat, weight, bias, shape)

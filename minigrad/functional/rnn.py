@@ -30,8 +30,8 @@ def _recurrent_node(name: str, x_proj: Tensor, states: tuple[Tensor, ...], w_hh:
     """The node of a fused recurrent layer: ``forward(xp, states, w, b)`` returns the output array and
     what the backward needs; ``backward(g, saved)`` returns the gradients of x_proj, of each initial
     state, and the per-step gate gradients ``dgates`` (T, B, G·H) from which dW_hh and db_hh follow."""
-    w, b = w_hh.data, (b_hh.data if b_hh is not None else 0)
-    out, saved = forward(x_proj.data, [s.data for s in states], w, b)
+    w, b = w_hh._data, (b_hh._data if b_hh is not None else 0)
+    out, saved = forward(x_proj._data, [s._data for s in states], w, b)
     inputs = saved["inputs"]  # the hidden state entering each step, (T, B, H)
 
     def backward_all(g: Array) -> tuple[Array, ...]:

@@ -1,4 +1,4 @@
-"""Parameter initialisation, as torch.nn.init: every function fills ``tensor.data`` in place from
+"""Parameter initialisation, as torch.nn.init: every function fills a tensor in place from
 minigrad's one seeded generator (``minigrad.manual_seed``) and returns the tensor."""
 from __future__ import annotations
 
@@ -7,16 +7,20 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
+from ..autograd.engine import mark_modified
 from ..tensor import default_generator
 
 if TYPE_CHECKING:
-    from .._typing import ArrayLike, HasData
+    from .._typing import ArrayLike
+    from ..tensor import Tensor
 
-    D = TypeVar("D", bound=HasData)  # a Tensor, Parameter, or anything with a .data ndarray: returned as given
+    D = TypeVar("D", bound=Tensor)  # a Tensor or a Parameter: returned as given
 
 
 def _fill(tensor: D, values: ArrayLike) -> D:
-    tensor.data[...] = values
+    """Write ``values`` into the tensor's memory (outside autograd, as torch's init runs under no_grad)."""
+    tensor._data[...] = values
+    mark_modified(tensor)
     return tensor
 
 
@@ -36,15 +40,15 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     raise ValueError(f"unsupported nonlinearity {nonlinearity!r}")
 
 
-def _calculate_fan_in_and_fan_out(tensor: HasData) -> tuple[int, int]:
-    shape = tensor.data.shape
+def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
+    shape = tensor.shape
     if len(shape) < 2:
         raise ValueError("fan in and fan out can not be computed for a tensor with fewer than 2 dimensions")
     receptive_field = int(np.prod(shape[2:]))
     return shape[1] * receptive_field, shape[0] * receptive_field
 
 
-def _fan(tensor: HasData, mode: str) -> int:
+def _fan(tensor: Tensor, mode: str) -> int:
     if mode not in ("fan_in", "fan_out"):
         raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
@@ -52,11 +56,11 @@ def _fan(tensor: HasData, mode: str) -> int:
 
 
 def uniform_(tensor: D, a: float = 0.0, b: float = 1.0) -> D:
-    return _fill(tensor, default_generator().uniform(a, b, tensor.data.shape))
+    return _fill(tensor, default_generator().uniform(a, b, tensor.shape))
 
 
 def normal_(tensor: D, mean: float = 0.0, std: float = 1.0) -> D:
-    return _fill(tensor, default_generator().normal(mean, std, tensor.data.shape))
+    return _fill(tensor, default_generator().normal(mean, std, tensor.shape))
 
 
 def constant_(tensor: D, value: float) -> D:

@@ -17,12 +17,12 @@ IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_k
 
 
 class Module:
-    """Base class of every layer. Parameters, buffers (plain ndarrays, such as running statistics)
-    and submodules are registered by attribute assignment, in order; ``state_dict`` keys are their
-    dotted paths, exactly as in torch."""
+    """Base class of every layer. Parameters, buffers (tensors that are state but not trained, such as
+    running statistics) and submodules are registered by attribute assignment, in order;
+    ``state_dict`` keys are their dotted paths, exactly as in torch."""
 
     _parameters: OrderedDict[str, Parameter | None]
-    _buffers: OrderedDict[str, Array | None]
+    _buffers: OrderedDict[str, Tensor | None]
     _non_persistent: set[str]
     _modules: OrderedDict[str, Module | None]
     training: bool
@@ -83,12 +83,14 @@ class Module:
         self._forget(name)
         self._parameters[name] = param
 
-    def register_buffer(self, name: str, array: Array | None, persistent: bool = True) -> None:
-        """Register an ndarray (or None) that is state but not trained, such as running statistics."""
-        if array is not None and not isinstance(array, np.ndarray):
-            raise TypeError(f"buffer '{name}' must be a numpy array or None, got {type(array).__name__}")
+    def register_buffer(self, name: str, tensor: Tensor | Array | None, persistent: bool = True) -> None:
+        """Register a tensor (or None) that is state but not trained, such as running statistics; an
+        ndarray is wrapped without a copy. ``persistent=False`` keeps it out of ``state_dict``."""
+        if tensor is not None and not isinstance(tensor, (Tensor, np.ndarray)):
+            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
+                            "(Tensor, ndarray or None required)")
         self._forget(name)
-        self._buffers[name] = array
+        self._buffers[name] = Tensor(tensor) if isinstance(tensor, np.ndarray) else tensor
         (self._non_persistent.discard if persistent else self._non_persistent.add)(name)
 
     def add_module(self, name: str, module: Module | None) -> None:
@@ -121,8 +123,8 @@ class Module:
     @overload
     def _named_members(self, registry: Literal["_parameters"], recurse: bool) -> Iterator[tuple[str, Parameter]]: ...
     @overload
-    def _named_members(self, registry: Literal["_buffers"], recurse: bool) -> Iterator[tuple[str, Array]]: ...
-    def _named_members(self, registry: str, recurse: bool) -> Iterator[tuple[str, Parameter | Array]]:
+    def _named_members(self, registry: Literal["_buffers"], recurse: bool) -> Iterator[tuple[str, Tensor]]: ...
+    def _named_members(self, registry: str, recurse: bool) -> Iterator[tuple[str, Tensor]]:
         seen = set()
         for prefix, module in self.named_modules() if recurse else [("", self)]:
             for name, value in getattr(module, registry).items():
@@ -137,14 +139,14 @@ class Module:
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         return (p for _, p in self._named_members("_parameters", recurse))
 
-    def named_buffers(self, recurse: bool = True) -> Iterator[tuple[str, Array]]:
+    def named_buffers(self, recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
         return self._named_members("_buffers", recurse)
 
-    def buffers(self, recurse: bool = True) -> Iterator[Array]:
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         return (b for _, b in self._named_members("_buffers", recurse))
 
     def num_parameters(self, trainable_only: bool = False) -> int:
-        return sum(p.data.size for p in self.parameters() if p.requires_grad or not trainable_only)
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
     def apply(self: ModuleT, fn: Callable[[Module], object]) -> ModuleT:
         for module in self.children():
@@ -167,7 +169,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
-                p.grad.fill(0)
+                p.grad.zero_()
 
     def requires_grad_(self: ModuleT, requires_grad: bool = True) -> ModuleT:
         for p in self.parameters():
@@ -183,11 +185,13 @@ class Module:
         for module in self.modules():
             for p in module._parameters.values():
                 if p is not None:
-                    p.data = np.ascontiguousarray(p.data, dtype=dtype)
-                    p.grad = None if p.grad is None else p.grad.astype(dtype)
-            for name, b in module._buffers.items():
-                if b is not None and np.issubdtype(b.dtype, np.floating):
-                    module._buffers[name] = b.astype(dtype)
+                    grad = p._grad
+                    p._grad = None  # a grad of the old dtype would not fit the new data
+                    p.data = np.ascontiguousarray(p._data, dtype=dtype)
+                    p.grad = None if grad is None else grad._data.astype(dtype)
+            for b in module._buffers.values():
+                if b is not None and b.dtype.kind == "f":
+                    b.data = b._data.astype(dtype)
         return self
 
     def float(self: ModuleT) -> ModuleT:
@@ -198,17 +202,18 @@ class Module:
 
     # ---- state_dict ----------------------------------------------------------------------------------
 
-    def state_dict(self, prefix: str = "") -> OrderedDict[str, Array]:
-        """{dotted name: ndarray} for every parameter and persistent buffer, torch's keys and order
-        (each module's own parameters, then its buffers, then its children). Arrays are live, as
-        torch's tensors are: copy them (or save to disk) to keep a snapshot."""
+    def state_dict(self, prefix: str = "") -> OrderedDict[str, Tensor]:
+        """{dotted name: tensor} for every parameter and persistent buffer, torch's keys and order
+        (each module's own parameters, then its buffers, then its children). The tensors are
+        detached but share memory with the model, as torch's: clone them (or save to disk) to keep
+        a snapshot."""
         out = OrderedDict()
         for name, p in self._parameters.items():
             if p is not None:
-                out[prefix + name] = p.data
+                out[prefix + name] = p.detach()
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent:
-                out[prefix + name] = b
+                out[prefix + name] = b.detach()
         for name, module in self.named_children():
             out.update(module.state_dict(prefix=f"{prefix}{name}."))
         return out
@@ -228,7 +233,7 @@ class Module:
         for key, target in own.items():
             if key in state_dict:
                 value = state_dict[key]
-                value = np.asarray(value.data if isinstance(value, Tensor) else value)
+                value = np.asarray(value._data if isinstance(value, Tensor) else value)
                 if value.shape != target.shape:
                     errors.append(f"size mismatch for {key}: copying a param with shape {value.shape} from "
                                   f"checkpoint, the shape in current model is {target.shape}.")
@@ -236,7 +241,7 @@ class Module:
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
         for key, value in values.items():
-            np.copyto(own[key], value, casting="unsafe")
+            own[key].copy_(value)
         return IncompatibleKeys(missing, unexpected)
 
     # ---- printing ------------------------------------------------------------------------------------

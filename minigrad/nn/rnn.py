@@ -14,7 +14,8 @@ import numpy as np
 
 from .. import functional as F
 from ..creation import zeros
-from ..tensor import Parameter, stack
+from ..ops.movement import stack
+from ..tensor import Parameter
 from . import init
 from .module import Module
 

@@ -7,7 +7,8 @@ import numpy as np
 from .optimizer import Optimizer, require
 
 if TYPE_CHECKING:
-    from .._typing import Array, ParamLike
+    from .._typing import Array
+    from ..tensor import Tensor
     from .optimizer import ParamGroup, Params
 
 
@@ -41,8 +42,8 @@ class Adagrad(Optimizer):
     def _state_names(self, group: ParamGroup) -> tuple[str, ...]:
         return ("sum",)
 
-    def _new_state(self, param: ParamLike, name: str, group: ParamGroup) -> Array:
-        return np.full_like(param.data, group["initial_accumulator_value"])
+    def _new_state(self, param: Tensor, name: str, group: ParamGroup) -> Array:
+        return np.full_like(param._data, group["initial_accumulator_value"])
 
     def _kernel_call(self, group: ParamGroup, step: float, data: list[Array], grads: list[Array],
                      state_lists: dict[str, list[Array]]) -> None:

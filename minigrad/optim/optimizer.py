@@ -1,7 +1,8 @@
-"""The optimizer base class: torch.optim.Optimizer's contract over plain NumPy parameters.
+"""The optimizer base class: torch.optim.Optimizer's contract.
 
-A parameter is any object with ``.data`` (a float32/float64, C-contiguous, writeable ndarray,
-updated in place) and ``.grad`` (an ndarray of the same shape and dtype, or None to skip it).
+A parameter is a Tensor (usually a ``Parameter``) whose array is float32/float64, C-contiguous and
+writeable, updated in place, with ``.grad`` of the same shape and dtype, or None to skip it. The
+kernels receive those very arrays (``p._data``, ``p.grad._data``): no copies.
 Subclasses gather a param group into lists and hand them to one kernel call per dtype; the kernel
 is ``minigrad._C`` (C++) or its twin ``minigrad.optim.kernels_numpy``, chosen by ``backend``.
 """
@@ -16,17 +17,18 @@ import numpy as np
 
 from .. import _C
 from ..autograd.engine import mark_modified
+from ..tensor import Tensor
 from . import kernels_numpy
 
 if TYPE_CHECKING:
-    from .._typing import Array, ParamLike
+    from .._typing import Array
 
     ParamGroup = dict[str, Any]  # "params" (a list of parameters) and the hyperparameters (any values)
     State = dict[str, Any]  # a parameter's state: its arrays and its step count
-    Params = Union[Iterable[ParamLike], Iterable[ParamGroup]]  # the parameters, or param groups
+    Params = Union[Iterable[Tensor], Iterable[ParamGroup]]  # the parameters, or param groups
     # one kernel call of a step: (group, step key, params, their states, {state name: arrays})
-    KernelCall = tuple[ParamGroup, Hashable, list[ParamLike], list[State], dict[str, list[Array]]]
-    Buckets = dict[tuple[np.dtype[Any], Hashable], tuple[list[ParamLike], list[State]]]  # see _buckets
+    KernelCall = tuple[ParamGroup, Hashable, list[Tensor], list[State], dict[str, list[Array]]]
+    Buckets = dict[tuple[np.dtype[Any], Hashable], tuple[list[Tensor], list[State]]]  # see _buckets
     Loss = TypeVar("Loss")
 
 # name -> the kernels: a module, or a stand-in with the same functions (the bench commands time them)
@@ -52,7 +54,7 @@ class Optimizer:
     def __init__(self, params: Params, defaults: dict[str, Any], backend: str = "cpp",
                  skip_nonfinite: bool = False) -> None:
         self.defaults = defaults
-        self.state: defaultdict[ParamLike, State] = defaultdict(dict)
+        self.state: defaultdict[Tensor, State] = defaultdict(dict)
         self.param_groups: list[ParamGroup] = []
         self.backend = backend
         self.skip_nonfinite = skip_nonfinite
@@ -90,12 +92,14 @@ class Optimizer:
         if isinstance(params, (set, frozenset)):
             raise TypeError("optimizer parameters need to be organized in ordered collections, but the ordering "
                             "of parameters in sets will change between runs; use a list instead")
-        params = [params] if hasattr(params, "data") else list(params)
+        params = [params] if isinstance(params, Tensor) else list(params)
         for i, p in enumerate(params):
-            if not isinstance(getattr(p, "data", None), np.ndarray) or isinstance(p, np.ndarray):
-                raise TypeError(f"params[{i}]: an optimizer updates objects with a .data ndarray (such as "
-                                f"minigrad.Parameter), got {type(p).__name__}")
-        _C.check_arrays("add_param_group", [("params", [p.data for p in params])], read_only=[], one_dtype=False)
+            if not isinstance(p, Tensor):
+                raise TypeError(f"params[{i}]: optimizer can only optimize Tensors (such as minigrad.Parameter), "
+                                f"but one of the params is {type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError(f"params[{i}]: can't optimize a non-leaf Tensor (made by '{p.grad_fn}')")
+        _C.check_arrays("add_param_group", [("params", [p._data for p in params])], read_only=[], one_dtype=False)
         seen = {id(p) for group in self.param_groups for p in group["params"]}
         if any(id(p) in seen for p in params):
             raise ValueError("some parameters appear in more than one parameter group")
@@ -108,8 +112,8 @@ class Optimizer:
         for p in chain.from_iterable(group["params"] for group in self.param_groups):
             if set_to_none:
                 p.grad = None
-            elif p.grad is not None:
-                p.grad.fill(0)
+            elif p._grad is not None:
+                p._grad._data.fill(0)
 
     def step(self, closure: Callable[[], Loss] | None = None) -> Loss | None:
         """One update of every parameter that has a gradient; returns ``closure()``'s loss if given.
@@ -125,7 +129,7 @@ class Optimizer:
             self._validate(group)
             params = group["params"]
             _C.check_arrays(f"{type(self).__name__}.step: param_groups[{index}]",
-                            [("params", [p.data for p in params]), ("grads", [p.grad for p in params])],
+                            [("params", [p._data for p in params]), ("grads", _grad_arrays(params))],
                             one_dtype=False, skip_missing=True)
         if self.skip_nonfinite and not self._grads_finite():
             self.skipped_steps += 1
@@ -166,15 +170,15 @@ class Optimizer:
         as its kernel will check it, with the state it needs created. If any check fails, the state
         created here is removed again before the error propagates."""
         calls: list[KernelCall] = []
-        created: list[tuple[ParamLike, str]] = []
+        created: list[tuple[Tensor, str]] = []
         try:
             for index, group in enumerate(self.param_groups):
                 names = self._state_names(group)
                 for (_, key), (params, states) in self._buckets(group, created).items():
                     state_lists = {name: [s[name] for s in states] for name in names}
                     in_call = {id(p): s for p, s in zip(params, states)}  # checked in group order: indices
-                    lists = [("params", [p.data for p in group["params"]]),  # in messages are the group's
-                             ("grads", [p.grad if id(p) in in_call else None for p in group["params"]])]
+                    lists = [("params", [p._data for p in group["params"]]),  # in messages are the group's
+                             ("grads", _grad_arrays(p if id(p) in in_call else None for p in group["params"]))]
                     lists += [(f"state['{name}']", [in_call[id(p)][name] if id(p) in in_call else None
                                                     for p in group["params"]]) for name in names]
                     _C.check_arrays(f"{type(self).__name__}.step: param_groups[{index}]", lists, skip_missing=True)
@@ -191,8 +195,8 @@ class Optimizer:
         """The kernel calls; then, once all succeeded, every updated parameter's version (so that a
         graph that saved it refuses to backpropagate) and step count."""
         for group, key, params, _, state_lists in calls:
-            self._kernel_call(group, key, [p.data for p in params], [p.grad for p in params],  # type: ignore[misc]
-                              state_lists)
+            grads = _grad_arrays(params)  # none is None: the checks ran
+            self._kernel_call(group, key, [p._data for p in params], grads, state_lists)  # type: ignore[arg-type]
         mark_modified(*(p for _, _, params, _, _ in calls for p in params))
         if self.counts_steps:
             for _, key, _, states, _ in calls:
@@ -200,20 +204,20 @@ class Optimizer:
                     s["step"] = key
 
     def _grads_finite(self) -> bool:
-        return all(np.isfinite(p.grad).all() for group in self.param_groups for p in group["params"]
-                   if p.grad is not None)
+        return all(np.isfinite(p._grad._data).all() for group in self.param_groups for p in group["params"]
+                   if p._grad is not None)
 
-    def _buckets(self, group: ParamGroup, created: list[tuple[ParamLike, str]]) -> Buckets:
+    def _buckets(self, group: ParamGroup, created: list[tuple[Tensor, str]]) -> Buckets:
         """The group's parameters that have a gradient, as {(dtype, step key): (params, states)}:
         each bucket is one kernel call. The key sees the state as it was before this step; then the
         state arrays the group's options need (``_state_names``) are created where missing, each
         noted as (param, name) in ``created``."""
         buckets: Buckets = {}
         names = self._state_names(group)
-        with_grad = [p for p in group["params"] if p.grad is not None]
+        with_grad = [p for p in group["params"] if p._grad is not None]
         with_grad_states = [self.state.get(p, {}) for p in with_grad]
         for p, state, key in zip(with_grad, with_grad_states, self._step_keys(with_grad_states)):
-            params, states = buckets.setdefault((p.data.dtype, key), ([], []))
+            params, states = buckets.setdefault((p._data.dtype, key), ([], []))
             state = self.state[p]
             for name in names:
                 if name not in state:
@@ -235,8 +239,8 @@ class Optimizer:
         """The state arrays this group's options use (each zeros_like(param) unless ``_new_state`` says)."""
         return ()
 
-    def _new_state(self, param: ParamLike, name: str, group: ParamGroup) -> Array:
-        return np.zeros_like(param.data)
+    def _new_state(self, param: Tensor, name: str, group: ParamGroup) -> Array:
+        return np.zeros_like(param._data)
 
     def _step_keys(self, states: list[State]) -> Sequence[Hashable]:
         """For each state, what besides the dtype its parameter's kernel call depends on (parameters
@@ -283,7 +287,7 @@ class Optimizer:
             raise ValueError("loaded state dict contains a parameter group that doesn't match the size of "
                              "optimizer's group")
         by_index = {_index(i): p for s, g in zip(saved_groups, self.param_groups) for i, p in zip(s["params"], g["params"])}
-        new_state: defaultdict[ParamLike, State] = defaultdict(dict)
+        new_state: defaultdict[Tensor, State] = defaultdict(dict)
         for i, saved in saved_state.items():
             if _index(i) not in by_index:
                 raise ValueError(f"loaded state dict has state for parameter {i}, which no parameter group lists")
@@ -315,7 +319,7 @@ def _index(i: object) -> int:
 MAX_STEP = 2 ** 53  # beyond, a float step count stops counting (and bias corrections are 1)
 
 
-def _state_value(value: object, param: ParamLike, name: str, index: object) -> Array | int | float:
+def _state_value(value: object, param: Tensor, name: str, index: object) -> Array | int | float:
     """A checked copy of one saved state entry: the step count as a number (a whole number in
     [0, 2**53]), arrays of real numbers cast to the parameter's dtype and checked for shape."""
     if name == "step":
@@ -331,7 +335,12 @@ def _state_value(value: object, param: ParamLike, name: str, index: object) -> A
     if array.dtype.kind not in "biuf":
         raise TypeError(f"loaded state dict: state {name!r} of parameter {index} must be an array of real numbers, "
                         f"got dtype {array.dtype}")
-    if array.shape != param.data.shape:
+    if array.shape != param._data.shape:
         raise ValueError(f"loaded state dict: state {name!r} of parameter {index} has shape {array.shape} "
-                         f"but the parameter has shape {param.data.shape}")
-    return np.array(array, dtype=param.data.dtype, order="C", copy=True)
+                         f"but the parameter has shape {param._data.shape}")
+    return np.array(array, dtype=param._data.dtype, order="C", copy=True)
+
+
+def _grad_arrays(params: Iterable[Tensor | None]) -> list[Array | None]:
+    """The gradients' arrays (None for a parameter without gradient, or in place of a None)."""
+    return [g._data if p is not None and (g := p._grad) is not None else None for p in params]

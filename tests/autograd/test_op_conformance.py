@@ -74,7 +74,7 @@ def test_value_and_gradients_match_torch_on_its_samples(op, sample):
     ours = minigrad_function(op.name)(*args, **kwargs)
     theirs = sample.output_process_fn_grad(op.op(sample.input, *sample.args, **sample.kwargs))
     expected_value = theirs.detach().numpy()
-    np.testing.assert_allclose(ours.data, expected_value, rtol=RTOL, atol=ATOL, err_msg="value")
+    np.testing.assert_allclose(ours.numpy(), expected_value, rtol=RTOL, atol=ATOL, err_msg="value")
     assert ours.shape == expected_value.shape and ours.dtype == expected_value.dtype
 
     differentiable = [(t, m) for t, m in converted.values() if t.requires_grad]

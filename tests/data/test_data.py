@@ -15,7 +15,7 @@ def arange_dataset(n=10):
 
 
 def epoch_labels(loader):
-    return [batch[1].data.tolist() for batch in loader]
+    return [batch[1].numpy().tolist() for batch in loader]
 
 
 def test_tensor_dataset():
@@ -39,8 +39,8 @@ def test_batches_in_order(drop_last, sizes):
     for (x, y), size, start in zip(batches, sizes, [0, 4, 8]):
         assert isinstance(x, Tensor) and isinstance(y, Tensor)
         assert x.data.shape == (size, 3) and x.data.dtype == np.float32 and y.data.dtype == np.int64
-        np.testing.assert_array_equal(y.data, np.arange(start, start + size))
-        np.testing.assert_array_equal(x.data, ds.arrays[0][start:start + size])
+        np.testing.assert_array_equal(y.numpy(), np.arange(start, start + size))
+        np.testing.assert_array_equal(x.numpy(), ds.arrays[0][start:start + size])
 
 
 def test_tensor_dataset_batches_with_one_fancy_index():
@@ -49,9 +49,9 @@ def test_tensor_dataset_batches_with_one_fancy_index():
             raise AssertionError("per-sample access while batching a TensorDataset")
 
     ds = NoPerSample(np.arange(10.0), np.arange(10))
-    assert [b[1].data.tolist() for b in data.DataLoader(ds, batch_size=6, shuffle=True, seed=0)] != []
+    assert [b[1].numpy().tolist() for b in data.DataLoader(ds, batch_size=6, shuffle=True, seed=0)] != []
     subset = data.random_split(ds, [7, 3], seed=0)[0]
-    assert sum(len(b[0].data) for b in data.DataLoader(subset, batch_size=3)) == 7
+    assert sum(len(b[0].numpy()) for b in data.DataLoader(subset, batch_size=3)) == 7
 
 
 def test_shuffle_is_reproducible_and_new_each_epoch():
@@ -102,19 +102,19 @@ class Records(data.Dataset):
 def test_default_collate_structures():
     batch = next(iter(data.DataLoader(Records(), batch_size=3)))
     assert batch["image"].data.shape == (3, 2, 2) and batch["image"].data.dtype == np.float32
-    assert batch["label"].data.dtype == np.int64 and batch["label"].data.tolist() == [0, 1, 2]
-    assert batch["weight"].data.dtype == np.float64 and batch["weight"].data.tolist() == [0, 0.5, 1]
+    assert batch["label"].data.dtype == np.int64 and batch["label"].numpy().tolist() == [0, 1, 2]
+    assert batch["weight"].data.dtype == np.float64 and batch["weight"].numpy().tolist() == [0, 0.5, 1]
     assert batch["flag"].data.dtype == np.bool_
     assert batch["name"] == ["item0", "item1", "item2"]
     scalar, (pos, neg) = batch["pair"][0], batch["pair"][1]
-    assert scalar.data.dtype == np.float32 and pos.data.tolist() == [0, 1, 2] and neg.data.tolist() == [0, -1, -2]
+    assert scalar.data.dtype == np.float32 and pos.numpy().tolist() == [0, 1, 2] and neg.numpy().tolist() == [0, -1, -2]
     assert isinstance(batch["point"], Point) and batch["point"].xy.data.shape == (3, 2)
 
 
 def test_duck_typed_dataset_and_custom_collate():
     samples = [(np.array([i, i + 1]), i) for i in range(5)]  # a plain list is a dataset
     x, y = next(iter(data.DataLoader(samples, batch_size=5)))
-    assert x.data.shape == (5, 2) and y.data.tolist() == list(range(5))
+    assert x.data.shape == (5, 2) and y.numpy().tolist() == list(range(5))
     seen = []
     loader = data.DataLoader(arange_dataset(6), batch_size=4, collate_fn=lambda s: seen.append(s) or len(s))
     assert list(loader) == [4, 2]

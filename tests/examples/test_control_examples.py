@@ -64,7 +64,7 @@ def test_forward_kinematics_places_the_hand():
     """θ1 = 90°, θ2 = 90°: the elbow straight up at (0, L1), the hand to its left at (−L2, L1)."""
     one, zero = mg.tensor([1.0]), mg.tensor([0.0])
     elbow, hand = robot_arm.forward_kinematics(zero, one, zero, one)
-    assert np.allclose(elbow.data, [[0, robot_arm.L1]]) and np.allclose(hand.data, [[-robot_arm.L2, robot_arm.L1]])
+    assert np.allclose(elbow.numpy(), [[0, robot_arm.L1]]) and np.allclose(hand.numpy(), [[-robot_arm.L2, robot_arm.L1]])
 
 
 @pytest.mark.parametrize("example, options, steps_per_epoch", [

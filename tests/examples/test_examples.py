@@ -59,7 +59,7 @@ def test_streams_and_chunks_cover_the_text_in_order():
     pieces = list(char_lstm.chunks(rows, 10))
     assert [x.shape for x, _ in pieces] == [(4, 10), (4, 10), (4, 4)]
     for x, y in pieces:
-        np.testing.assert_array_equal(y.data, x.data + 1)  # targets: the next character of the same stream
+        np.testing.assert_array_equal(y.numpy(), x.numpy() + 1)  # targets: the next character of the same stream
 
 
 def test_confusion_matrix_counts_true_by_predicted():
@@ -104,7 +104,7 @@ def test_time_backends_leaves_the_parameters_alone():
     params = [mg.nn.Parameter(np.ones((3, 4), np.float32)), mg.nn.Parameter(np.ones(5, np.float32))]
     seconds = common.time_backends(params, "adam", 1e-3, rounds=5)
     assert set(seconds) == {"cpp", "numpy"} and all(s > 0 for s in seconds.values())
-    assert all((p.data == 1).all() and p.grad is None for p in params)
+    assert all((p.numpy() == 1).all() and p.grad is None for p in params)
 
 
 @pytest.mark.parametrize("name", common.OPTIMIZERS)

@@ -26,30 +26,30 @@ def test_activation_wrappers_match_methods():
     x = leaf(3, 4)
     for f, m in ((F.relu, x.relu), (F.tanh, x.tanh), (F.sigmoid, x.sigmoid), (F.gelu, x.gelu),
                  (F.softplus, x.softplus), (lambda t: F.leaky_relu(t, 0.2), lambda: x.leaky_relu(0.2))):
-        np.testing.assert_array_equal(f(x).data, m().data)
-    np.testing.assert_allclose(F.silu(x).data, x.data / (1 + np.exp(-x.data)))
+        np.testing.assert_array_equal(f(x).numpy(), m().numpy())
+    np.testing.assert_allclose(F.silu(x).numpy(), x.numpy() / (1 + np.exp(-x.numpy())))
     assert gradcheck(F.silu, [x])
 
 
 def test_activation_values():
     x = np.linspace(-30, 30, 13)
     t = Tensor(x)
-    np.testing.assert_allclose(t.sigmoid().data, 1 / (1 + np.exp(-x)), rtol=1e-12)
-    np.testing.assert_allclose(t.softplus().data, np.where(x > 20, x, np.log1p(np.exp(x))), rtol=1e-12)
-    np.testing.assert_allclose(t.gelu().data, [v * 0.5 * (1 + math.erf(v / math.sqrt(2))) for v in x], rtol=1e-12)
+    np.testing.assert_allclose(t.sigmoid().numpy(), 1 / (1 + np.exp(-x)), rtol=1e-12)
+    np.testing.assert_allclose(t.softplus().numpy(), np.where(x > 20, x, np.log1p(np.exp(x))), rtol=1e-12)
+    np.testing.assert_allclose(t.gelu().numpy(), [v * 0.5 * (1 + math.erf(v / math.sqrt(2))) for v in x], rtol=1e-12)
 
 
 @pytest.mark.parametrize("dim", [0, 1, -1])
 def test_softmax_and_log_softmax(dim):
     x = leaf(3, 4, 5)
     assert gradcheck(lambda x: F.softmax(x, dim), [x]) and gradcheck(lambda x: F.log_softmax(x, dim), [x])
-    np.testing.assert_allclose(F.softmax(x, dim).data.sum(dim), 1)
-    np.testing.assert_allclose(F.log_softmax(x, dim).data, log_softmax_ref(x.data, dim), rtol=1e-12)
+    np.testing.assert_allclose(F.softmax(x, dim).numpy().sum(dim), 1)
+    np.testing.assert_allclose(F.log_softmax(x, dim).numpy(), log_softmax_ref(x.numpy(), dim), rtol=1e-12)
 
 
 def test_softmax_is_stable():
     x = mg.tensor([[1000.0, 0.0, -1000.0]])
-    assert np.all(np.isfinite(F.log_softmax(x, 1).data)) and np.allclose(F.softmax(x, 1).data, [[1, 0, 0]])
+    assert np.all(np.isfinite(F.log_softmax(x, 1).numpy())) and np.allclose(F.softmax(x, 1).numpy(), [[1, 0, 0]])
 
 
 @pytest.mark.parametrize("x_shape, bias", [((4, 3), True), ((4, 3), False), ((2, 4, 3), True), ((3,), True)])
@@ -57,8 +57,8 @@ def test_linear(x_shape, bias):
     x, w, b = leaf(*x_shape, seed=1), leaf(5, 3, seed=2), leaf(5, seed=3)
     inputs = [x, w, b] if bias else [x, w]
     assert gradcheck(lambda *a: F.linear(*a), inputs)
-    expected = x.data @ w.data.T + (b.data if bias else 0)
-    np.testing.assert_allclose(F.linear(*inputs).data, expected)
+    expected = x.numpy() @ w.data.T + (b.numpy() if bias else 0)
+    np.testing.assert_allclose(F.linear(*inputs).numpy(), expected)
 
 
 def test_linear_shape_error():
@@ -69,7 +69,7 @@ def test_linear_shape_error():
 def test_embedding():
     w = leaf(6, 3)
     index = mg.tensor([[0, 2, 2], [5, 0, 1]])
-    np.testing.assert_array_equal(F.embedding(index, w).data, w.data[index.data])
+    np.testing.assert_array_equal(F.embedding(index, w).numpy(), w.numpy()[index.numpy()])
     assert gradcheck(lambda w: F.embedding(index, w), [w])
     F.embedding(index, w, padding_idx=2).sum().backward()
     np.testing.assert_array_equal(w.grad[:, 0], [2, 1, 0, 0, 0, 1])
@@ -78,7 +78,7 @@ def test_embedding():
 
 
 def test_one_hot():
-    np.testing.assert_array_equal(F.one_hot(mg.tensor([0, 2, 1])).data, np.eye(3)[[0, 2, 1]])
+    np.testing.assert_array_equal(F.one_hot(mg.tensor([0, 2, 1])).numpy(), np.eye(3)[[0, 2, 1]])
     assert F.one_hot(mg.tensor([1]), 4).shape == (1, 4) and F.one_hot(mg.tensor([1]), 4).dtype == np.int64
     with pytest.raises(ValueError, match="class values"):
         F.one_hot(mg.tensor([3]), 2)
@@ -88,11 +88,11 @@ def test_dropout():
     mg.manual_seed(0)
     x = mg.ones(1000, requires_grad=True)
     y = F.dropout(x, 0.25)
-    kept = y.data != 0
-    assert 0.65 < kept.mean() < 0.85 and np.allclose(y.data[kept], 1 / 0.75)
+    kept = y.numpy() != 0
+    assert 0.65 < kept.mean() < 0.85 and np.allclose(y.numpy()[kept], 1 / 0.75)
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad, y.data)  # the gradient is the same mask
-    assert F.dropout(x, 0.5, training=False) is x and np.all(F.dropout(x, 1.0).data == 0)
+    np.testing.assert_array_equal(x.grad, y.numpy())  # the gradient is the same mask
+    assert F.dropout(x, 0.5, training=False) is x and np.all(F.dropout(x, 1.0).numpy() == 0)
     with pytest.raises(ValueError, match="p must be"):
         F.dropout(x, 1.5)
 
@@ -102,14 +102,14 @@ def test_pad(mode):
     x = leaf(2, 3, 4)
     widths = (1, 2, 2, 1)
     numpy_mode = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
-    np.testing.assert_array_equal(F.pad(x, widths, mode).data,
-                                  np.pad(x.data, ((0, 0), (2, 1), (1, 2)), mode=numpy_mode))
+    np.testing.assert_array_equal(F.pad(x, widths, mode).numpy(),
+                                  np.pad(x.numpy(), ((0, 0), (2, 1), (1, 2)), mode=numpy_mode))
     assert gradcheck(lambda x: F.pad(x, widths, mode), [x])
 
 
 def test_pad_negative_crops_and_value():
     x = leaf(3, 4)
-    np.testing.assert_array_equal(F.pad(x, (-1, 2), value=7.0).data, np.pad(x.data[:, 1:], ((0, 0), (0, 2)),
+    np.testing.assert_array_equal(F.pad(x, (-1, 2), value=7.0).numpy(), np.pad(x.numpy()[:, 1:], ((0, 0), (0, 2)),
                                                                            constant_values=7))
     assert gradcheck(lambda x: F.pad(x, (-1, 2, 1, -1)), [x])
 
@@ -141,21 +141,21 @@ def test_cross_entropy(reduction, weighted, eps):
     t = np.array([0, 3, -100, 1, 3])
     weight = np.array([0.5, 1.0, 2.0, 1.5]) if weighted else None
     out = F.cross_entropy(x, mg.tensor(t), weight=weight, reduction=reduction, label_smoothing=eps)
-    np.testing.assert_allclose(out.data, cross_entropy_ref(x.data, t, weight, -100, reduction, eps), rtol=1e-12)
+    np.testing.assert_allclose(out.numpy(), cross_entropy_ref(x.numpy(), t, weight, -100, reduction, eps), rtol=1e-12)
     assert gradcheck(lambda x: F.cross_entropy(x, t, weight=weight, reduction=reduction, label_smoothing=eps), [x])
 
 
 def test_cross_entropy_shapes_and_probabilities():
     x = leaf(2, 3, 4, 5)  # (N, C, H, W)
     t = np.random.default_rng(1).integers(0, 3, (2, 4, 5))
-    flat = F.cross_entropy(Tensor(np.moveaxis(x.data, 1, -1).reshape(-1, 3)), t.reshape(-1), reduction="none")
-    np.testing.assert_allclose(F.cross_entropy(x, t, reduction="none").data, flat.data.reshape(2, 4, 5))
+    flat = F.cross_entropy(Tensor(np.moveaxis(x.numpy(), 1, -1).reshape(-1, 3)), t.reshape(-1), reduction="none")
+    np.testing.assert_allclose(F.cross_entropy(x, t, reduction="none").numpy(), flat.numpy().reshape(2, 4, 5))
     assert gradcheck(lambda x: F.cross_entropy(x, t, label_smoothing=0.1), [x])
     v = leaf(4)  # unbatched
-    np.testing.assert_allclose(F.cross_entropy(v, np.array(2)).data, -log_softmax_ref(v.data[None], 1)[0, 2])
+    np.testing.assert_allclose(F.cross_entropy(v, np.array(2)).numpy(), -log_softmax_ref(v.numpy()[None], 1)[0, 2])
     p = np.random.default_rng(2).dirichlet(np.ones(3), size=(2, 4, 5)).transpose(0, 3, 1, 2)
     soft = F.cross_entropy(x, p)
-    np.testing.assert_allclose(soft.data, -(p * log_softmax_ref(x.data, 1)).sum(1).mean())
+    np.testing.assert_allclose(soft.numpy(), -(p * log_softmax_ref(x.numpy(), 1)).sum(1).mean())
     assert gradcheck(lambda x: F.cross_entropy(x, p, label_smoothing=0.3), [x])
 
 
@@ -168,11 +168,11 @@ def test_cross_entropy_probability_targets_get_their_gradient(reduction, weighte
     x, t = leaf(2, 3, 4, seed=1), leaf(2, 3, 4, seed=2)  # (N, C, d); torch does not ask targets to sum to 1
     w = np.array([0.5, 1.0, 2.0]) if weighted else np.ones(3)
     loss = lambda x, t, weight=None: F.cross_entropy(x, t, weight=weight, reduction=reduction, label_smoothing=eps)
-    logp, rows = log_softmax_ref(x.data, 1), 2 * 4
-    losses = -(w[:, None] * ((1 - eps) * t.data + eps / 3) * logp).sum(1)
+    logp, rows = log_softmax_ref(x.numpy(), 1), 2 * 4
+    losses = -(w[:, None] * ((1 - eps) * t.numpy() + eps / 3) * logp).sum(1)
     expected = {"mean": losses.sum() / rows, "sum": losses.sum(), "none": losses}[reduction]
     weight = Tensor(w, requires_grad=True) if weighted else None
-    np.testing.assert_allclose(loss(x, t, weight).data, expected, rtol=1e-12)
+    np.testing.assert_allclose(loss(x, t, weight).numpy(), expected, rtol=1e-12)
     loss(x, t, weight).sum().backward()
     np.testing.assert_allclose(t.grad, -(1 - eps) * w[:, None] * logp / (rows if reduction == "mean" else 1),
                                rtol=1e-12)
@@ -183,7 +183,7 @@ def test_cross_entropy_is_stable_and_checks_targets():
     x = mg.tensor([[1000.0, -1000.0]], requires_grad=True)
     loss = F.cross_entropy(x, mg.tensor([1]))
     loss.backward()
-    assert loss.item() == 2000.0 and np.all(np.isfinite(x.grad))
+    assert loss.item() == 2000.0 and np.all(np.isfinite(x.grad.numpy()))
     with pytest.raises(IndexError, match=r"\[0, 2\)"):
         F.cross_entropy(x, mg.tensor([2]))
     with pytest.raises(ValueError, match=r"target of shape \(2,\) does not match input of shape \(1, 2\)"):
@@ -198,7 +198,7 @@ def test_nll_loss():
     x = leaf(4, 3)
     logp = F.log_softmax(x, 1)
     t = np.array([2, 0, 1, 2])
-    np.testing.assert_allclose(F.nll_loss(logp, t).data, F.cross_entropy(x, t).data, rtol=1e-12)
+    np.testing.assert_allclose(F.nll_loss(logp, t).numpy(), F.cross_entropy(x, t).numpy(), rtol=1e-12)
     w = np.array([1.0, 2.0, 3.0])
     assert gradcheck(lambda x: F.nll_loss(x, t, weight=w, ignore_index=0, reduction="sum"), [x])
     minus_inf = Tensor(np.array([[-np.inf, 0.0]]))  # log 0 elsewhere does not poison the loss
@@ -207,8 +207,8 @@ def test_nll_loss():
 
 def test_regression_losses():
     x, y = leaf(3, 4, seed=1), leaf(3, 4, seed=2)
-    np.testing.assert_allclose(F.mse_loss(x, y).data, ((x.data - y.data) ** 2).mean())
-    np.testing.assert_allclose(F.l1_loss(x, y, reduction="sum").data, np.abs(x.data - y.data).sum())
+    np.testing.assert_allclose(F.mse_loss(x, y).numpy(), ((x.numpy() - y.numpy()) ** 2).mean())
+    np.testing.assert_allclose(F.l1_loss(x, y, reduction="sum").numpy(), np.abs(x.numpy() - y.numpy()).sum())
     assert F.mse_loss(x, y, reduction="none").shape == (3, 4)
     assert gradcheck(lambda x, y: F.mse_loss(x, y) + F.l1_loss(x, y), [x, y])
 
@@ -216,18 +216,18 @@ def test_regression_losses():
 def test_binary_cross_entropy():
     x = leaf(3, 4)
     y = np.random.default_rng(1).random((3, 4))
-    p = 1 / (1 + np.exp(-x.data))
+    p = 1 / (1 + np.exp(-x.numpy()))
     expected = -(y * np.log(p) + (1 - y) * np.log(1 - p))
-    np.testing.assert_allclose(F.binary_cross_entropy_with_logits(x, y, reduction="none").data, expected)
-    np.testing.assert_allclose(F.binary_cross_entropy(Tensor(p), y).data, expected.mean())
+    np.testing.assert_allclose(F.binary_cross_entropy_with_logits(x, y, reduction="none").numpy(), expected)
+    np.testing.assert_allclose(F.binary_cross_entropy(Tensor(p), y).numpy(), expected.mean())
     pos_weight, weight = np.array([1.0, 2.0, 0.5, 3.0]), np.array([2.0, 1.0, 1.0, 1.0])
     expected = -weight * (pos_weight * y * np.log(p) + (1 - y) * np.log(1 - p))
     loss = F.binary_cross_entropy_with_logits(x, y, weight, reduction="sum", pos_weight=pos_weight)
-    np.testing.assert_allclose(loss.data, expected.sum())
+    np.testing.assert_allclose(loss.numpy(), expected.sum())
     assert gradcheck(lambda x: F.binary_cross_entropy_with_logits(x, y, pos_weight=pos_weight), [x])
     assert gradcheck(lambda x: F.binary_cross_entropy(x.sigmoid(), y), [x])
     big = F.binary_cross_entropy_with_logits(mg.tensor([100.0, -100.0]), mg.tensor([0.0, 1.0]), reduction="none")
-    np.testing.assert_allclose(big.data, [100, 100])
+    np.testing.assert_allclose(big.numpy(), [100, 100])
 
 
 # ---- normalization --------------------------------------------------------------------------------------
@@ -236,8 +236,8 @@ def test_binary_cross_entropy():
 def test_layer_norm():
     x, w, b = leaf(2, 3, 4, seed=1), leaf(3, 4, seed=2), leaf(3, 4, seed=3)
     out = F.layer_norm(x, (3, 4), w, b, eps=1e-5)
-    mean, var = x.data.mean((1, 2), keepdims=True), x.data.var((1, 2), keepdims=True)
-    np.testing.assert_allclose(out.data, (x.data - mean) / np.sqrt(var + 1e-5) * w.data + b.data, rtol=1e-12)
+    mean, var = x.numpy().mean((1, 2), keepdims=True), x.numpy().var((1, 2), keepdims=True)
+    np.testing.assert_allclose(out.numpy(), (x.numpy() - mean) / np.sqrt(var + 1e-5) * w.numpy() + b.numpy(), rtol=1e-12)
     assert gradcheck(lambda x, w, b: F.layer_norm(x, (3, 4), w, b), [x, w, b])
     assert gradcheck(lambda x: F.layer_norm(x, 4), [x])
     with pytest.raises(ValueError, match="normalized_shape"):
@@ -248,16 +248,16 @@ def test_batch_norm_training_and_running_stats():
     x, w, b = leaf(4, 3, 2, 2, seed=1, scale=2), leaf(3, seed=2), leaf(3, seed=3)
     running_mean, running_var = np.zeros(3), np.ones(3)
     out = F.batch_norm(x, running_mean, running_var, w, b, training=True, momentum=0.1)
-    mean, var = x.data.mean((0, 2, 3)), x.data.var((0, 2, 3))
+    mean, var = x.numpy().mean((0, 2, 3)), x.numpy().var((0, 2, 3))
     shaped = lambda a: a.reshape(1, 3, 1, 1)
-    np.testing.assert_allclose(out.data, (x.data - shaped(mean)) / np.sqrt(shaped(var) + 1e-5) * shaped(w.data)
-                               + shaped(b.data), rtol=1e-12)
+    np.testing.assert_allclose(out.numpy(), (x.numpy() - shaped(mean)) / np.sqrt(shaped(var) + 1e-5) * shaped(w.numpy())
+                               + shaped(b.numpy()), rtol=1e-12)
     np.testing.assert_allclose(running_mean, 0.1 * mean)
     np.testing.assert_allclose(running_var, 0.9 + 0.1 * var * 16 / 15)
     assert gradcheck(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), [x, w, b])
     evaluated = F.batch_norm(x, running_mean, running_var, w, b, training=False)
-    np.testing.assert_allclose(evaluated.data, (x.data - shaped(running_mean)) / np.sqrt(shaped(running_var) + 1e-5)
-                               * shaped(w.data) + shaped(b.data), rtol=1e-12)
+    np.testing.assert_allclose(evaluated.numpy(), (x.numpy() - shaped(running_mean)) / np.sqrt(shaped(running_var) + 1e-5)
+                               * shaped(w.numpy()) + shaped(b.numpy()), rtol=1e-12)
     assert gradcheck(lambda x: F.batch_norm(x, running_mean, running_var, training=False), [x])
     two_d = leaf(5, 3)
     assert gradcheck(lambda x: F.batch_norm(x, None, None, training=True), [two_d])
@@ -299,9 +299,9 @@ def test_conv2d(case):
     x, w, b = leaf(*x_shape, seed=1), leaf(*w_shape, seed=2), leaf(w_shape[0], seed=3)
     args = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     out = F.conv2d(x, w, b if bias else None, **args)
-    np.testing.assert_allclose(out.data, conv2d_ref(x.data, w.data, b.data if bias else None, stride, padding,
+    np.testing.assert_allclose(out.numpy(), conv2d_ref(x.numpy(), w.numpy(), b.numpy() if bias else None, stride, padding,
                                                     dilation, groups), rtol=1e-10, atol=1e-12)
-    assert out.data.flags.c_contiguous
+    assert out.numpy().flags.c_contiguous
     if bias:
         assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, **args), [x, w, b])
     else:
@@ -312,8 +312,8 @@ def test_conv2d_same_padding_unbatched_and_errors():
     x, w = leaf(3, 5, 6, seed=1), leaf(2, 3, 4, 3, seed=2)  # (C, H, W), an even kernel height
     out = F.conv2d(x, w, padding="same")
     assert out.shape == (2, 5, 6)
-    padded = np.pad(x.data[None], ((0, 0), (0, 0), (1, 2), (1, 1)))
-    np.testing.assert_allclose(out.data, conv2d_ref(padded, w.data, None, (1, 1), (0, 0), (1, 1), 1)[0])
+    padded = np.pad(x.numpy()[None], ((0, 0), (0, 0), (1, 2), (1, 1)))
+    np.testing.assert_allclose(out.numpy(), conv2d_ref(padded, w.numpy(), None, (1, 1), (0, 0), (1, 1), 1)[0])
     assert gradcheck(lambda x, w: F.conv2d(x, w, padding="same"), [x, w])
     assert F.conv2d(x, w, padding="valid").shape == (2, 2, 4)
     with pytest.raises(ValueError, match=r"conv2d: input of shape \(1, 3, 5, 6\).*weight of shape \(2, 2, 4, 3\)"):
@@ -325,8 +325,8 @@ def test_conv2d_same_padding_unbatched_and_errors():
 def test_conv1d():
     x, w, b = leaf(2, 3, 9, seed=1), leaf(4, 3, 3, seed=2), leaf(4, seed=3)
     out = F.conv1d(x, w, b, stride=2, padding=1, dilation=2)
-    expected = conv2d_ref(x.data[:, :, None], w.data[:, :, None], b.data, (1, 2), (0, 1), (1, 2), 1)[:, :, 0]
-    np.testing.assert_allclose(out.data, expected, rtol=1e-10)
+    expected = conv2d_ref(x.numpy()[:, :, None], w.numpy()[:, :, None], b.numpy(), (1, 2), (0, 1), (1, 2), 1)[:, :, 0]
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-10)
     assert gradcheck(lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1, dilation=2), [x, w, b])
 
 
@@ -361,7 +361,7 @@ POOL_CASES = [(2, None, 0, False), (3, 2, 1, False), (3, 2, 1, True), (2, 1, 1, 
 def test_max_pool2d(k, s, p, ceil_mode):
     x = leaf(2, 3, 7, 6)
     out = F.max_pool2d(x, k, s, p, ceil_mode=ceil_mode)
-    np.testing.assert_array_equal(out.data, pool_ref(x.data, k, s or k, p, "max", ceil_mode))
+    np.testing.assert_array_equal(out.numpy(), pool_ref(x.numpy(), k, s or k, p, "max", ceil_mode))
     assert gradcheck(lambda x: F.max_pool2d(x, k, s, p, ceil_mode=ceil_mode), [x])
 
 
@@ -370,22 +370,22 @@ def test_max_pool2d(k, s, p, ceil_mode):
 def test_avg_pool2d(k, s, p, ceil_mode, count_include_pad):
     x = leaf(2, 3, 7, 6)
     out = F.avg_pool2d(x, k, s, p, ceil_mode, count_include_pad)
-    np.testing.assert_allclose(out.data, pool_ref(x.data, k, s or k, p, "avg", ceil_mode, count_include_pad))
+    np.testing.assert_allclose(out.numpy(), pool_ref(x.numpy(), k, s or k, p, "avg", ceil_mode, count_include_pad))
     assert gradcheck(lambda x: F.avg_pool2d(x, k, s, p, ceil_mode, count_include_pad), [x])
 
 
 def test_pool_options():
     x = leaf(1, 2, 7, 7)
-    np.testing.assert_array_equal(F.max_pool2d(x, 2, 2, dilation=2).data, pool_ref(x.data, 2, 2, 0, "max", dilation=2))
+    np.testing.assert_array_equal(F.max_pool2d(x, 2, 2, dilation=2).numpy(), pool_ref(x.numpy(), 2, 2, 0, "max", dilation=2))
     assert gradcheck(lambda x: F.max_pool2d(x, 3, 2, 1, dilation=2), [x])
-    np.testing.assert_allclose(F.avg_pool2d(x, 2, divisor_override=3).data,
-                               x.data[:, :, :6, :6].reshape(1, 2, 3, 2, 3, 2).sum((3, 5)) / 3)
+    np.testing.assert_allclose(F.avg_pool2d(x, 2, divisor_override=3).numpy(),
+                               x.numpy()[:, :, :6, :6].reshape(1, 2, 3, 2, 3, 2).sum((3, 5)) / 3)
     values, indices = F.max_pool2d(x, 3, 2, 1, return_indices=True)
-    np.testing.assert_array_equal(np.take_along_axis(x.data.reshape(1, 2, -1), indices.data.reshape(1, 2, -1), 2),
-                                  values.data.reshape(1, 2, -1))
+    np.testing.assert_array_equal(np.take_along_axis(x.numpy().reshape(1, 2, -1), indices.numpy().reshape(1, 2, -1), 2),
+                                  values.numpy().reshape(1, 2, -1))
     ties = mg.zeros(1, 1, 2, 2, requires_grad=True)
     F.max_pool2d(ties, 2).sum().backward()  # the first maximum gets the gradient, as in torch
-    np.testing.assert_array_equal(ties.grad.ravel(), [1, 0, 0, 0])
+    np.testing.assert_array_equal(ties.grad.numpy().ravel(), [1, 0, 0, 0])
     with pytest.raises(ValueError, match="at most half the kernel"):
         F.max_pool2d(x, 2, padding=2)
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):

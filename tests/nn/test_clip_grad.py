@@ -3,15 +3,15 @@ import math
 import numpy as np
 import pytest
 
+from minigrad import Parameter
 from minigrad.nn.utils.clip_grad import clip_grad_norm_, clip_grad_value_
 
 
-class Param:
-    """Stand-in parameter: ``.data`` and ``.grad`` (an array or None)."""
-
-    def __init__(self, grad):
-        self.grad = grad
-        self.data = np.zeros_like(grad) if grad is not None else np.zeros(1)
+def Param(grad):
+    """A parameter whose gradient is ``grad`` (an array, or None)."""
+    p = Parameter(np.zeros_like(grad) if grad is not None else np.zeros(1))
+    p.grad = grad
+    return p
 
 
 def make_params(dtype=np.float64, seed=0):
@@ -21,21 +21,21 @@ def make_params(dtype=np.float64, seed=0):
 
 def test_clips_the_joint_two_norm_in_place():
     params = make_params()
-    grads = [p.grad for p in params]
+    grads = [p.grad.numpy() for p in params]
     before = [g.copy() for g in grads]
     expected = math.sqrt(sum(float(np.sum(g ** 2)) for g in before))
     total = clip_grad_norm_(params, max_norm=1.0)
     assert total == pytest.approx(expected, rel=1e-12)
     coef = 1.0 / (expected + 1e-6)
     for p, g, b in zip(params, grads, before):
-        assert p.grad is g  # updated in place
+        assert p.grad.numpy() is g  # updated in place
         np.testing.assert_allclose(g, b * coef, rtol=1e-12)
     assert math.sqrt(sum(float(np.sum(g ** 2)) for g in grads)) == pytest.approx(1.0, abs=1e-5)
 
 
 def test_no_change_below_max_norm_and_none_grads_skipped():
     params = make_params() + [Param(None)]
-    before = [p.grad.copy() for p in params[:-1]]
+    before = [p.grad.numpy().copy() for p in params[:-1]]
     total = clip_grad_norm_(iter(params), max_norm=1e6)  # any iterable, consumed once
     assert total > 0
     for p, b in zip(params, before):
@@ -51,10 +51,10 @@ def test_no_change_below_max_norm_and_none_grads_skipped():
 ])
 def test_other_norms(norm_type, reduce):
     params = make_params()
-    everything = np.concatenate([p.grad.ravel() for p in params])
+    everything = np.concatenate([p.grad.numpy().ravel() for p in params])
     total = clip_grad_norm_(params, max_norm=0.1, norm_type=norm_type)
     assert total == pytest.approx(reduce(everything), rel=1e-12)
-    clipped = np.concatenate([p.grad.ravel() for p in params])
+    clipped = np.concatenate([p.grad.numpy().ravel() for p in params])
     assert reduce(clipped) == pytest.approx(0.1, rel=1e-5)
 
 
@@ -79,10 +79,10 @@ def test_non_finite_norm():
         clip_grad_norm_(params, max_norm=1.0, error_if_nonfinite=True)
     np.testing.assert_array_equal(params[1].grad, [2.0])  # untouched when raising
     assert clip_grad_norm_(params, max_norm=1.0) == math.inf
-    assert np.isnan(params[0].grad[1]) and params[1].grad[0] == 0.0  # scaled by 0, as torch
+    assert np.isnan(params[0].grad.numpy()[1]) and params[1].grad.numpy()[0] == 0.0  # scaled by 0, as torch
     params = [Param(np.array([np.nan, 1.0]))]
     assert math.isnan(clip_grad_norm_(params, max_norm=1.0))
-    assert np.isnan(params[0].grad).all()
+    assert np.isnan(params[0].grad.numpy()).all()
 
 
 def test_clip_grad_value():
@@ -104,9 +104,9 @@ def test_clip_grad_value():
 def test_clip_grad_norm_matches_torch(dtype, rtol, norm_type, max_norm):
     torch = pytest.importorskip("torch")
     ours = make_params(dtype, seed=1)
-    theirs = [torch.nn.Parameter(torch.from_numpy(p.data.copy())) for p in ours]
+    theirs = [torch.nn.Parameter(torch.from_numpy(p.numpy().copy())) for p in ours]
     for t, p in zip(theirs, ours):
-        t.grad = torch.from_numpy(p.grad.copy())
+        t.grad = torch.from_numpy(p.grad.numpy().copy())
     total = clip_grad_norm_(ours, max_norm, norm_type=norm_type)
     expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type=norm_type)
     assert total == pytest.approx(expected.item(), rel=rtol)
@@ -117,9 +117,9 @@ def test_clip_grad_norm_matches_torch(dtype, rtol, norm_type, max_norm):
 def test_clip_grad_value_matches_torch():
     torch = pytest.importorskip("torch")
     ours = make_params(np.float32, seed=2)
-    theirs = [torch.nn.Parameter(torch.from_numpy(p.data.copy())) for p in ours]
+    theirs = [torch.nn.Parameter(torch.from_numpy(p.numpy().copy())) for p in ours]
     for t, p in zip(theirs, ours):
-        t.grad = torch.from_numpy(p.grad.copy())
+        t.grad = torch.from_numpy(p.grad.numpy().copy())
     clip_grad_value_(ours, 0.3)
     torch.nn.utils.clip_grad_value_(theirs, 0.3)
     for t, p in zip(theirs, ours):

@@ -66,7 +66,7 @@ def test_train_eval_and_zero_grad():
     out.sum().backward()
     assert model.hidden.weight.grad.shape == (8, 4)
     model.zero_grad(set_to_none=False)
-    assert not model.hidden.weight.grad.any()
+    assert not model.hidden.weight.grad.numpy().any()
     model.zero_grad()
     assert model.hidden.weight.grad is None
     assert model.calls == 1
@@ -78,9 +78,9 @@ def test_state_dict_round_trip_and_strict_errors():
     result = b.load_state_dict(a.state_dict())
     assert result.missing_keys == [] and result.unexpected_keys == []
     assert all((x == y).all() for x, y in zip(a.state_dict().values(), b.state_dict().values()))
-    weight = b.hidden.weight.data
+    weight = b.hidden.weight.numpy()
     b.load_state_dict(TwoLayer().state_dict())
-    assert b.hidden.weight.data is weight  # copied in place: optimizers keep their references
+    assert b.hidden.weight.numpy() is weight  # copied in place: optimizers keep their references
 
     sd = a.state_dict()
     sd["extra"] = np.zeros(1)
@@ -92,10 +92,10 @@ def test_state_dict_round_trip_and_strict_errors():
     assert result.missing_keys == ["out.weight"] and result.unexpected_keys == ["extra"]
     sd = a.state_dict()
     sd["hidden.weight"] = np.zeros((4, 8))
-    before = b.hidden.bias.data.copy()
+    before = b.hidden.bias.numpy().copy()
     with pytest.raises(RuntimeError, match=r"size mismatch for hidden.weight: copying a param with shape \(4, 8\)"):
         b.load_state_dict(sd)
-    assert (b.hidden.bias.data == before).all()  # nothing copied when any key fails
+    assert (b.hidden.bias.numpy() == before).all()  # nothing copied when any key fails
 
 
 def test_repr_prints_the_tree():
@@ -131,35 +131,35 @@ def test_default_initialisation_follows_torch_bounds():
     mg.manual_seed(0)
     linear = nn.Linear(400, 300)
     bound = 1 / math.sqrt(400)
-    assert np.abs(linear.weight.data).max() <= bound and np.abs(linear.weight.data).max() > 0.95 * bound
-    assert linear.weight.data.std() == pytest.approx(bound / math.sqrt(3), rel=0.02)
+    assert np.abs(linear.weight.numpy()).max() <= bound and np.abs(linear.weight.numpy()).max() > 0.95 * bound
+    assert linear.weight.numpy().std() == pytest.approx(bound / math.sqrt(3), rel=0.02)
     conv = nn.Conv2d(8, 16, 3)
-    assert np.abs(conv.weight.data).max() <= 1 / math.sqrt(8 * 9)
+    assert np.abs(conv.weight.numpy()).max() <= 1 / math.sqrt(8 * 9)
     lstm = nn.LSTM(10, 50)
-    assert all(np.abs(p.data).max() <= 1 / math.sqrt(50) for p in lstm.parameters())
-    assert nn.Embedding(1000, 20).weight.data.std() == pytest.approx(1.0, rel=0.05)
+    assert all(np.abs(p.numpy()).max() <= 1 / math.sqrt(50) for p in lstm.parameters())
+    assert nn.Embedding(1000, 20).weight.numpy().std() == pytest.approx(1.0, rel=0.05)
     norm = nn.BatchNorm2d(3)
-    assert (norm.weight.data == 1).all() and (norm.bias.data == 0).all()
+    assert (norm.weight.numpy() == 1).all() and (norm.bias.numpy() == 0).all()
 
 
 def test_init_functions_and_seeding():
     w = nn.Parameter(np.empty((256, 512), np.float32))
     nn.init.xavier_uniform_(w)
-    assert np.abs(w.data).max() <= math.sqrt(6 / (256 + 512))
+    assert np.abs(w.numpy()).max() <= math.sqrt(6 / (256 + 512))
     nn.init.xavier_normal_(w, gain=2.0)
-    assert w.data.std() == pytest.approx(2 * math.sqrt(2 / 768), rel=0.02)
+    assert w.numpy().std() == pytest.approx(2 * math.sqrt(2 / 768), rel=0.02)
     nn.init.kaiming_normal_(w, mode="fan_out", nonlinearity="relu")
-    assert w.data.std() == pytest.approx(math.sqrt(2 / 256), rel=0.02)
+    assert w.numpy().std() == pytest.approx(math.sqrt(2 / 256), rel=0.02)
     nn.init.kaiming_uniform_(w, nonlinearity="relu")
-    assert np.abs(w.data).max() <= math.sqrt(6 / 512)
+    assert np.abs(w.numpy()).max() <= math.sqrt(6 / 512)
     nn.init.zeros_(w)
-    assert not w.data.any()
+    assert not w.numpy().any()
     nn.init.ones_(w)
-    assert (w.data == 1).all()
+    assert (w.numpy() == 1).all()
     mg.manual_seed(7)
-    first = nn.Linear(5, 5).weight.data.copy()
+    first = nn.Linear(5, 5).weight.numpy().copy()
     mg.manual_seed(7)
-    assert (nn.Linear(5, 5).weight.data == first).all()
+    assert (nn.Linear(5, 5).weight.numpy() == first).all()
     with pytest.raises(ValueError, match="fewer than 2 dimensions"):
         nn.init.xavier_uniform_(nn.Parameter(np.zeros(3, np.float32)))
     with pytest.raises(ValueError, match="unsupported nonlinearity"):
@@ -183,51 +183,51 @@ def test_batchnorm_running_statistics_and_eval():
     norm = nn.BatchNorm1d(3, momentum=0.5)
     x = mg.tensor(np.arange(12, dtype=np.float32).reshape(4, 3))
     y = norm(x)
-    np.testing.assert_allclose(y.data.mean(0), 0, atol=1e-6)
+    np.testing.assert_allclose(y.numpy().mean(0), 0, atol=1e-6)
     np.testing.assert_allclose(norm.running_mean, 0.5 * np.array([4.5, 5.5, 6.5]), rtol=1e-6)
-    np.testing.assert_allclose(norm.running_var, 0.5 + 0.5 * x.data.var(0, ddof=1), rtol=1e-6)
+    np.testing.assert_allclose(norm.running_var, 0.5 + 0.5 * x.numpy().var(0, ddof=1), rtol=1e-6)
     assert norm.num_batches_tracked == 1
     norm.eval()
-    np.testing.assert_allclose(norm(x).data, (x.data - norm.running_mean) / np.sqrt(norm.running_var + 1e-5), rtol=1e-5)
+    np.testing.assert_allclose(norm(x).numpy(), (x.numpy() - norm.running_mean.numpy()) / np.sqrt(norm.running_var.numpy() + 1e-5), rtol=1e-5)
     assert norm.num_batches_tracked == 1
     with pytest.raises(ValueError, match=r"expected 4D input \(got 2D input\)"):
         nn.BatchNorm2d(3)(x)
     cumulative = nn.BatchNorm1d(3, momentum=None)
     cumulative(x)
     cumulative(x * 3)
-    np.testing.assert_allclose(cumulative.running_mean, (x.data.mean(0) + 3 * x.data.mean(0)) / 2, rtol=1e-6)
+    np.testing.assert_allclose(cumulative.running_mean, (x.numpy().mean(0) + 3 * x.numpy().mean(0)) / 2, rtol=1e-6)
 
 
 def test_layernorm_embedding_dropout():
     x = mg.randn(2, 5, 6)
     y = nn.LayerNorm(6)(x)
-    np.testing.assert_allclose(y.data.mean(-1), 0, atol=1e-5)
+    np.testing.assert_allclose(y.numpy().mean(-1), 0, atol=1e-5)
     emb = nn.Embedding(10, 4, padding_idx=0)
-    assert (emb.weight.data[0] == 0).all()
+    assert (emb.weight.numpy()[0] == 0).all()
     out = emb(mg.tensor(np.array([[0, 3], [3, 9]])))
     out.sum().backward()
     assert out.shape == (2, 2, 4) and (emb.weight.grad[0] == 0).all() and (emb.weight.grad[3] == 2).all()
     drop = nn.Dropout(0.5)
     ones = mg.ones(1000)
-    kept = drop(ones).data
+    kept = drop(ones).numpy()
     assert set(np.unique(kept)) <= {0.0, 2.0} and 400 < (kept > 0).sum() < 600
-    assert (drop.eval()(ones).data == 1).all()
+    assert (drop.eval()(ones).numpy() == 1).all()
     with pytest.raises(ValueError, match="between 0 and 1"):
         nn.Dropout(1.5)
 
 
 def test_activation_and_loss_modules():
     x = mg.tensor(np.array([[-1.0, 0.5, 2.0]]))
-    assert (nn.ReLU()(x).data == [[0, 0.5, 2]]).all()
-    np.testing.assert_allclose(nn.LeakyReLU(0.1)(x).data, [[-0.1, 0.5, 2]])
-    np.testing.assert_allclose(nn.Softmax(dim=-1)(x).data.sum(), 1.0)
-    np.testing.assert_allclose(np.exp(nn.LogSoftmax(dim=1)(x).data), nn.Softmax(dim=1)(x).data)
-    np.testing.assert_allclose(nn.Tanh()(x).data, np.tanh(x.data))
-    np.testing.assert_allclose(nn.Sigmoid()(x).data, 1 / (1 + np.exp(-x.data)))
+    assert (nn.ReLU()(x).numpy() == [[0, 0.5, 2]]).all()
+    np.testing.assert_allclose(nn.LeakyReLU(0.1)(x).numpy(), [[-0.1, 0.5, 2]])
+    np.testing.assert_allclose(nn.Softmax(dim=-1)(x).numpy().sum(), 1.0)
+    np.testing.assert_allclose(np.exp(nn.LogSoftmax(dim=1)(x).numpy()), nn.Softmax(dim=1)(x).numpy())
+    np.testing.assert_allclose(nn.Tanh()(x).numpy(), np.tanh(x.numpy()))
+    np.testing.assert_allclose(nn.Sigmoid()(x).numpy(), 1 / (1 + np.exp(-x.numpy())))
     assert nn.GELU()(x).shape == (1, 3)
     target = mg.tensor(np.array([2]))
     ce = nn.CrossEntropyLoss()(x, target).item()
-    assert ce == pytest.approx(-np.log(np.exp(2) / np.exp(x.data).sum()))
+    assert ce == pytest.approx(-np.log(np.exp(2) / np.exp(x.numpy()).sum()))
     assert nn.NLLLoss()(nn.LogSoftmax(dim=1)(x), target).item() == pytest.approx(ce)
     assert nn.MSELoss(reduction="sum")(x, mg.zeros(1, 3)).item() == pytest.approx(1 + 0.25 + 4)
     assert nn.L1Loss()(x, mg.zeros(1, 3)).item() == pytest.approx(3.5 / 3)
@@ -247,7 +247,7 @@ def test_recurrent_shapes_and_state(cls, batch_first):
     rnn.eval()
     out_a, state_a = rnn(x)
     out_b, _ = rnn(x, state_a)  # the final state goes back in as the initial state
-    assert not np.allclose(out_a.data, out_b.data)
+    assert not np.allclose(out_a.numpy(), out_b.numpy())
     single, _ = rnn(x[0] if batch_first else x[:, 0])  # unbatched: (T, input_size)
     assert single.shape == (7, 5)
     with pytest.raises(ValueError, match=r"expected input of shape \(T, B, 3\)"):
@@ -288,5 +288,5 @@ def test_training_a_small_network_through_the_optimizers():
         loss = loss_fn(model(mg.tensor(x)), mg.tensor(y))
         loss.backward()
         opt.step()
-    accuracy = (model(mg.tensor(x)).data.argmax(1) == y).mean()
+    accuracy = (model(mg.tensor(x)).numpy().argmax(1) == y).mean()
     assert loss.item() < 0.15 and accuracy > 0.95

@@ -31,7 +31,7 @@ def compare(ours, theirs, inputs, train=True, reduce=lambda out: out):
     sum(((o * w).sum() for o, w in zip(ours_out, weights)), mg.zeros((), dtype=np.float64)).backward()
     sum((t * torch.from_numpy(w)).sum() for t, w in zip(theirs_out, weights)).backward()
     for o, t in zip(ours_out, theirs_out):
-        np.testing.assert_allclose(o.data, t.detach().numpy(), rtol=RTOL, atol=ATOL)
+        np.testing.assert_allclose(o.numpy(), t.detach().numpy(), rtol=RTOL, atol=ATOL)
     for o, t in zip(ours_in, theirs_in):
         if t.grad is not None:
             np.testing.assert_allclose(o.grad, t.grad.numpy(), rtol=RTOL, atol=ATOL)
@@ -134,7 +134,7 @@ def test_default_initialisation_matches_torch_statistically():
     for name, args in [("Linear", (300, 200)), ("Conv2d", (16, 32, 3)), ("LSTM", (50, 80)), ("Embedding", (500, 30))]:
         ours, theirs = getattr(nn, name)(*args), getattr(torch.nn, name)(*args)
         for (key, value), (_, reference) in zip(ours.state_dict().items(), theirs.state_dict().items()):
-            reference = reference.numpy()
+            value, reference = value.numpy(), reference.numpy()
             assert value.shape == reference.shape and value.dtype == reference.dtype, key
             assert value.std() == pytest.approx(reference.std(), rel=0.1), key
             assert np.abs(value).max() <= np.abs(reference).max() * 1.2 + 1e-6, key

@@ -1,15 +1,18 @@
 """Shared test fixtures for the optimizer tests: every optimizer × option combination, and a
-tiny stand-in for a parameter (anything with .data and .grad)."""
+parameter over given arrays."""
 import itertools
 
 import numpy as np
 
+from minigrad import Parameter
 
-class Param:
-    """The optimizer contract: .data updated in place, .grad read (None skips the parameter)."""
 
-    def __init__(self, data, grad=None):
-        self.data, self.grad = data, grad
+def Param(data, grad=None):
+    """A Parameter over ``data`` itself (no copy; its array is updated in place) with gradient ``grad``
+    (None skips the parameter)."""
+    p = Parameter(data)
+    p.grad = grad
+    return p
 
 
 def _product(name, **choices):

@@ -280,21 +280,18 @@ def test_with_minigrad_optimizer_through_a_checkpoint(tmp_path):
     """OneCycleLR over minigrad's SGD; stop after 4 steps, resume from a checkpoint file: same run."""
     from minigrad.optim import SGD
 
-    class Param:
-        def __init__(self):
-            self.data = np.linspace(-1, 1, 5)
-            self.grad = None
+    from minigrad import Parameter
 
     def train(opt, scheduler, steps):
         for _ in range(steps):
             for group in opt.param_groups:
                 for p in group["params"]:
-                    p.grad = np.sin(p.data) + 0.1
+                    p.grad = np.sin(p.numpy()) + 0.1
             opt.step()
             scheduler.step()
 
     def make():
-        opt = SGD([Param()], lr=0.1, momentum=0.9, nesterov=True)
+        opt = SGD([Parameter(np.linspace(-1, 1, 5))], lr=0.1, momentum=0.9, nesterov=True)
         return opt, sched.OneCycleLR(opt, max_lr=0.5, total_steps=10)
 
     ref_opt, ref_sched = make()
@@ -302,7 +299,7 @@ def test_with_minigrad_optimizer_through_a_checkpoint(tmp_path):
 
     opt, scheduler = make()
     train(opt, scheduler, 4)
-    save({"params": [p.data for p in opt.param_groups[0]["params"]], "optimizer": opt.state_dict(),
+    save({"params": [p.numpy() for p in opt.param_groups[0]["params"]], "optimizer": opt.state_dict(),
           "scheduler": scheduler.state_dict()}, tmp_path / "ckpt")
     opt, scheduler = make()
     state = load(tmp_path / "ckpt")
@@ -312,4 +309,4 @@ def test_with_minigrad_optimizer_through_a_checkpoint(tmp_path):
     train(opt, scheduler, 6)
     assert scheduler.get_last_lr() == ref_sched.get_last_lr()
     assert opt.param_groups[0]["momentum"] == ref_opt.param_groups[0]["momentum"]
-    np.testing.assert_array_equal(opt.param_groups[0]["params"][0].data, ref_opt.param_groups[0]["params"][0].data)
+    np.testing.assert_array_equal(opt.param_groups[0]["params"][0].numpy(), ref_opt.param_groups[0]["params"][0].numpy())

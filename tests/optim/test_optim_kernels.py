@@ -25,7 +25,7 @@ def trajectories(name, options, dtype, steps=12, **extra):
     for backend in ("cpp", "numpy"):
         params = make_params(dtype)
         train(getattr(optim, name), options, params, steps, backend=backend, **extra)
-        finals.append([p.data for p in params])
+        finals.append([p.numpy() for p in params])
     return finals
 
 
@@ -41,7 +41,7 @@ def run_case(case, dtype=np.float32, steps=3):
     name, options = case
     params = make_params(dtype)
     train(getattr(optim, name), options, params, steps)
-    return np.concatenate([p.data for p in params])
+    return np.concatenate([p.numpy() for p in params])
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_thread_policy_and_count_may_change_between_any_two_steps(restore_thread
             for p in params:
                 p.grad = rng.standard_normal(p.data.shape).astype(np.float32)
             opt.step()
-        results.append(np.concatenate([p.data for p in params] + [opt.state[p]["max_exp_avg_sq"] for p in params]))
+        results.append(np.concatenate([p.numpy() for p in params] + [opt.state[p]["max_exp_avg_sq"] for p in params]))
     assert results[0].tobytes() == results[1].tobytes()
 
 
@@ -90,7 +90,7 @@ def test_python_threads_share_the_kernels_and_their_thread_policy(restore_thread
     def train_adam(seed, out):
         params = make_params(np.float64, [40_000, 90_001], seed=seed)
         train(optim.Adam, dict(lr=0.01, weight_decay=0.1), params, 25, seed=seed)
-        out[seed] = np.concatenate([p.data for p in params])
+        out[seed] = np.concatenate([p.numpy() for p in params])
 
     minigrad.set_num_threads(1)
     serial = {}
@@ -141,14 +141,14 @@ def test_every_simd_path_handles_overflowing_squares_alike(restore_threads_and_s
         for scale in (1, 1, -1):
             p.grad = grads * np.float32(scale)
             opt.step()
-        results[level] = p.data
+        results[level] = p.numpy()
     twin = Param(np.ones_like(grads))
     opt = optim.RMSprop([twin], lr=0.01, centered=True, backend="numpy")
     for scale in (1, 1, -1):
         twin.grad = grads * np.float32(scale)
         opt.step()
     for level, result in results.items():
-        assert result.tobytes() == twin.data.tobytes(), level
+        assert result.tobytes() == twin.numpy().tobytes(), level
 
 
 def test_simd_is_chosen_by_environment_variable(tmp_path):
@@ -357,7 +357,7 @@ def test_many_small_tensors_of_mixed_sizes_split_across_threads(restore_threads_
         minigrad.set_num_threads(threads)
         params = make_params(np.float32, sizes)
         train(optim.RMSprop, dict(centered=True, momentum=0.5), params, 3)
-        results.append(np.concatenate([p.data for p in params]))
+        results.append(np.concatenate([p.numpy() for p in params]))
     twin = make_params(np.float32, sizes)
     train(optim.RMSprop, dict(centered=True, momentum=0.5), twin, 3, backend="numpy")
-    assert results[0].tobytes() == results[1].tobytes() == np.concatenate([p.data for p in twin]).tobytes()
+    assert results[0].tobytes() == results[1].tobytes() == np.concatenate([p.numpy() for p in twin]).tobytes()

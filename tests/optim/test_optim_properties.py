@@ -48,14 +48,14 @@ def test_cpp_and_numpy_agree_and_grads_stay_untouched(case, shapes, dtype, seed)
     tolerance = 1e-5 if dtype == np.float32 else 1e-12
     for a, b in zip(*results):
         assert a.data.shape == b.data.shape and a.data.dtype == dtype
-        np.testing.assert_allclose(a.data, b.data, rtol=tolerance, atol=tolerance, equal_nan=True)
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=tolerance, atol=tolerance, equal_nan=True)
 
 
 # ---- a rejected step changes nothing, in any group ------------------------------------------------
 
 def _spoil_param_dtype(opt, p, rng):
-    p.data = p.data.astype(np.float64 if p.data.dtype == np.float32 else np.float32)
-    p.grad = p.grad.astype(p.data.dtype)
+    p.data = p.numpy().astype(np.float64 if p.data.dtype == np.float32 else np.float32)
+    p.grad = p.grad.numpy().astype(p.data.dtype)
 
 
 def _spoil_state_dtype(opt, p, rng):
@@ -74,11 +74,13 @@ def _spoil_state_layout(opt, p, rng):
 
 def _spoil_state_shape(opt, p, rng):
     name = rng.choice(sorted(k for k in opt.state[p] if k != "step"))
-    opt.state[p][name] = np.zeros(p.data.size + 1, p.data.dtype)
+    opt.state[p][name] = np.zeros(p.numpy().size + 1, p.data.dtype)
 
 
 def _spoil_grad(opt, p, rng):
-    p.grad = np.zeros(p.data.size + 2, p.data.dtype)
+    if p.grad is None:
+        p.grad = np.zeros_like(p.numpy())
+    p.grad.data = np.zeros(p.numpy().size + 2, p.dtype)  # the grad setter refuses this; the array can change
 
 
 SPOILERS = [_spoil_param_dtype, _spoil_state_dtype, _spoil_state_read_only, _spoil_state_layout, _spoil_state_shape,
@@ -89,7 +91,7 @@ def _snapshot(opt, params):
     """Every byte a step may change: parameters, state arrays and numbers, and which state exists."""
     state = {i: {k: (v.dtype.str, v.shape, v.tobytes()) if isinstance(v, np.ndarray) else v
                  for k, v in opt.state[p].items()} for i, p in enumerate(params) if p in opt.state}
-    return [(p.data.dtype.str, p.data.tobytes()) for p in params], state
+    return [(p.data.dtype.str, p.numpy().tobytes()) for p in params], state
 
 
 @settings(max_examples=200, deadline=None)
@@ -118,7 +120,7 @@ def test_a_rejected_step_changes_nothing(case, sizes, backend, spoiler, seed, fr
     if not any(k != "step" for k in opt.state[victim]) and spoiler is not _spoil_param_dtype:
         spoiler = _spoil_grad  # SGD without momentum keeps no state to spoil
     if victim.grad is None:
-        victim.grad = np.zeros_like(victim.data)
+        victim.grad = np.zeros_like(victim.numpy())
     spoiler(opt, victim, rng)
     before = _snapshot(opt, params)
     try:

@@ -20,18 +20,18 @@ TOLERANCE = {np.float64: 1e-12, np.float32: 1e-4}
 def test_same_trajectory_as_torch(case, dtype, backend):
     name, options = case
     params = make_params(dtype)
-    twins = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
+    twins = [torch.tensor(p.numpy().copy(), requires_grad=True) for p in params]
     ours = getattr(optim, name)(params, **options, backend=backend)
     theirs = getattr(torch.optim, name)(twins, **options, foreach=False)
     rng = np.random.default_rng(1)
     for _ in range(10):
         for p, t in zip(params, twins):
             p.grad = rng.standard_normal(p.data.shape).astype(dtype)
-            t.grad = torch.from_numpy(p.grad.copy())
+            t.grad = torch.from_numpy(p.grad.numpy().copy())
         ours.step()
         theirs.step()
     for p, t in zip(params, twins):
-        np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
+        np.testing.assert_allclose(p.numpy(), t.detach().numpy(), rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
     for p, t in zip(params, twins):
         for key, value in theirs.state[t].items():
             expected = value.numpy() if key != "step" else float(value)
@@ -49,11 +49,11 @@ def test_centered_rmsprop_with_overflowing_squares_as_torch(backend, momentum):
     theirs = torch.optim.RMSprop([t], lr=0.01, centered=True, momentum=momentum, foreach=False)
     for step in range(4):
         p.grad = grads * np.float32((-1) ** step)
-        t.grad = torch.from_numpy(p.grad.copy())
+        t.grad = torch.from_numpy(p.grad.numpy().copy())
         ours.step()
         theirs.step()
-    np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-6)
-    assert np.all(np.isfinite(p.data))
+    np.testing.assert_allclose(p.numpy(), t.detach().numpy(), rtol=1e-6)
+    assert np.all(np.isfinite(p.numpy()))
 
 
 @pytest.mark.parametrize("name", ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW"])
@@ -77,7 +77,7 @@ def test_same_validation_messages_as_torch(name, options):
 
 def test_loads_a_torch_state_dict():
     params = make_params(np.float64, [4, 3])
-    twins = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
+    twins = [torch.tensor(p.numpy().copy(), requires_grad=True) for p in params]
     theirs = torch.optim.Adam(twins, lr=0.01, amsgrad=True, foreach=False)
     rng = np.random.default_rng(0)
     grads = [[rng.standard_normal(p.data.shape) for p in params] for _ in range(6)]
@@ -98,4 +98,4 @@ def test_loads_a_torch_state_dict():
         ours.step()
         theirs.step()
     for p, t in zip(params, twins):
-        np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(p.numpy(), t.detach().numpy(), rtol=1e-12)

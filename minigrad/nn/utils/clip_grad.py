@@ -1,4 +1,4 @@
-"""Gradient clipping, in place, on any objects with a ``.grad`` ndarray (or None, skipped).
+"""Gradient clipping, in place, of tensors' ``.grad`` (None is skipped).
 
 Same semantics as ``torch.nn.utils.clip_grad_norm_`` / ``clip_grad_value_``, at torch's path
 (``torch/nn/utils/clip_grad.py``); ``minigrad.nn.utils`` re-exports both.
@@ -10,18 +10,20 @@ from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
+from ...tensor import Tensor
+
 if TYPE_CHECKING:
-    from ..._typing import Array, HasGrad
+    from ..._typing import Array
 
 
-def _grads(parameters: HasGrad | Iterable[HasGrad]) -> list[Array]:
-    """The non-None grads of one parameter or an iterable of them."""
-    if hasattr(parameters, "grad"):
+def _grads(parameters: Tensor | Iterable[Tensor]) -> list[Array]:
+    """The arrays of the non-None grads of one tensor or an iterable of them."""
+    if isinstance(parameters, Tensor):
         parameters = [parameters]
-    return [p.grad for p in parameters if p.grad is not None]
+    return [g._data for p in parameters if (g := p.grad) is not None]
 
 
-def clip_grad_norm_(parameters: HasGrad | Iterable[HasGrad], max_norm: float, norm_type: float = 2.0,
+def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0,
                     error_if_nonfinite: bool = False, foreach: bool | None = None) -> float:
     """Scale all grads together so that their joint ``norm_type``-norm is at most ``max_norm``.
 
@@ -48,7 +50,7 @@ def clip_grad_norm_(parameters: HasGrad | Iterable[HasGrad], max_norm: float, no
     return total
 
 
-def clip_grad_value_(parameters: HasGrad | Iterable[HasGrad], clip_value: float) -> None:
+def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
     """Clamp every grad element into ``[-clip_value, clip_value]`` (nan stays nan)."""
     clip_value = float(clip_value)
     for g in _grads(parameters):

@@ -1,0 +1,114 @@
+"""Elementwise ops: each a function of its input tensor(s) (``minigrad.exp(x)``, as torch's), which
+the Tensor method of the same name calls (``x.exp()``). Forward and backward side by side."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..tensor import Tensor, _node, _operand, _shape_error, _unwrap
+
+if TYPE_CHECKING:
+    from .._typing import Array, Operand, TensorLike
+
+
+def exp(input: Tensor) -> Tensor:
+    out = np.exp(input._data)
+    return _node(out, (input,), lambda g: (g * out,), "exp")
+
+
+def log(input: Tensor) -> Tensor:
+    x = input._data
+    return _node(np.log(x), (input,), lambda g: (g / x,), "log")
+
+
+def sin(input: Tensor) -> Tensor:
+    x = input._data
+    return _node(np.sin(x), (input,), lambda g: (g * np.cos(x),), "sin")
+
+
+def cos(input: Tensor) -> Tensor:
+    x = input._data
+    return _node(np.cos(x), (input,), lambda g: (-g * np.sin(x),), "cos")
+
+
+def sqrt(input: Tensor) -> Tensor:
+    return input ** 0.5
+
+
+def abs(input: Tensor) -> Tensor:
+    x = input._data
+    return _node(np.abs(x), (input,), lambda g: (g * np.sign(x),), "abs")
+
+
+def tanh(input: Tensor) -> Tensor:
+    out = np.tanh(input._data)
+    return _node(out, (input,), lambda g: (g * (1 - out * out),), "tanh")
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    x = input._data
+    e = np.exp(-np.abs(x))  # stable on both sides: 1/(1+e^-x) for x >= 0, e^x/(1+e^x) below
+    out = np.where(x >= 0, 1, e) / (1 + e)
+    return _node(out, (input,), lambda g: (g * out * (1 - out),), "sigmoid")
+
+
+def relu(input: Tensor) -> Tensor:
+    out = np.maximum(input._data, 0)
+    return _node(out, (input,), lambda g: (g * (out > 0),), "relu")
+
+
+def clamp(input: Tensor, min: Operand | None = None, max: Operand | None = None) -> Tensor:
+    """``minimum(maximum(x, min), max)`` (``max`` wins where min > max). Tensor bounds broadcast and get the
+    gradient where they are the result, by torch's rules: x keeps it at ties; at x < min == max no one does."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    x, lo, hi = input._data, _unwrap(min), _unwrap(max)
+
+    def backward(g: Array) -> list[Array]:
+        inside = (x >= (-np.inf if lo is None else lo)) & (x <= (np.inf if hi is None else hi))
+        to_min = (x < lo) & (True if hi is None else lo < hi) if isinstance(min, Tensor) else None
+        to_max = (x > hi) | (False if lo is None else hi < lo) if isinstance(max, Tensor) else None
+        return [np.where(mask, g, 0) for mask in (inside, to_min, to_max) if mask is not None]
+    return _node(np.clip(x, lo, hi), (input, *(b for b in (min, max) if isinstance(b, Tensor))), backward, "clamp")
+
+
+def clamp_min(input: Tensor, min: Operand) -> Tensor: return input.clamp(min=min)
+
+
+def clamp_max(input: Tensor, max: Operand) -> Tensor: return input.clamp(max=max)
+
+
+def maximum(input: Tensor, other: Operand) -> Tensor:
+    return _pairwise_max_min(input, other, np.maximum, np.greater)
+
+
+def minimum(input: Tensor, other: Operand) -> Tensor:
+    return _pairwise_max_min(input, other, np.minimum, np.less)
+
+
+def where(condition: TensorLike, input: Operand, other: Operand) -> Tensor:
+    """``input`` where ``condition`` holds, else ``other`` (tensors or numbers; broadcasting)."""
+    like = input if isinstance(input, Tensor) else other
+    x, y = (t if isinstance(t, Tensor) else Tensor(np.asarray(_operand(t, like), like.dtype)) for t in (input, other))
+    c = np.asarray(_unwrap(condition), dtype=bool)
+    try:
+        out = np.where(c, x._data, y._data)
+    except ValueError:
+        raise ValueError(f"where: shapes {c.shape}, {x.shape} and {y.shape} do not broadcast") from None
+    return _node(out, (x, y), lambda g: (np.where(c, g, 0), np.where(c, 0, g)), "where")
+
+
+def _pairwise_max_min(input: Tensor, other: Operand, choose: np.ufunc, wins: np.ufunc) -> Tensor:
+    """maximum / minimum: the gradient goes to the chosen operand, split equally on ties."""
+    other = other if isinstance(other, Tensor) else Tensor(np.asarray(_operand(other, input)))
+    a, b = input._data, other._data
+    try:
+        out = choose(a, b)
+    except ValueError:
+        raise _shape_error(choose.__name__, input, other) from None
+
+    def backward(g: Array) -> tuple[Array, Array]:
+        share = np.where(a == b, 0.5, wins(a, b)).astype(g.dtype)
+        return g * share, g * (1 - share)
+    return _node(out, (input, other), backward, choose.__name__)
