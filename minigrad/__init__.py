@@ -3,28 +3,68 @@
 Reverse-mode autodiff over NumPy; optimizer updates in C++/OpenMP kernels (``minigrad._C``)
 with NumPy twins (``minigrad.optim.kernels_numpy``).
 """
+import builtins
 import os
+import sys
+
+import numpy as _numpy
 
 from ._C import build_info, get_num_threads, get_thread_policy, set_num_threads, set_simd, set_thread_policy
 from . import optim
-from .tensor import (Parameter, Tensor, default_generator, float16, float32, float64, int8, int16, int32, int64,
-                     manual_seed, uint8)
-from .ops.elementwise import maximum, minimum, where
-from .ops.movement import cat, stack
-from .creation import (arange, empty, empty_like, eye, full, full_like, ones, ones_like, rand, rand_like, randint,
-                       randn, randn_like, tensor, zeros, zeros_like)
-from .autograd import enable_grad, is_grad_enabled, no_grad
+from .device import device
+from .random import Generator, default_generator, manual_seed
+from .tensor import Parameter, Tensor, float16, float32, float64, int8, int16, int32, int64, uint8
+from .ops.elementwise import (abs, allclose, clamp, clamp_max, clamp_min, cos, equal, exp, isclose, isfinite, isinf,
+                              isnan, log, logical_and, logical_not, logical_or, logical_xor, masked_fill, maximum,
+                              minimum, relu, sigmoid, sin, sqrt, tanh, where)
+from .ops.linalg import bmm, einsum, matmul, mm
+from .ops.movement import (cat, chunk, expand, flatten, gather, permute, repeat, reshape, split, squeeze, stack, t,
+                           transpose, unsqueeze)
+from .ops.reduce import (all, amax, amin, any, argmax, argmin, argsort, logsumexp, max, mean, min, norm, sort, std,
+                         sum, topk, var)
+from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, logspace, ones,
+                       ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros, zeros_like)
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import gradcheck  # through the alias module, so that minigrad.gradcheck stays this function
-from . import autograd, functional
+from . import autograd, cuda, functional
 from . import data, nn
 from .checkpoint import load, save
+from .functional import log_softmax, softmax
+
+# torch's module paths: one module under both names (not a copy)
+sys.modules[__name__ + ".nn.functional"] = functional
+sys.modules[__name__ + ".utils.data"] = data
+from . import utils  # noqa: E402
+utils.data = data  # type: ignore[attr-defined]
+
+# torch's dtype names (they shadow Python's bool, int and float inside this module only) and aliases
+float, double, half, long, int, short, bool = float32, float64, float16, int64, int32, int16, _numpy.bool_
+clip, concat, concatenate, swapaxes = clamp, cat, cat, transpose
+
+
+def is_tensor(obj: object) -> builtins.bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> builtins.int:
+    return input.numel()
 
 __all__ = ["build_info", "get_num_threads", "get_thread_policy", "set_num_threads", "set_simd", "set_thread_policy",
-           "Parameter", "Tensor", "cat", "default_generator", "float16", "float32", "float64", "int8", "int16", "int32",
-           "int64", "manual_seed", "maximum", "minimum", "stack", "uint8", "where", "arange", "empty", "empty_like",
-           "eye", "full", "full_like", "ones", "ones_like", "rand", "rand_like", "randint", "randn", "randn_like",
-           "tensor", "zeros", "zeros_like", "enable_grad", "is_grad_enabled", "no_grad", "gradcheck", "load", "save",
-           "optim", "autograd", "functional", "data", "nn"]
+           "device", "Generator", "Parameter", "Tensor", "default_generator", "manual_seed",
+           "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
+           "float", "double", "half", "long", "int", "short", "bool",
+           "abs", "allclose", "equal", "isclose", "bmm", "einsum", "matmul", "mm", "is_tensor", "numel", "clamp",
+           "clamp_max", "clamp_min", "clip", "cos", "exp", "isfinite", "isinf", "isnan", "log",
+           "logical_and", "logical_not", "logical_or", "logical_xor", "masked_fill", "maximum", "minimum", "relu",
+           "sigmoid", "sin", "sqrt", "tanh", "where",
+           "cat", "concat", "concatenate", "chunk", "expand", "flatten", "gather", "permute", "repeat", "reshape",
+           "split", "squeeze", "stack", "swapaxes", "t", "transpose", "unsqueeze",
+           "all", "amax", "amin", "any", "argmax", "argmin", "argsort", "logsumexp", "max", "mean", "min", "norm",
+           "sort", "std", "sum", "topk", "var", "softmax", "log_softmax",
+           "arange", "as_tensor", "empty", "empty_like", "eye", "from_numpy", "full", "full_like", "linspace",
+           "logspace", "ones", "ones_like", "rand", "rand_like", "randint", "randn", "randn_like", "tensor", "zeros",
+           "zeros_like", "enable_grad", "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled",
+           "gradcheck", "load", "save", "optim", "autograd", "cuda", "functional", "data", "nn", "utils"]
 
 __version__ = build_info()["version"]
 

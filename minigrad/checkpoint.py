@@ -1,32 +1,39 @@
-"""Checkpoints: ``save(obj, path)`` and ``load(path)`` without pickle.
+"""Checkpoints: ``save(obj, f)`` and ``load(f)``, torch's ``torch.save``/``torch.load`` without pickle.
 
-``obj`` is a tree of dicts, lists and tuples whose leaves are Python ``None``/``bool``/``int``/
+``f`` is a path or a binary file object (``save`` calls its ``write``, ``load`` reads all its ``read``
+gives). ``obj`` is a tree of dicts, lists and tuples whose leaves are Python ``None``/``bool``/``int``/
 ``float``/``str``, NumPy arrays and scalars of bool, (u)int8-64 or float16/32/64, and minigrad
-Tensors, saved as their arrays. Dict keys may be ``None``, bool,
+Tensors and Parameters. Dict keys may be ``None``, bool,
 int, float, str, NumPy scalars, or tuples of these (optimizer state dicts key parameters by int).
 What loads is what was saved: int and str keys, tuples and lists, bools and ints, and floats bit for
-bit (inf and nan with its sign and payload); but arrays come back as writeable, C-contiguous,
-little-endian ndarrays, and subclasses (Tensor, IntEnum, OrderedDict, namedtuple) as their base.
-``save`` refuses anything else with a ``TypeError`` naming its path (sets, bytes, masked arrays,
-object, complex, structured or float128 arrays, a Tensor as a dict key) before writing anything.
+bit (inf and nan with its sign and payload); a Tensor as a Tensor and a Parameter as a Parameter, with
+their ``requires_grad`` (a tensor made by an op loads as a leaf holding its values, as in torch). But
+arrays (a tensor's too) come back as writeable, C-contiguous, little-endian copies, none shared with
+another, and other subclasses (of Tensor, IntEnum, OrderedDict, namedtuple) as their base.
+``save`` refuses anything else with a ``TypeError`` naming its path (a Module: save its ``state_dict()``;
+sets, bytes, masked arrays, object, complex, structured or float128 arrays, a Tensor as a dict key)
+before writing anything.
 
 Format v2: a safetensors file whose tensors are the arrays, named by their dotted path in the tree
 (``"state.0.exp_avg"``, with ``#N`` appended where that name is taken), and whose metadata holds
-``format``, the tree as JSON in which every type is explicit and arrays are referred to by name, and
+``format``, the tree as JSON in which every type is explicit and arrays are referred to by name
+(``{"array": name}``, ``{"tensor": name, "requires_grad": false}``, ``{"parameter": ...}``), and
 ``sha256``: the SHA-256 of the whole file with that field's 64 hex digits read as zeros. ``load``
 checks it first, so a damaged byte anywhere raises ``ValueError``. v1 files still load, with v1's
 weaker guarantee: their CRC-32 covers only the arrays' bytes. Loading parses JSON and copies bytes:
 it never runs code.
 
-Writes are atomic: the bytes go to a locked temporary file beside the target (the file a symlink
-points to), which keeps the old file's permission bits, is flushed and fsynced, and then replaces
-the target in one ``os.replace``, so a crash leaves the old file whole. The next save of that target
-deletes the temporaries that saves which died left behind (``flock`` tells them from live ones; on
-Windows, where a file open in another process cannot be deleted, the failed deletion does).
+Writes to a path are atomic: the bytes go to a locked temporary file beside the target (the file a
+symlink points to), which keeps the old file's permission bits, is flushed and fsynced, and then
+replaces the target in one ``os.replace``, so a crash leaves the old file whole. The next save of that
+target deletes the temporaries that saves which died left behind (``flock`` tells them from live ones;
+on Windows, where a file open in another process cannot be deleted, the failed deletion does). A file
+object gets no such guarantee: ``save`` writes to it and leaves flushing and closing to its owner.
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
@@ -35,13 +42,14 @@ import secrets
 import stat
 import struct
 import zlib
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import safetensors
 import safetensors.numpy
 
-from .tensor import Tensor
+from .nn.module import Module
+from .tensor import Parameter, Tensor
 
 if TYPE_CHECKING:
     from _typeshed import StrOrBytesPath
@@ -60,13 +68,17 @@ _ZEROS = b"0" * 64
 _MAX_HEADER = 100_000_000  # bytes: safetensors refuses larger headers, at save as at load
 
 
-def save(obj: object, path: StrOrBytesPath) -> None:
-    """Write ``obj`` (see the module docstring) to ``path``, or to the file it links to, atomically.
+def save(obj: object, f: StrOrBytesPath | IO[bytes]) -> None:
+    """Write ``obj`` (see the module docstring) to ``f``: a path, written atomically (to the file it links
+    to), or a binary file object, written at its position with ``write`` (not atomic).
 
     Raises ``TypeError`` naming the place in ``obj`` of anything that could not come back, and
     ``ValueError`` for an ``obj`` that contains itself or is too large for a header, before writing.
     """
-    tensors = {}
+    is_path = isinstance(f, (str, bytes, os.PathLike))
+    if not is_path and (isinstance(f, io.TextIOBase) or not callable(getattr(f, "write", None))):
+        raise TypeError(f"save: f must be a path or a file object opened for binary writing, got {type(f).__name__}")
+    tensors: dict[str, np.ndarray] = {}
     try:
         tree = json.dumps(_encode(obj, (), tensors), allow_nan=False, separators=(",", ":"))
     except RecursionError:
@@ -81,17 +93,46 @@ def save(obj: object, path: StrOrBytesPath) -> None:
                          "hold bulk data in arrays, not in lists or strings")
     start = _digest_start(data)
     view = memoryview(data)
-    _atomic_write(os.path.realpath(os.fsdecode(path)), (view[:start], _sha256(data, start), view[start + 64:]))
+    chunks = (view[:start], _sha256(data, start), view[start + 64:])
+    if is_path:
+        _atomic_write(os.path.realpath(os.fsdecode(f)), chunks)
+    else:
+        for chunk in chunks:
+            f.write(chunk)
 
 
-def load(path: StrOrBytesPath) -> Any:
-    """Read a checkpoint written by ``save``: arrays come back as writeable, C-contiguous copies.
+def load(f: StrOrBytesPath | IO[bytes], map_location: Any = None, *, weights_only: bool | None = True,
+         mmap: bool | None = None) -> Any:
+    """Read a checkpoint written by ``save`` from a path or a binary file object (all that its ``read``
+    gives): arrays and tensors come back as writeable, C-contiguous copies.
 
-    Raises ``ValueError`` naming ``path`` for anything that is not an intact minigrad checkpoint.
+    The keywords are torch's. ``map_location`` may be None, ``"cpu"`` (or anything whose ``str`` is
+    ``"cpu"``, such as a device object), a dict whose values are ``"cpu"``, or a callable (not called:
+    everything loads on the CPU); naming another device is a ``ValueError``. ``weights_only`` is always
+    true in effect, since ``load`` never unpickles: ``weights_only=False`` is accepted and changes
+    nothing. ``mmap`` needs a path, as in torch, and changes nothing either: the file is read whole, to
+    check its hash before anything is decoded.
+
+    Raises ``ValueError`` naming ``f`` for anything that is not an intact minigrad checkpoint.
     """
-    path = os.fspath(path)
-    with open(path, "rb") as f:
+    _check_map_location(map_location)
+    for name, flag in (("weights_only", weights_only), ("mmap", mmap)):
+        if not (flag is None or isinstance(flag, bool)):
+            raise TypeError(f"load: {name} must be a bool or None, got {type(flag).__name__}")
+    is_path = isinstance(f, (str, bytes, os.PathLike))
+    if not is_path and (isinstance(f, io.TextIOBase) or not callable(getattr(f, "read", None))):
+        raise TypeError(f"load: f must be a path or a file object opened for binary reading, got {type(f).__name__}")
+    if mmap and not is_path:
+        raise ValueError("load: f must be a file path in order to use the mmap argument")
+    if is_path:
+        name = os.fspath(f)
+        with open(name, "rb") as file:
+            data = file.read()
+    else:
+        name = getattr(f, "name", None) or repr(f)
         data = f.read()
+        if not isinstance(data, bytes):
+            raise TypeError(f"load: f.read() must return bytes, got {type(data).__name__}")
     try:
         metadata = _header(data).get("__metadata__")
         version = metadata.get("format") if isinstance(metadata, dict) else None
@@ -106,7 +147,18 @@ def load(path: StrOrBytesPath) -> Any:
             raise ValueError("checksum mismatch: the arrays' bytes are corrupted")
         return _decode(json.loads(metadata["tree"]), arrays)
     except (ValueError, TypeError, KeyError, IndexError, RecursionError, safetensors.SafetensorError) as err:
-        raise ValueError(f"{path} is not a readable minigrad checkpoint: {err}") from err
+        raise ValueError(f"{name} is not a readable minigrad checkpoint: {err}") from err
+
+
+def _check_map_location(map_location):
+    """Refuse a ``map_location`` that names a device other than the CPU."""
+    if map_location is None or callable(map_location):
+        return
+    items = map_location.items() if isinstance(map_location, dict) else [(None, map_location)]
+    for key, device in items:
+        if str(device) != "cpu":
+            where = "map_location" if key is None else f"map_location[{key!r}]"
+            raise ValueError(f"load: {where} is {device!r}, but minigrad runs on the CPU only: use None or 'cpu'")
 
 
 def _header(data):
@@ -168,9 +220,14 @@ def _encode(obj, path, tensors):
             _check_key(key, path)
         return {"dict": [[_encode(k, path + ("key",), tensors), _encode(v, path + (k,), tensors)]
                          for k, v in obj.items()]}
-    array = obj._data if isinstance(obj, Tensor) else obj
-    if isinstance(array, np.ndarray):
-        return {"array": _add_array(array, path, tensors)}
+    if isinstance(obj, Tensor):  # a non-leaf by its values: it loads as a leaf, as in torch
+        kind = "parameter" if isinstance(obj, Parameter) else "tensor"
+        return {kind: _add_array(obj._data, path, tensors), "requires_grad": obj.requires_grad}
+    if isinstance(obj, np.ndarray):
+        return {"array": _add_array(obj, path, tensors)}
+    if isinstance(obj, Module):
+        raise TypeError(f"save: cannot save a Module ({type(obj).__name__}) at {_dotted(path)!r}: minigrad never "
+                        "pickles; save its state_dict() instead, and restore it with load_state_dict()")
     raise TypeError(f"save: cannot save {type(obj).__name__} at {_dotted(path)!r}: a checkpoint holds arrays, "
                     "numbers, str, None, and dicts/lists/tuples of them")
 
@@ -210,7 +267,15 @@ def _decode(node, arrays):
         return node
     if isinstance(node, list):
         return [_decode(x, arrays) for x in node]
-    if not (isinstance(node, dict) and len(node) == 1):
+    if not isinstance(node, dict):
+        raise ValueError(f"unexpected node {node!r:.80}")
+    if node.keys() in ({"tensor", "requires_grad"}, {"parameter", "requires_grad"}):
+        requires_grad = node["requires_grad"]
+        if not isinstance(requires_grad, bool):
+            raise ValueError(f"unexpected node {node!r:.80}")
+        kind, cls = ("parameter", Parameter) if "parameter" in node else ("tensor", Tensor)
+        return cls(_array(node[kind], arrays), requires_grad=requires_grad)
+    if len(node) != 1:
         raise ValueError(f"unexpected node {node!r:.80}")
     (tag, value), = node.items()
     if tag == "tuple" and isinstance(value, list):
@@ -223,12 +288,17 @@ def _decode(node, arrays):
         return struct.unpack(">d", bytes.fromhex(value))[0]
     if tag == "float" and value in ("inf", "-inf", "nan"):  # as v1 wrote them
         return float(value)
-    if tag in ("array", "scalar") and isinstance(value, str):
-        if value not in arrays:
-            raise ValueError(f"the tree refers to a tensor {value!r} that the file does not hold")
-        array = np.require(arrays[value], requirements="CWA")
+    if tag in ("array", "scalar"):
+        array = _array(value, arrays)
         return array[()] if tag == "scalar" else array
     raise ValueError(f"unexpected node {node!r:.80}")
+
+
+def _array(name, arrays):
+    """The array named ``name`` in the file, writeable, C-contiguous and aligned."""
+    if not isinstance(name, str) or name not in arrays:
+        raise ValueError(f"the tree refers to a tensor {name!r:.80} that the file does not hold")
+    return np.require(arrays[name], requirements="CWA")
 
 
 def _atomic_write(path, chunks):

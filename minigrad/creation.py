@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence, overload
 
 import numpy as np
 
-from .tensor import Tensor, _as_array, _generator, _shape
+from .device import check_device
+from .random import _generator
+from .tensor import Tensor, _as_array, _shape
 
 if TYPE_CHECKING:
     from ._typing import Array, DTypeLike, FloatArray, FloatDType, Scalar, TensorLike
@@ -30,9 +32,46 @@ if TYPE_CHECKING:
                      **options: Any) -> Tensor: ...
 
 
-def tensor(data: TensorLike, requires_grad: bool = False, dtype: DTypeLike | None = None) -> Tensor:
+def tensor(data: TensorLike, requires_grad: bool = False, dtype: DTypeLike | None = None, device: Any = None,
+           pin_memory: bool = False) -> Tensor:
     """A new tensor holding a C-contiguous copy of ``data`` (as torch.tensor)."""
-    return Tensor(np.array(_as_array(data, dtype), order="C", copy=True), requires_grad)
+    check_device(device)
+    return Tensor(np.array(_as_array(data, dtype), order="C", copy=True), requires_grad=requires_grad)
+
+
+def as_tensor(data: TensorLike, dtype: DTypeLike | None = None, device: Any = None) -> Tensor:
+    """``data`` as a tensor, sharing memory where it can: a Tensor of that dtype is returned as it is,
+    an ndarray of that dtype is wrapped without a copy; anything else is converted."""
+    check_device(device)
+    if isinstance(data, Tensor) and (dtype is None or np.dtype(dtype) == data.dtype):
+        return data
+    return Tensor(_as_array(data, dtype))
+
+
+def from_numpy(array: Array) -> Tensor:
+    """A tensor over ``array``'s memory (no copy: changes to one show in the other), as torch's."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"can't convert np.ndarray of type {array.dtype}: the supported types are bool, integers "
+                        "and floats")
+    return Tensor(array)
+
+
+def linspace(start: float, end: float, steps: int, dtype: DTypeLike | None = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (float32 by default)."""
+    check_device(device)
+    if not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"linspace: number of steps must be a non-negative int, got {steps!r}")
+    return Tensor(np.linspace(start, end, steps, dtype=dtype or np.float32), requires_grad=requires_grad)
+
+
+def logspace(start: float, end: float, steps: int, base: float = 10.0, dtype: DTypeLike | None = None,
+             device: Any = None, requires_grad: bool = False) -> Tensor:
+    """``base ** linspace(start, end, steps)``."""
+    exponents = linspace(start, end, steps, np.float64, device)._data
+    return Tensor(np.asarray(base ** exponents, dtype=dtype or np.float32), requires_grad=requires_grad)
 
 
 @overload
@@ -44,8 +83,10 @@ def _factory(make: Callable[..., Array]) -> Factory | RandomFactory:
     ``requires_grad``."""
     @functools.wraps(make)
     def factory(*size: int | Sequence[int], dtype: DTypeLike | None = None, requires_grad: bool = False,
-                **options: Any) -> Tensor:
-        return Tensor(make(_shape(size), np.dtype(np.float32 if dtype is None else dtype), **options), requires_grad)
+                device: Any = None, **options: Any) -> Tensor:
+        check_device(device)
+        return Tensor(make(_shape(size), np.dtype(np.float32 if dtype is None else dtype), **options),
+                      requires_grad=requires_grad)
     return factory
 
 
@@ -69,7 +110,7 @@ def full(size: int | Sequence[int], fill_value: Scalar, dtype: DTypeLike | None 
     """Filled with ``fill_value``; the dtype follows it (bool, int64 or float32) unless given."""
     if dtype is None:
         dtype = np.bool_ if isinstance(fill_value, bool) else np.int64 if isinstance(fill_value, int) else np.float32
-    return Tensor(np.full(_shape((size,)), fill_value, dtype), requires_grad)
+    return Tensor(np.full(_shape((size,)), fill_value, dtype), requires_grad=requires_grad)
 
 
 def arange(start: float, end: float | None = None, step: float = 1, dtype: DTypeLike | None = None,
@@ -78,7 +119,7 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: DType
     start, end = (0, start) if end is None else (start, end)
     if dtype is None:
         dtype = np.int64 if all(isinstance(v, int) for v in (start, end, step)) else np.float32
-    return Tensor(np.arange(start, end, step, dtype=dtype), requires_grad)
+    return Tensor(np.arange(start, end, step, dtype=dtype), requires_grad=requires_grad)
 
 
 def randint(low: int, high: int | Sequence[int] | None = None, size: int | Sequence[int] = (),
@@ -93,7 +134,7 @@ def randint(low: int, high: int | Sequence[int] | None = None, size: int | Seque
 
 
 def eye(n: int, m: int | None = None, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.eye(n, m, dtype=dtype or np.float32), requires_grad)
+    return Tensor(np.eye(n, m, dtype=dtype or np.float32), requires_grad=requires_grad)
 
 
 def _like(factory: Callable[..., Tensor]) -> LikeFactory:

@@ -5,48 +5,43 @@ shapes and indexing live in ``minigrad.ops`` as functions (torch's module-level 
 ``cat``) that the one-line methods here call. The ops torch keeps in ``torch.nn.functional`` live in
 ``minigrad.functional``, the factories in ``minigrad.creation``. An op computes its result with
 NumPy and passes it to ``_node`` with its inputs, a ``backward(g)`` closure written right under
-the forward, and its name; the engine (``minigrad.autograd.engine``) does the rest. In-place ops and optimizer steps bump the version of
-the memory they change, which every view of it (``x[0]``, ``reshape``, ``detach``) shares; the engine
-checks it.
+the forward, and its name; the engine (``minigrad.autograd.engine``) does the rest. In-place ops
+and optimizer steps bump the version of the memory they change, which every view of it (``x[0]``,
+``reshape``, ``detach``, ``.data``) shares; the engine checks it.
 
 Data and gradients, as torch users touch them and as the kernels need them. The array lives in the
 ``_data`` slot; everything in minigrad computes on it. ``x.data`` is what torch's is: a new tensor
 outside the graph over the same memory, so ``p.data.add_(...)``, ``p.data.norm()`` and ``p.data = t``
 work. ``x.grad`` is a Tensor (``zero_()``, ``norm()``, arithmetic) holding the accumulated gradient's
 array, and the optimizers hand ``p._data`` and ``p.grad._data`` to the C++ kernels: the same buffers,
-no copies, one attribute hop more than before. ``numpy()`` returns the array itself (shared memory).
+no copies. ``numpy()`` returns the array itself (shared memory).
 
 Dtypes: Python floats become float32, Python ints int64 (as in torch); float64 works throughout;
-ops between tensors follow NumPy's promotion. The random generator (``manual_seed``,
-``default_generator``) is process-wide, not per thread.
+ops between tensors follow NumPy's promotion. Random numbers come from ``minigrad.random``'s
+process-wide generator (not per thread) unless a ``Generator`` is passed.
 """
 from __future__ import annotations
 
+import builtins
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from .autograd.engine import is_grad_enabled, mark_modified, record, run_backward
+from .device import CPU, check_device, to_arguments
+from .random import _generator
+from .utils.hooks import RemovableHandle
 if TYPE_CHECKING:
+    from .device import device  # noqa: F401  (the annotation of the device property)
     from ._typing import (Array, ArrayLike, Backward, Dim, DTypeLike, Index, ModuleType, Nested, Number, Operand,
                           Scalar, T, TensorLike)
 
 float16, float32, float64 = np.float16, np.float32, np.float64
 int8, int16, int32, int64, uint8 = np.int8, np.int16, np.int32, np.int64, np.uint8
 
-_generator = np.random.default_rng()
-
-
-def manual_seed(seed: int) -> np.random.Generator:
-    """Seed the one generator behind everything random in minigrad (randn, rand, dropout, init,
-    DataLoader shuffling). The generator object stays the same, so references to it see the seed."""
-    _generator.bit_generator.state = np.random.PCG64(seed).state
-    return _generator
-
-
-def default_generator() -> np.random.Generator:
-    """minigrad's global ``np.random.Generator``."""
-    return _generator
+_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+               "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
 
 
 class Tensor:
@@ -55,13 +50,21 @@ class Tensor:
     __array_ufunc__ = None  # `ndarray + tensor` defers to Tensor.__radd__ instead of making an object array
     __hash__ = object.__hash__  # == is elementwise; tensors hash by identity, as in torch
     _data: Array; _grad: Tensor | None  # the fields' types (annotations only: the slots above hold the values)
-    _hooks: list[Callable[[Tensor], Tensor | None]] | None
+    _hooks: OrderedDict[int, Callable[[Tensor], Tensor | None]] | None
     _parents: tuple[Tensor, ...]; _backward: Backward | None; _name: str | None; _created: int
 
-    def __init__(self, data: TensorLike, requires_grad: bool = False) -> None:
-        """Wrap ``data``: an ndarray is kept as it is (no copy); a Tensor shares its data; Python
-        numbers and lists are converted (floats to float32)."""
-        data = _as_array(data)
+    def __init__(self, *data: Any, requires_grad: bool = False) -> None:
+        """``Tensor(2, 3)``: float32 zeros of that shape (torch's legacy constructor; uninitialized
+        there); ``Tensor()``: empty. ``Tensor(data)`` wraps ``data``: an ndarray is kept as it is (no
+        copy, as ``from_numpy``), a Tensor's array is shared, Python numbers and lists are converted
+        (floats to float32). To choose the dtype of a copy, use ``minigrad.tensor``."""
+        if not data or all(isinstance(n, int) and not isinstance(n, bool) for n in data):
+            data = (np.zeros(data or (0,), np.float32),)
+        elif len(data) == 2 and isinstance(data[1], bool):  # Tensor(data, requires_grad), minigrad's older form
+            data, requires_grad = data[:1], data[1]
+        if len(data) != 1:
+            raise TypeError(f"Tensor: expected sizes (ints) or one data argument, got {len(data)} arguments")
+        data = _as_array(data[0])
         if data.dtype.kind not in "biuf":
             raise TypeError(f"Tensor: unsupported dtype {data.dtype} (use bool, integer or float data)")
         _init_fields(self, data)
@@ -128,7 +131,7 @@ class Tensor:
     def dtype(self) -> np.dtype[Any]: return self._data.dtype
 
     @property
-    def device(self) -> str: return "cpu"
+    def device(self) -> device: return CPU
 
     @property
     def is_leaf(self) -> bool:
@@ -224,6 +227,17 @@ class Tensor:
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         self.requires_grad = requires_grad
         return self
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
+        """Call ``hook(grad)`` each time backward computes this tensor's gradient (before it reaches
+        ``.grad``); a tensor it returns replaces the gradient. ``handle.remove()`` unregisters it."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._hooks is None:
+            self._hooks = OrderedDict()
+        handle = RemovableHandle(self._hooks)
+        self._hooks[handle.id] = hook
+        return handle
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor in the next backward (leaves always keep it)."""
@@ -350,7 +364,19 @@ class Tensor:
             base = Tensor(np.asarray(base, np.result_type(base, self._data)))
         return base ** self
 
+    def __mod__(self, other: Operand) -> Tensor:
+        """Python's (and torch's) remainder, with the sign of the divisor: ``a - floor(a / b) * b``."""
+        other = other if isinstance(other, Tensor) else Tensor(np.asarray(_operand(other, self)))
+        a, b = self._data, other._data
+        out = np.remainder(a, b)
+        return _node(out, (self, other), lambda g: (g, -g * np.floor_divide(a, b)), "remainder")
+
+    def __floordiv__(self, other: Operand) -> Tensor:
+        """``floor(a / b)`` (not differentiable: its gradient is zero almost everywhere)."""
+        return Tensor(np.asarray(np.floor_divide(self._data, _unwrap(other))))
+
     add, sub, mul, div, pow, neg = __add__, __sub__, __mul__, __truediv__, __pow__, __neg__
+    remainder, floor_divide = __mod__, __floordiv__
 
     def matmul(self, other: Operand) -> Tensor:
         """Matrix product with NumPy's rules: 1-D operands are vectors, leading dims broadcast."""
@@ -400,8 +426,10 @@ class Tensor:
 
     lt, le, gt, ge, eq, ne = __lt__, __le__, __gt__, __ge__, __eq__, __ne__
 
-    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor: return _reduce.argmax(self, dim, keepdim)
-    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor: return _reduce.argmin(self, dim, keepdim)
+    def argmax(self, dim: int | None = None, keepdim: bool = False, **numpy_names: Any) -> Tensor:
+        return _reduce.argmax(self, dim, keepdim, **numpy_names)
+    def argmin(self, dim: int | None = None, keepdim: bool = False, **numpy_names: Any) -> Tensor:
+        return _reduce.argmin(self, dim, keepdim, **numpy_names)
 
     # ---- elementwise functions --------------------------------------------------------------------
     def exp(self) -> Tensor: return _elementwise.exp(self)
@@ -431,26 +459,60 @@ class Tensor:
     def maximum(self, other: Operand) -> Tensor: return _elementwise.maximum(self, other)
     def minimum(self, other: Operand) -> Tensor: return _elementwise.minimum(self, other)
     def where(self, condition: TensorLike, other: Operand) -> Tensor: return _elementwise.where(condition, self, other)
+    def masked_fill(self, mask: TensorLike, value: Operand) -> Tensor:
+        return _elementwise.masked_fill(self, mask, value)
+    def isnan(self) -> Tensor: return _elementwise.isnan(self)
+    def isinf(self) -> Tensor: return _elementwise.isinf(self)
+    def isfinite(self) -> Tensor: return _elementwise.isfinite(self)
+    def logical_not(self) -> Tensor: return _elementwise.logical_not(self)
+    def logical_and(self, other: TensorLike) -> Tensor: return _elementwise.logical_and(self, other)
+    def logical_or(self, other: TensorLike) -> Tensor: return _elementwise.logical_or(self, other)
+    def logical_xor(self, other: TensorLike) -> Tensor: return _elementwise.logical_xor(self, other)
+    def __and__(self, other: TensorLike) -> Tensor: return _elementwise.bitwise(np.bitwise_and, self, other)
+    def __or__(self, other: TensorLike) -> Tensor: return _elementwise.bitwise(np.bitwise_or, self, other)
+    def __xor__(self, other: TensorLike) -> Tensor: return _elementwise.bitwise(np.bitwise_xor, self, other)
+    def __invert__(self) -> Tensor: return _elementwise.bitwise(np.invert, self)
+
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
+    # torch has these as methods; implemented in minigrad.functional.activation
+    def softmax(self, dim: int) -> Tensor: return _functional().softmax(self, dim)
+    def log_softmax(self, dim: int) -> Tensor: return _functional().log_softmax(self, dim)
 
     # ---- reductions -----------------------------------------------------------------------------
-    def sum(self, dim: Dim = None, keepdim: bool = False) -> Tensor: return _reduce.sum(self, dim, keepdim)
-    def mean(self, dim: Dim = None, keepdim: bool = False) -> Tensor: return _reduce.mean(self, dim, keepdim)
+    def sum(self, dim: Dim = None, keepdim: bool = False, **numpy_names: Any) -> Tensor:
+        return _reduce.sum(self, dim, keepdim, **numpy_names)
+    def mean(self, dim: Dim = None, keepdim: bool = False, **numpy_names: Any) -> Tensor:
+        return _reduce.mean(self, dim, keepdim, **numpy_names)
 
     def var(self, dim: Dim = None, unbiased: bool | None = None, keepdim: bool = False, *,
-            correction: int | None = None) -> Tensor:
-        return _reduce.var(self, dim, unbiased, keepdim, correction=correction)
+            correction: int | None = None, **numpy_names: Any) -> Tensor:
+        return _reduce.var(self, dim, unbiased, keepdim, correction=correction, **numpy_names)
 
     def std(self, dim: Dim = None, unbiased: bool | None = None, keepdim: bool = False, *,
-            correction: int | None = None) -> Tensor:
-        return _reduce.std(self, dim, unbiased, keepdim, correction=correction)
+            correction: int | None = None, **numpy_names: Any) -> Tensor:
+        return _reduce.std(self, dim, unbiased, keepdim, correction=correction, **numpy_names)
 
-    def amax(self, dim: Dim = None, keepdim: bool = False) -> Tensor: return _reduce.amax(self, dim, keepdim)
-    def amin(self, dim: Dim = None, keepdim: bool = False) -> Tensor: return _reduce.amin(self, dim, keepdim)
-    def max(self, dim: int | Tensor | None = None, keepdim: bool = False) -> Any: return _reduce.max(self, dim, keepdim)
-    def min(self, dim: int | Tensor | None = None, keepdim: bool = False) -> Any: return _reduce.min(self, dim, keepdim)
-    def logsumexp(self, dim: Dim, keepdim: bool = False) -> Tensor: return _reduce.logsumexp(self, dim, keepdim)
-    def any(self, dim: Dim = None, keepdim: bool = False) -> Tensor: return _reduce.any(self, dim, keepdim)
-    def all(self, dim: Dim = None, keepdim: bool = False) -> Tensor: return _reduce.all(self, dim, keepdim)
+    def amax(self, dim: Dim = None, keepdim: bool = False, **numpy_names: Any) -> Tensor:
+        return _reduce.amax(self, dim, keepdim, **numpy_names)
+    def amin(self, dim: Dim = None, keepdim: bool = False, **numpy_names: Any) -> Tensor:
+        return _reduce.amin(self, dim, keepdim, **numpy_names)
+    def max(self, dim: int | Tensor | None = None, keepdim: bool = False, **numpy_names: Any) -> Any:
+        return _reduce.max(self, dim, keepdim, **numpy_names)
+    def min(self, dim: int | Tensor | None = None, keepdim: bool = False, **numpy_names: Any) -> Any:
+        return _reduce.min(self, dim, keepdim, **numpy_names)
+    def logsumexp(self, dim: Dim = None, keepdim: bool = False, **numpy_names: Any) -> Tensor:
+        return _reduce.logsumexp(self, dim, keepdim, **numpy_names)
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+        return _reduce.sort(self, dim, descending, stable)
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+        return _reduce.argsort(self, dim, descending, stable)
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
+        return _reduce.topk(self, k, dim, largest, sorted)
+    def any(self, dim: Dim = None, keepdim: bool = False, **numpy_names: Any) -> Tensor:
+        return _reduce.any(self, dim, keepdim, **numpy_names)
+    def all(self, dim: Dim = None, keepdim: bool = False, **numpy_names: Any) -> Tensor:
+        return _reduce.all(self, dim, keepdim, **numpy_names)
     def norm(self, p: float | str | None = "fro", dim: Dim = None, keepdim: bool = False) -> Tensor:
         return _reduce.norm(self, p, dim, keepdim)
 
@@ -481,21 +543,76 @@ class Tensor:
         return _movement.split(self, split_size_or_sections, dim)
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]: return _movement.chunk(self, chunks, dim)
+    def repeat(self, *sizes: int | Sequence[int]) -> Tensor: return _movement.repeat(self, *sizes)
+    def t(self) -> Tensor: return _movement.t(self)
+    def ravel(self) -> Tensor: return self.reshape(-1)
+
+    @property
+    def mT(self) -> Tensor:
+        """The matrices (last two dims) transposed."""
+        return self.transpose(-2, -1)
+
+    def masked_fill_(self, mask: TensorLike, value: Operand) -> Tensor:
+        _elementwise.masked_fill(self.detach(), mask, value)  # the checks, before anything changes
+        return self._inplace("masked_fill_", lambda x: np.copyto(x, _unwrap(value), where=_unwrap(mask)), value)
 
     # ---- dtype and copies ---------------------------------------------------------------------------
-    def to(self, dtype: DTypeLike | None = None) -> Tensor:
-        """A copy cast to ``dtype`` (differentiable between float types); devices other than 'cpu' are refused."""
-        if isinstance(dtype, str) and dtype == "cpu" or dtype is None:
-            return self
-        dtype, in_dtype = np.dtype(dtype), self._data.dtype
-        if dtype == in_dtype:
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """This tensor cast to a dtype, as torch's ``to(dtype)``, ``to(device, dtype)``, ``to(other)``
+        (differentiable between float types; ``self`` when nothing changes, unless ``copy=True``).
+        The device may only be the CPU: any other raises an error naming it."""
+        dtype, copy = to_arguments(args, kwargs)
+        in_dtype = self._data.dtype
+        dtype = in_dtype if dtype is None else np.dtype(dtype)
+        if dtype == in_dtype and not copy:
             return self
         parents = (self,) if dtype.kind == "f" else ()
         return _node(self._data.astype(dtype), parents, lambda g: (g.astype(in_dtype),), "to")
 
+    def type(self, dtype: DTypeLike | None = None) -> Any:
+        """With a dtype, ``to(dtype)``; without, the name of this tensor's type, as torch's
+        (``"minigrad.FloatTensor"``)."""
+        if dtype is None:
+            return f"minigrad.{_TYPE_NAMES.get(self._data.dtype.name, self._data.dtype.name)}Tensor"
+        return self.to(dtype)
+
+    def type_as(self, other: Tensor) -> Tensor: return self.to(other.dtype)
     def float(self) -> Tensor: return self.to(np.float32)
     def double(self) -> Tensor: return self.to(np.float64)
+    def half(self) -> Tensor: return self.to(np.float16)
     def long(self) -> Tensor: return self.to(np.int64)
+    def int(self) -> Tensor: return self.to(np.int32)
+    def bool(self) -> Tensor: return self.to(np.bool_)
+    def is_floating_point(self) -> builtins.bool: return self._data.dtype.kind == "f"
+    def element_size(self) -> builtins.int: return self._data.itemsize
+
+    def cpu(self) -> Tensor:
+        """This tensor: it is on the CPU already."""
+        return self
+
+    def cuda(self, device: Any = None, non_blocking: builtins.bool = False) -> Tensor:
+        check_device(device if device is not None else "cuda", "cuda")
+        return self
+
+    def new_tensor(self, data: TensorLike, dtype: DTypeLike | None = None, device: Any = None,
+                   requires_grad: builtins.bool = False) -> Tensor:
+        """A new tensor copying ``data``, of this tensor's dtype unless given (torch's ``new_*`` family)."""
+        check_device(device)
+        return Tensor(np.array(_as_array(data), dtype=dtype or self.dtype, order="C"), requires_grad=requires_grad)
+
+    def new_full(self, size: Sequence[builtins.int], fill_value: Scalar, dtype: DTypeLike | None = None,
+                 device: Any = None, requires_grad: builtins.bool = False) -> Tensor:
+        return self.new_tensor(np.full(_shape((size,)), fill_value), dtype, device, requires_grad)
+
+    def new_zeros(self, *size: builtins.int | Sequence[builtins.int], dtype: DTypeLike | None = None,
+                  device: Any = None, requires_grad: builtins.bool = False) -> Tensor:
+        return self.new_full(_shape(size), 0, dtype, device, requires_grad)
+
+    def new_ones(self, *size: builtins.int | Sequence[builtins.int], dtype: DTypeLike | None = None,
+                 device: Any = None, requires_grad: builtins.bool = False) -> Tensor:
+        return self.new_full(_shape(size), 1, dtype, device, requires_grad)
+
+    new_empty = new_zeros
 
     def clone(self) -> Tensor:
         return _node(self._data.copy(), (self,), lambda g: (g,), "clone")
@@ -593,7 +710,7 @@ class Parameter(Tensor):
         data = _as_array(np.empty(0, np.float32) if data is None else data)
         if data.dtype not in (np.float32, np.float64):
             raise TypeError(f"Parameter: data must be float32 or float64, got {data.dtype} with shape {data.shape}")
-        super().__init__(np.require(data, requirements=["C", "W"]), requires_grad)
+        super().__init__(np.require(data, requirements=["C", "W"]), requires_grad=requires_grad)
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()

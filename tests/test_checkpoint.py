@@ -1,4 +1,5 @@
 import hashlib
+import io
 import json
 import math
 import os
@@ -25,7 +26,10 @@ from minigrad.tensor import Tensor
 def assert_identical(a, b):
     """Same types all the way down (int is not bool, tuple is not list), floats and arrays bit for bit."""
     assert type(a) is type(b), (a, b)
-    if isinstance(a, dict):
+    if isinstance(a, Tensor):
+        assert a.requires_grad == b.requires_grad and b.is_leaf
+        assert_identical(a.numpy(), b.numpy())
+    elif isinstance(a, dict):
         assert list(a) == list(b)
         for (ka, va), (kb, vb) in zip(a.items(), b.items()):
             assert_identical(ka, kb)
@@ -67,15 +71,11 @@ def test_round_trip_every_type(tmp_path):
         "empty": {"list": [], "dict": {}, "tuple": ()},
         "keys": {0: "int", "0": "str", 1.5: "float", True: "bool", None: "none", (1, "a"): "tuple"},
         "numpy_scalars": [np.float32(1.25), np.float64(-0.5), np.int64(7), np.bool_(True), np.uint8(255)],
-        "param": Tensor(np.ones((2, 2), dtype=np.float32)),
+        "tensors": [Tensor(np.ones((2, 2), dtype=np.float32)), mg.nn.Parameter(np.zeros(3))],
     }
     path = tmp_path / "ckpt.safetensors"
     save(obj, path)
-    out = load(path)
-    out_param = out["param"]
-    assert isinstance(out_param, np.ndarray)
-    assert_identical({k: v for k, v in obj.items() if k != "param"}, {k: v for k, v in out.items() if k != "param"})
-    assert_identical(obj["param"].numpy(), out_param)
+    assert_identical(obj, load(path))
 
 
 def test_torch_style_optimizer_and_scheduler_state(tmp_path):
@@ -112,11 +112,229 @@ def test_arrays_come_back_independent_writeable_contiguous(tmp_path):
     assert out["same_twice"][1][0, 0] == 0
 
 
-def test_minigrad_tensors_are_saved_as_their_arrays(tmp_path):
-    w = Tensor(np.arange(6, dtype=np.float32).reshape(2, 3), requires_grad=True)
-    save({"w": w, "b": Tensor(np.zeros(0))}, tmp_path / "c")
+def _non_leaf():
+    return mg.tensor([1.5, -2.0], requires_grad=True) * 2
+
+
+@pytest.mark.parametrize("make, kind, requires_grad", [
+    (lambda: Tensor(np.arange(6, dtype=np.float32).reshape(2, 3) / 7), Tensor, False),
+    (lambda: Tensor(np.array([np.nan, -0.0, 5e-324]), requires_grad=True), Tensor, True),
+    (lambda: Tensor(np.arange(6, dtype=np.int64).reshape(3, 2).T), Tensor, False),  # not contiguous
+    (lambda: Tensor(np.array([True, False])), Tensor, False),
+    (lambda: Tensor(np.array(2.5, dtype=np.float16)), Tensor, False),
+    (lambda: Tensor(np.zeros((0, 4), dtype=np.uint8)), Tensor, False),
+    (lambda: mg.nn.Parameter(np.arange(4, dtype=np.float32)), mg.nn.Parameter, True),
+    (lambda: mg.nn.Parameter(np.ones((2, 2)), requires_grad=False), mg.nn.Parameter, False),
+    (_non_leaf, Tensor, True),  # saved by its values: it loads as a leaf, as in torch
+])
+def test_tensors_and_parameters_round_trip(tmp_path, make, kind, requires_grad):
+    tensor = make()
+    save({"t": tensor, "in": [tensor.detach()]}, tmp_path / "c")
     out = load(tmp_path / "c")
-    assert_identical(out, {"w": w.numpy(), "b": np.zeros(0)})
+    loaded = out["t"]
+    assert type(loaded) is kind and loaded.is_leaf and loaded.grad_fn is None
+    assert loaded.requires_grad is requires_grad and loaded.dtype == tensor.dtype
+    assert loaded.numpy().tobytes() == np.ascontiguousarray(tensor.numpy()).tobytes()
+    assert loaded.numpy().flags.c_contiguous and loaded.numpy().flags.writeable
+    assert type(out["in"][0]) is Tensor and not out["in"][0].requires_grad
+    assert not np.shares_memory(loaded.numpy(), out["in"][0].numpy())
+
+
+def test_v2_files_without_tensor_nodes_load_tensors_as_arrays(tmp_path):
+    """Files written before tensors had their own node hold them as arrays: they still load so."""
+    tree = {"dict": [["w", {"array": "w"}], ["s", {"scalar": "s"}]]}
+    arrays = {"w": np.arange(3, dtype=np.float32), "s": np.array(2, dtype=np.int64)}
+    (tmp_path / "c").write_bytes(_signed(arrays, {"format": checkpoint.FORMAT, "tree": json.dumps(tree)}))
+    assert_identical(load(tmp_path / "c"), {"w": arrays["w"], "s": np.int64(2)})
+
+
+def _model():
+    return mg.nn.Sequential(mg.nn.Linear(4, 8), mg.nn.BatchNorm1d(8), mg.nn.ReLU(), mg.nn.Linear(8, 3))
+
+
+def test_state_dict_save_load_into_a_fresh_model():
+    mg.manual_seed(0)
+    model, x = _model(), mg.randn(5, 4)
+    model(x)  # moves BatchNorm's running statistics and counter
+    model.eval()
+    buffer = io.BytesIO()
+    save(model.state_dict(), buffer)
+    loaded = load(io.BytesIO(buffer.getvalue()), map_location="cpu")
+    assert list(loaded) == list(model.state_dict())
+    assert all(type(v) is Tensor and not v.requires_grad for v in loaded.values())
+    fresh = _model()
+    fresh.load_state_dict(loaded)
+    fresh.eval()
+    assert fresh(x).numpy().tobytes() == model(x).numpy().tobytes()
+    assert all(isinstance(p, mg.nn.Parameter) and p.requires_grad for p in fresh.parameters())
+
+
+@pytest.mark.parametrize("obj, where", [
+    (lambda m: m, "root"),
+    (lambda m: {"model": m, "epoch": 3}, "model"),
+    (lambda m: {"runs": [(1, m)]}, "runs.0.1"),
+    (lambda m: {"layer": m[0]}, "layer"),
+])
+@pytest.mark.parametrize("to_file", [True, False])
+def test_saving_a_module_is_refused_before_writing(tmp_path, obj, where, to_file):
+    target = tmp_path / "c" if to_file else io.BytesIO()
+    name = "Sequential" if where != "layer" else "Linear"
+    message = f"save: cannot save a Module ({name}) at {where!r}: minigrad never pickles; save its state_dict()"
+    with pytest.raises(TypeError, match=re.escape(message)):
+        save(obj(_model()), target)
+    assert not os.listdir(tmp_path) if to_file else target.getvalue() == b""
+
+
+STATE = {"w": np.arange(6, dtype=np.float32).reshape(2, 3), "step": 7, "t": Tensor(np.ones(2), requires_grad=True)}
+
+
+@pytest.mark.parametrize("buffering", [None, -1, 0])  # io.BytesIO, a buffered and a raw (unbuffered) file
+def test_file_objects_round_trip_from_their_position(tmp_path, buffering):
+    with io.BytesIO() if buffering is None else open(tmp_path / "c", "w+b", buffering=buffering) as f:
+        f.write(b"prefix")
+        save(STATE, f)
+        assert f.seek(6) == 6
+        assert_identical(STATE, load(f))
+        assert f.read() == b""  # load read all
+    assert os.listdir(tmp_path) == ([] if buffering is None else ["c"])  # no temporary: written in place
+
+
+def test_bad_bytes_from_a_file_object_raise_value_error_naming_it(tmp_path):
+    data = _valid_bytes(tmp_path)[:-1]
+    with pytest.raises(ValueError, match=re.escape("BytesIO object at 0x")):
+        load(io.BytesIO(data))
+    (tmp_path / "cut").write_bytes(data)
+    with open(tmp_path / "cut", "rb") as f, pytest.raises(ValueError, match=re.escape(f"{tmp_path / 'cut'} is not")):
+        load(f)
+
+
+@pytest.mark.parametrize("f, kind", [(3, "int"), (None, "NoneType"), (io.StringIO(), "StringIO"),
+                                     ("text", "TextIOWrapper")])
+def test_save_refuses_what_is_neither_a_path_nor_a_binary_file(tmp_path, f, kind):
+    with open(tmp_path / "text", "w") as text:
+        with pytest.raises(TypeError, match=re.escape(f"save: f must be a path or a file object opened for binary "
+                                                      f"writing, got {kind}")):
+            save(STATE, text if f == "text" else f)
+    assert os.listdir(tmp_path) == ["text"] and (tmp_path / "text").read_bytes() == b""
+
+
+def test_load_refuses_what_is_neither_a_path_nor_a_binary_file(tmp_path):
+    save(STATE, tmp_path / "c")
+    with open(tmp_path / "c") as text, pytest.raises(TypeError, match="got TextIOWrapper"):
+        load(text)
+    with pytest.raises(TypeError, match="load: f must be a path or a file object opened for binary reading, got int"):
+        load(3)
+    with pytest.raises(TypeError, match=re.escape("load: f.read() must return bytes, got str")):
+        load(type("Reader", (), {"read": lambda self: "text"})())
+
+
+class Device:
+    """Stands for ``minigrad.device``/``torch.device``: only its ``str`` counts."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __str__(self):
+        return self.name
+
+    __repr__ = __str__
+
+
+@pytest.mark.parametrize("map_location", [None, "cpu", Device("cpu"), {"cuda:0": "cpu", "cpu": Device("cpu")}, {},
+                                          lambda storage, location: storage])
+@pytest.mark.parametrize("weights_only", [True, False, None])
+@pytest.mark.parametrize("mmap", [None, False, True])
+def test_torch_keywords_are_accepted_and_change_nothing(tmp_path, map_location, weights_only, mmap):
+    save(STATE, tmp_path / "c")
+    assert_identical(STATE, load(tmp_path / "c", map_location=map_location, weights_only=weights_only, mmap=mmap))
+    if not mmap:
+        with open(tmp_path / "c", "rb") as f:
+            assert_identical(STATE, load(f, map_location, weights_only=weights_only, mmap=mmap))
+
+
+@pytest.mark.parametrize("map_location, error", [
+    ("cuda", "load: map_location is 'cuda', but minigrad runs on the CPU only"),
+    ("cuda:0", "load: map_location is 'cuda:0'"),
+    (Device("cuda:1"), "load: map_location is cuda:1, but"),
+    ({"cpu": "cpu", "cuda:0": "cuda:1"}, "load: map_location['cuda:0'] is 'cuda:1'"),
+    ("mps", "map_location is 'mps'"),
+])
+def test_map_location_naming_another_device_is_a_value_error(tmp_path, map_location, error):
+    save(STATE, tmp_path / "c")
+    with open(tmp_path / "c", "rb") as f:
+        with pytest.raises(ValueError, match=re.escape(error)):
+            load(f, map_location=map_location)
+        assert f.tell() == 0  # refused before reading
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"weights_only": "yes"}, TypeError, "load: weights_only must be a bool or None, got str"),
+    ({"mmap": 1}, TypeError, "load: mmap must be a bool or None, got int"),
+    ({"pickle_module": None}, TypeError, "unexpected keyword argument 'pickle_module'"),
+    ({"mmap": True}, ValueError, "load: f must be a file path in order to use the mmap argument"),
+])
+def test_bad_load_keywords(kwargs, error, message):
+    buffer = io.BytesIO()
+    save(STATE, buffer)
+    buffer.seek(0)
+    with pytest.raises(error, match=re.escape(message)):
+        load(buffer, **kwargs)
+    assert buffer.tell() == 0
+
+
+def _like_torch_state(lib):
+    """The same state in torch or minigrad: parameters (one frozen), a result of an op, an int tensor."""
+    return {"w": lib.nn.Parameter(lib.zeros(3)), "frozen": lib.nn.Parameter(lib.ones(2), requires_grad=False),
+            "y": lib.ones(2, requires_grad=True) * 2, "t": lib.arange(4), "step": 3, "pair": (1.5, "a")}
+
+
+def _summary(obj):
+    """Library-neutral: type name, dtype, requires_grad, is_leaf and values of each tensor."""
+    if isinstance(obj, dict):
+        return {key: _summary(value) for key, value in obj.items()}
+    if hasattr(obj, "requires_grad"):
+        return type(obj).__name__, str(obj.dtype).split(".")[-1], obj.requires_grad, obj.is_leaf, obj.tolist()
+    return obj
+
+
+@pytest.mark.parametrize("map_location", [None, "cpu", "torch.device", {"cuda:0": "cpu"}, lambda s, location: s])
+@pytest.mark.parametrize("weights_only", [True, False])
+def test_like_torch_save_load_through_bytes_io(map_location, weights_only):
+    torch = pytest.importorskip("torch")
+    if map_location == "torch.device":
+        map_location = torch.device("cpu")
+    summaries = []
+    for lib in (torch, mg):
+        buffer = io.BytesIO()
+        lib.save(_like_torch_state(lib), buffer)
+        buffer.seek(0)
+        summaries.append(_summary(lib.load(buffer, map_location=map_location, weights_only=weights_only)))
+    assert summaries[0] == summaries[1]
+    assert summaries[1]["y"] == ("Tensor", "float32", True, True, [2.0, 2.0])
+
+
+def test_like_torch_mmap_needs_a_path(tmp_path):
+    torch = pytest.importorskip("torch")
+    for lib in (torch, mg):
+        lib.save({"w": lib.zeros(2)}, tmp_path / "c")
+        assert lib.load(tmp_path / "c", mmap=True)["w"].tolist() == [0.0, 0.0]
+        with open(tmp_path / "c", "rb") as f, pytest.raises(ValueError, match="must be a file path .* mmap"):
+            lib.load(f, mmap=True)
+
+
+def test_like_torch_state_dict_loads_across_libraries_by_values():
+    """A minigrad state_dict holds what torch's does: same keys, and the values load into torch."""
+    torch = pytest.importorskip("torch")
+    model = mg.nn.Linear(3, 2)
+    buffer = io.BytesIO()
+    save(model.state_dict(), buffer)
+    buffer.seek(0)
+    loaded = load(buffer)
+    twin = torch.nn.Linear(3, 2)
+    assert list(loaded) == list(twin.state_dict())
+    twin.load_state_dict({key: torch.from_numpy(value.numpy()) for key, value in loaded.items()})
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    np.testing.assert_allclose(twin(torch.from_numpy(x)).detach().numpy(), model(mg.tensor(x)).numpy(), rtol=1e-6)
 
 
 def test_arrays_are_named_by_their_path(tmp_path):
@@ -548,6 +766,17 @@ def _corruptions(tmp_path):
         "zeroed checksum": safetensors.numpy.save({}, metadata={"format": checkpoint.FORMAT, "tree": "1",
                                                                  "sha256": "0" * 64}),
         "step edited in the header": edited,
+        **{f"tensor node {name}": _signed({"w": np.zeros(2, dtype), "i": np.arange(2)},
+                                          {"format": checkpoint.FORMAT, "tree": json.dumps(tree)})
+           for name, dtype, tree in [
+               ("missing array", np.float32, {"tensor": "nowhere", "requires_grad": False}),
+               ("name not str", np.float32, {"tensor": ["w"], "requires_grad": False}),
+               ("requires_grad not bool", np.float32, {"tensor": "w", "requires_grad": 1}),
+               ("extra key", np.float32, {"tensor": "w", "requires_grad": False, "grad": "w"}),
+               ("int requiring grad", np.float32, {"tensor": "i", "requires_grad": True}),
+               ("int parameter", np.float32, {"parameter": "i", "requires_grad": False}),
+               ("float16 parameter", np.float16, {"parameter": "w", "requires_grad": True}),
+           ]},
     }
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar, cast, overload
 
 import numpy as np
 
@@ -81,6 +81,43 @@ class no_grad:
 class enable_grad(no_grad):
     """Record graphs again inside a ``no_grad`` region."""
     _mode = True
+
+
+class set_grad_enabled(no_grad):
+    """Grad mode on or off as ``mode`` says: at once when called (``set_grad_enabled(False)``), and
+    restored on leaving when used as a context manager or decorator, as torch's."""
+
+    def __new__(cls, mode: bool) -> set_grad_enabled:
+        return object.__new__(cls)
+
+    def __init__(self, mode: bool) -> None:
+        self._previous, self._mode = _grad_mode.enabled, bool(mode)
+        _grad_mode.enabled = self._mode
+
+    def __enter__(self) -> None:
+        pass  # switched in __init__; __exit__ restores
+
+    def __call__(self, func: _F) -> _F:
+        _grad_mode.enabled = self._previous  # as a decorator: switch only around each call
+        mode = self._mode
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with set_grad_enabled(mode):
+                return func(*args, **kwargs)
+        return cast("_F", wrapper)
+
+
+class inference_mode(no_grad):
+    """``no_grad`` under torch's name for inference (``inference_mode(False)`` records graphs):
+    minigrad has no separate inference tensors, so results can also be used in a graph later."""
+
+    def __new__(cls, mode: Any = True) -> Any:
+        if callable(mode):  # @inference_mode without parentheses
+            return super().__new__(cls, mode)
+        self = object.__new__(cls)
+        self._mode = not mode
+        return self
 
 
 def is_grad_enabled() -> bool:
@@ -156,9 +193,14 @@ def topological_order(root: Tensor) -> list[Tensor]:
     return order
 
 
-def run_backward(root: Tensor, grad: Array, retain_graph: bool) -> None:
-    """Backpropagate ``grad`` (d loss / d root, already of root's shape and dtype) through the graph."""
+def run_backward(root: Tensor, grad: Array, retain_graph: bool,
+                 inputs: Sequence[Tensor] | None = None) -> list[Array | None] | None:
+    """Backpropagate ``grad`` (d loss / d root, already of root's shape and dtype) through the graph,
+    accumulating into leaves' ``.grad``; or, given ``inputs``, into nothing: then the gradients of
+    those tensors are returned (None for one the graph does not reach), as ``autograd.grad``."""
     grads = {id(root): grad}
+    wanted = {id(t) for t in inputs} if inputs is not None else None
+    captured: dict[int, Array] = {}
     for node in reversed(topological_order(root)):
         g = grads.pop(id(node), None)
         if g is None:
@@ -166,10 +208,13 @@ def run_backward(root: Tensor, grad: Array, retain_graph: bool) -> None:
         if node._hooks:
             g = _run_hooks(node, g)
         backward = node._backward
-        if backward is None or node._retain:
+        if wanted is not None:
+            if id(node) in wanted:
+                captured[id(node)] = g
+        elif backward is None or node._retain:
             accumulate(node, g)
-            if backward is None:
-                continue
+        if backward is None:
+            continue
         created = node._created
         changed_since = created < _clock  # any in-place change since the node ran (else nothing to look up)
         if changed_since and version(node) > created:
@@ -185,6 +230,7 @@ def run_backward(root: Tensor, grad: Array, retain_graph: bool) -> None:
             grads[key] = grads[key] + pg if key in grads else pg
         if not retain_graph:  # free the saved arrays; _name stays for grad_fn and the error above
             node._backward, node._parents = None, ()
+    return None if inputs is None else [captured.get(id(t)) for t in inputs]
 
 
 def accumulate(t: Tensor, g: Array) -> None:
@@ -201,7 +247,7 @@ def _run_hooks(t: Tensor, g: Array) -> Array:
     """The gradient of ``t`` through each hook of ``t.register_hook`` in turn: a hook sees it as a
     tensor and may return a replacement of the same shape (None keeps it)."""
     from ..tensor import Tensor, _wrap
-    for hook in list(t._hooks or ()):
+    for hook in list((t._hooks or {}).values()):
         result = hook(_wrap(g))
         if result is None:
             continue

@@ -1,13 +1,14 @@
-"""Map-style datasets and the DataLoader that batches them into minigrad Tensors."""
+"""Map-style datasets, splitting them, and collating samples into batches of minigrad Tensors."""
 from __future__ import annotations
 
 import math
 import warnings
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, Sequence, TypeVar
 
 import numpy as np
 
-from ..tensor import Tensor, default_generator
+from ..tensor import Tensor
+from .sampler import permutation
 
 if TYPE_CHECKING:
     from .._typing import Array, TensorLike
@@ -35,9 +36,7 @@ def _rng(seed: int | None, generator: np.random.Generator | None) -> np.random.G
     return np.random.default_rng(seed) if seed is not None else generator
 
 
-def _permutation(rng: np.random.Generator | None, n: int) -> Array:
-    """A random permutation of ``range(n)`` from ``rng``, or from minigrad's global generator if None."""
-    return (rng if rng is not None else default_generator()).permutation(n)
+_permutation = permutation  # of range(n), from a generator or (None) minigrad's global one
 
 
 def _rebuild(like: S, items: list[Any]) -> S:
@@ -81,6 +80,20 @@ def to_tensors(batch: Any) -> Any:
 def default_collate(samples: Sequence[Any]) -> Any:
     """The DataLoader's default ``collate_fn``: ``stack_samples``, then arrays become Tensors."""
     return to_tensors(stack_samples(samples))
+
+
+def default_convert(sample: Any) -> Any:
+    """The DataLoader's ``collate_fn`` when ``batch_size=None`` (no batching), as torch's: arrays and
+    NumPy scalars become Tensors, tuples/lists/dicts are recursed, anything else is kept."""
+    if isinstance(sample, np.generic) and sample.dtype.kind in "biuf":
+        return Tensor(np.asarray(sample))
+    if isinstance(sample, np.ndarray):
+        return Tensor(sample) if sample.dtype.kind in "biuf" else sample
+    if isinstance(sample, dict):
+        return {key: default_convert(value) for key, value in sample.items()}
+    if isinstance(sample, (tuple, list)):
+        return _rebuild(sample, [default_convert(x) for x in sample])
+    return sample
 
 
 class Dataset:
@@ -168,43 +181,3 @@ def random_split(dataset: MapDataset, lengths: Sequence[float], seed: int | None
     permutation = _permutation(_rng(seed, generator), n)
     ends = np.cumsum(lengths)
     return [Subset(dataset, permutation[end - length:end]) for end, length in zip(ends, lengths)]
-
-
-class DataLoader:
-    """Iterate over ``dataset`` in batches of ``batch_size`` samples, as minigrad Tensors.
-
-    A batch is ``collate_fn([dataset[i] for i in batch_indices])``; with the default collate it is
-    ``to_tensors(dataset.get_batch(batch_indices))`` when the dataset has ``get_batch`` (one
-    fancy-index per array for a ``TensorDataset``), which equals ``default_collate`` of the
-    samples. ``drop_last`` drops a final, smaller batch.
-    ``shuffle`` draws a new permutation at the start of every pass: from ``generator``, from a
-    ``np.random.default_rng(seed)`` made here (so the sequence of passes is reproducible), or,
-    when neither is given, from minigrad's global generator (reproducible with ``manual_seed``).
-    """
-
-    def __init__(self, dataset: MapDataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
-                 seed: int | None = None, generator: np.random.Generator | None = None,
-                 collate_fn: Callable[[list[Any]], Any] | None = None) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-            raise ValueError(f"batch_size should be a positive integer value, but got batch_size={batch_size}")
-        self.dataset = dataset
-        self.batch_size = int(batch_size)
-        self.shuffle = shuffle
-        self.drop_last = drop_last
-        self.generator = _rng(seed, generator)
-        self.collate_fn = collate_fn
-
-    def __len__(self) -> int:
-        n = len(self.dataset)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
-
-    def __iter__(self) -> Iterator[Any]:
-        n = len(self.dataset)
-        order = _permutation(self.generator, n) if self.shuffle else np.arange(n)
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
-            yield self._fetch(order[start:start + self.batch_size])
-
-    def _fetch(self, indices: Array) -> Any:
-        if self.collate_fn is None and hasattr(self.dataset, "get_batch"):
-            return to_tensors(self.dataset.get_batch(indices))
-        return (self.collate_fn or default_collate)([self.dataset[int(i)] for i in indices])

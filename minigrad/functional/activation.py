@@ -3,20 +3,28 @@
 ``relu``, ``sigmoid`` and ``tanh`` are Tensor methods (torch has them on Tensor too), so the
 functions here call them; ``leaky_relu``, ``gelu`` and ``softplus``, which torch keeps only in
 torch.nn.functional, are implemented here (the Tensor methods of the same name call these).
-``inplace`` flags are accepted but the result is always a new tensor.
+``inplace`` flags are accepted but the result is always a new tensor. The other elementwise
+activations are nodes with their derivative computed in the forward (``_pointwise``).
 """
 from __future__ import annotations
 
 import math
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..tensor import _node, default_generator
+from ..random import default_generator
+from ..tensor import _node
 
 if TYPE_CHECKING:
-    from .._typing import Array
+    from .._typing import Array, DTypeLike
     from ..tensor import Tensor
+
+
+def _pointwise(input: Tensor, out: Array, derivative: Array, name: str) -> Tensor:
+    """An elementwise op's node: ``out`` with backward g·``derivative`` (both computed by the caller)."""
+    return _node(out, (input,), lambda g: (g * derivative,), name)
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -64,6 +72,78 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
     return input * input.sigmoid()
 
 
+def _elu(input: Tensor, alpha: float, scale: float, input_scale: float, name: str) -> Tensor:
+    """scale·x for x > 0, else scale·alpha·(exp(input_scale·x) − 1): elu, selu and celu (torch's scheme)."""
+    x = input._data
+    positive = x > 0
+    e = np.exp(np.where(positive, 0, x) * input_scale) * (scale * alpha)
+    return _pointwise(input, np.where(positive, x * scale, e - scale * alpha),
+                      np.where(positive, scale, e * input_scale).astype(x.dtype, copy=False), name)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    return _elu(input, alpha, 1.0, 1.0, "elu")
+
+
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    return _elu(input, _SELU_ALPHA, _SELU_SCALE, 1.0, "selu")
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    if alpha == 0:
+        raise ZeroDivisionError("celu: alpha must not be 0")
+    return _elu(input, alpha, 1.0, 1 / alpha, "celu")
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x·tanh(softplus(x)); derivative tanh(sp) + x·σ(x)·(1 − tanh²(sp))."""
+    x = input._data
+    t = np.tanh(np.logaddexp(0, x))
+    sig = 0.5 * (1 + np.tanh(0.5 * x))
+    return _pointwise(input, x * t, t + x * sig * (1 - t * t), "mish")
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """x clipped to [min_val, max_val]; the gradient is 0 outside the open interval (as torch)."""
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    x = input._data
+    inside = (x > min_val) & (x < max_val)
+    return _pointwise(input, np.clip(x, min_val, max_val), inside.astype(x.dtype), "hardtanh")
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    return hardtanh(input, 0.0, 6.0)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """relu6(x + 3) / 6; the gradient is 1/6 on the open interval (−3, 3), else 0."""
+    x = input._data
+    return _pointwise(input, np.clip(x / 6 + 0.5, 0, 1), ((x > -3) & (x < 3)) * x.dtype.type(1 / 6), "hardsigmoid")
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x·relu6(x + 3) / 6; the gradient is 0 up to −3, x/3 + 1/2 on (−3, 3), 1 from 3 (torch's)."""
+    x = input._data
+    derivative = np.where(x <= -3, 0, np.where(x < 3, x / 3 + 0.5, 1)).astype(x.dtype, copy=False)
+    return _pointwise(input, x * np.clip(x / 6 + 0.5, 0, 1), derivative, "hardswish")
+
+
+def softsign(input: Tensor) -> Tensor:
+    x = input._data
+    d = 1 / (1 + np.abs(x))
+    return _pointwise(input, x * d, d * d, "softsign")
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """log σ(x) = −softplus(−x), stable for any x; derivative σ(−x)."""
+    x = input._data
+    return _pointwise(input, -np.logaddexp(0, -x), 0.5 * (1 - np.tanh(0.5 * x)), "logsigmoid")
+
+
 def tanh(input: Tensor) -> Tensor:
     return input.tanh()
 
@@ -72,11 +152,27 @@ def sigmoid(input: Tensor) -> Tensor:
     return input.sigmoid()
 
 
-def softmax(input: Tensor, dim: int | None) -> Tensor:
+def _softmax_dim(name: str, input: Tensor, dim: int | None) -> int | None:
+    """``dim``, or torch's implicit (deprecated, warned) choice when it is None: 0 for 0-, 1- and
+    3-d inputs, else 1; None (all elements) for a 0-d input, where NumPy has no axis 0."""
+    if dim is None:
+        warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X "
+                      "as an argument.", UserWarning, stacklevel=3)
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+    if input.ndim == 0 and dim in (0, -1):
+        return None
+    return dim
+
+
+def softmax(input: Tensor, dim: int | None = None, dtype: DTypeLike | None = None) -> Tensor:
+    """exp(x) / Σ exp(x) along ``dim`` (torch's implicit choice, with a warning, if None), computed in
+    ``dtype`` if given."""
+    axis = _softmax_dim("softmax", input, dim)
+    input = input if dtype is None else input.to(dtype)
     x = input._data
-    y = np.exp(x - x.max(dim, keepdims=True))
-    y /= y.sum(dim, keepdims=True)
-    return _node(y, (input,), lambda g: (y * (g - (g * y).sum(dim, keepdims=True)),), "softmax")
+    y = np.exp(x - x.max(axis, keepdims=True))
+    y /= y.sum(axis, keepdims=True)
+    return _node(y, (input,), lambda g: (y * (g - (g * y).sum(axis, keepdims=True)),), "softmax")
 
 
 def _log_softmax(x: Array, dim: int | None) -> Array:
@@ -84,9 +180,11 @@ def _log_softmax(x: Array, dim: int | None) -> Array:
     return z - np.log(np.exp(z).sum(dim, keepdims=True))
 
 
-def log_softmax(input: Tensor, dim: int | None) -> Tensor:
-    out = _log_softmax(input._data, dim)
-    return _node(out, (input,), lambda g: (g - np.exp(out) * g.sum(dim, keepdims=True),), "log_softmax")
+def log_softmax(input: Tensor, dim: int | None = None, dtype: DTypeLike | None = None) -> Tensor:
+    axis = _softmax_dim("log_softmax", input, dim)
+    input = input if dtype is None else input.to(dtype)
+    out = _log_softmax(input._data, axis)
+    return _node(out, (input,), lambda g: (g - np.exp(out) * g.sum(axis, keepdims=True),), "log_softmax")
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -94,8 +192,30 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     by 1/(1-p); the identity when not training."""
     if not 0 <= p <= 1:
         raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    return _drop(input, p, training, input.shape)
+
+
+def _drop(input: Tensor, p: float, training: bool, mask_shape: tuple[int, ...]) -> Tensor:
+    """``input`` times a mask of ``mask_shape`` (broadcast) keeping each entry with probability 1 − p,
+    scaled by 1/(1 − p); the identity when not training."""
     if not training or p == 0:
         return input
     dtype = input.dtype if input.dtype in (np.float32, np.float64) else np.dtype(np.float64)
-    keep = default_generator().random(input.shape, dtype) >= p
+    keep = default_generator().random(mask_shape, dtype) >= p
     return input * (keep * dtype.type(1 / (1 - p) if p < 1 else 0))
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels (dim 1 of (N, C, H, W); of a 3-d input too, read as (N, C, L), as torch
+    does with a warning) with probability ``p``, scaling the rest by 1/(1-p); the identity when not
+    training."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is deprecated; dropout2d "
+                      "expects 3D or 4D inputs.", UserWarning, stacklevel=2)
+    elif input.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout behavior "
+                      "is desired - input is interpreted as shape (N, C, L), where C is the channel dim.",
+                      UserWarning, stacklevel=2)
+    return _drop(input, p, training, input.shape[:2] + (1,) * (input.ndim - 2) if input.ndim >= 2 else input.shape)

@@ -1,11 +1,11 @@
 """Convolution, pooling and padding: ``conv2d`` (im2col through ``as_strided`` + one GEMM; col2im in
-the backward), ``conv1d`` (a conv2d of height 1), ``max_pool2d``, ``avg_pool2d`` and ``pad``, with
-the sliding-window helpers they share."""
+the backward), ``conv1d`` (a conv2d of height 1), ``max_pool2d``, ``avg_pool2d`` (and their 1-d
+forms, pools of height 1) and ``pad``, with the sliding-window helpers they share."""
 from __future__ import annotations
 
 import functools
 import math
-from typing import TYPE_CHECKING, Literal, Sequence, overload
+from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence, overload
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -105,11 +105,13 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: in
                          f"(O, C/groups, KH, KW) with groups={groups}")
     (N, _, H, W), (O, Cg, KH, KW), G = x.shape, w.shape, groups
     stride, dilation = _pair(stride), _pair(dilation)
+    if isinstance(padding, str) and padding not in ("valid", "same"):
+        raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
     if padding == "valid":
         padding = 0
     elif padding == "same":  # torch pads the extra element (for even kernels) at the end
         if stride != (1, 1):
-            raise ValueError("conv2d: padding='same' needs stride 1")
+            raise ValueError("padding='same' is not supported for strided convolutions")
         th, tw = dilation[0] * (KH - 1), dilation[1] * (KW - 1)
         return conv2d(pad(input, (tw // 2, tw - tw // 2, th // 2, th - th // 2)), weight, bias, 1, 0, dilation, groups)
     ph, pw = _pair(padding)
@@ -225,3 +227,35 @@ def avg_pool2d(input: Tensor, kernel_size: int | Sequence[int], stride: int | Se
         gxp = _scatter_add(xp.shape, index, (g / divisor)[:, :, None, None])
         return (gxp[:, :, padding[0]: padding[0] + x.shape[2], padding[1]: padding[1] + x.shape[3]],)
     return _node((sums / divisor).astype(x.dtype, copy=False), (input,), backward, "avg_pool2d")
+
+
+def _pool1d(pool: Callable[..., Any], input: Tensor, kernel_size: int | Sequence[int],
+            stride: int | Sequence[int] | None, padding: int | Sequence[int], **options: Any) -> Any:
+    """A 2-d pool over (N, C, 1, L) (or (1, C, 1, L) for an unbatched (C, L) input), squeezed back."""
+    if input.ndim not in (2, 3):
+        raise ValueError(f"{pool.__name__[:-2]}1d: expected an input of shape (N, C, L) or (C, L), got {input.shape}")
+
+    def first(v: int | Sequence[int]) -> int:
+        return v if isinstance(v, int) else v[0]
+    x = input.unsqueeze(-2) if input.ndim == 3 else input.unsqueeze(0).unsqueeze(-2)
+    out = pool(x, (1, first(kernel_size)), None if stride is None else (1, first(stride)), (0, first(padding)),
+               **options)
+    outs = tuple(t.squeeze(-2) if input.ndim == 3 else t.squeeze(-2).squeeze(0)
+                 for t in (out if isinstance(out, tuple) else (out,)))
+    return outs if isinstance(out, tuple) else outs[0]
+
+
+def max_pool1d(input: Tensor, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None,
+               padding: int | Sequence[int] = 0, dilation: int | Sequence[int] = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Any:
+    """``max_pool2d`` over (N, C, L) or (C, L); the indices (with ``return_indices``) index L."""
+    d = dilation if isinstance(dilation, int) else dilation[0]
+    return _pool1d(max_pool2d, input, kernel_size, stride, padding, dilation=(1, d), ceil_mode=ceil_mode,
+                   return_indices=return_indices)
+
+
+def avg_pool1d(input: Tensor, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None,
+               padding: int | Sequence[int] = 0, ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
+    result: Tensor = _pool1d(avg_pool2d, input, kernel_size, stride, padding, ceil_mode=ceil_mode,
+                             count_include_pad=count_include_pad)
+    return result

@@ -3,10 +3,13 @@ deprecated ``size_average``/``reduce`` at those positions). ``cross_entropy`` on
 ``nll_loss`` have their own backward on log-probabilities (``cross_entropy`` fuses log-softmax with
 the loss, in one stable node); the others, and ``cross_entropy`` on class probabilities (as in torch,
 so that the target and the weight get gradients too), are compositions of Tensor ops.
+``kl_div`` also takes torch's ``reduction="batchmean"`` (the sum divided by the batch size) and warns,
+as torch does, that its "mean" averages over every element.
 """
 from __future__ import annotations
 
 import math
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,6 +22,8 @@ if TYPE_CHECKING:
 
 
 def _reduce_loss(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "batchmean":
+        return loss.sum() / loss.shape[0] if loss.ndim else loss.sum()
     if reduction == "mean":
         return loss.mean()
     if reduction == "sum":
@@ -166,3 +171,59 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Operand | None =
     """On probabilities; each log is clamped at −100, as in torch."""
     loss = -(target * input.log().clamp(min=-100) + (1 - target) * (1 - input).log().clamp(min=-100))
     return _reduce_loss(loss if weight is None else loss * weight, reduction)
+
+
+def _size_warning(input: Tensor, target: Operand) -> None:
+    shape = np.shape(_unwrap(target))
+    if shape != input.shape:
+        warnings.warn(f"Using a target size ({shape}) that is different to the input size ({input.shape}). This will "
+                      "likely lead to incorrect results due to broadcasting. Please ensure they have the same size.",
+                      UserWarning, stacklevel=3)
+
+
+def _piecewise_l1(input: Tensor, target: Operand, threshold: float, reduction: str) -> Tensor:
+    """0.5·d² where |d| < threshold, else threshold·(|d| − 0.5·threshold), for d = input − target
+    (huber's form; smooth L1 is it divided by the threshold)."""
+    d = input - target
+    a = d.abs()
+    return _reduce_loss((0.5 * d * d).where(a._data < threshold, (a - 0.5 * threshold) * threshold), reduction)
+
+
+def smooth_l1_loss(input: Tensor, target: Operand, *, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """0.5·d²/beta where |d| < beta, else |d| − 0.5·beta; ``l1_loss`` when beta is 0."""
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    _size_warning(input, target)
+    if beta == 0:
+        return l1_loss(input, target, reduction=reduction)
+    return _reduce_loss(_piecewise_l1(input, target, beta, "none") / beta, reduction)
+
+
+def huber_loss(input: Tensor, target: Operand, reduction: str = "mean", delta: float = 1.0,
+               weight: Operand | None = None) -> Tensor:
+    """0.5·d² where |d| < delta, else delta·(|d| − 0.5·delta); each element times ``weight`` if given."""
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    _size_warning(input, target)
+    if weight is not None and np.shape(_unwrap(weight)) != input.shape:
+        raise ValueError("Weights and input must have the same size.")
+    loss = _piecewise_l1(input, target, delta, "none")
+    return _reduce_loss(loss if weight is None else loss * weight, reduction)
+
+
+def kl_div(input: Tensor, target: Operand, *, reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """Σ target·(log target − input) for log-probabilities ``input`` (0 where target is 0), or
+    Σ exp(target)·(target − input) with ``log_target``. "batchmean" divides the sum by the batch size
+    (the KL divergence); "mean" by the number of elements, with torch's warning."""
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                      "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                      "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+                      UserWarning, stacklevel=2)
+    t = target if isinstance(target, Tensor) else Tensor(np.asarray(target, input.dtype))
+    if log_target:
+        loss = t.exp() * (t - input)
+    else:
+        positive = t._data > 0
+        loss = t * t.where(positive, 1).log() - t * input  # xlogy(t, t): 0 where t is 0, with a finite gradient
+    return _reduce_loss(loss, reduction)

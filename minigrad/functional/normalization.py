@@ -1,5 +1,5 @@
 """Normalization: ``layer_norm`` and ``batch_norm`` share one normalizing node with a fused
-backward; the affine part is composed of Tensor ops."""
+backward; the affine part is composed of Tensor ops, as is ``normalize`` (x / max(‖x‖_p, eps))."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
@@ -65,6 +65,13 @@ def batch_norm(input: Tensor, running_mean: Tensor | Array | None, running_var: 
                 running *= 1 - momentum
                 running += momentum * batch.reshape(-1)
     else:
-        mean, var = np.reshape(_unwrap(running_mean), shape), np.reshape(_unwrap(running_var), shape)  # type: ignore[arg-type]
+        mean = np.reshape(_unwrap(running_mean), shape)  # type: ignore[arg-type]
+        var = np.reshape(_unwrap(running_var), shape)  # type: ignore[arg-type]
         xhat = (input - mean) * (1 / np.sqrt(var + eps))
     return _affine(xhat, weight, bias, shape)
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """``input`` divided by its ``p``-norm along ``dim``, clamped below at ``eps`` (torch's ``out=`` is
+    not supported)."""
+    return input / input.norm(p, dim, keepdim=True).clamp_min(eps)

@@ -1,17 +1,27 @@
-"""Neural-network layers with torch.nn's names, parameter names and default initialisation."""
+"""Neural-network layers with torch.nn's names, parameter names and default initialisation.
+``minigrad.nn.functional`` is ``minigrad.functional`` itself (one module under torch's path too)."""
+from .. import functional
 from . import init, utils
-from .activation import GELU, Dropout, Flatten, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
-from .containers import ModuleDict, ModuleList, Sequential
-from .conv import AvgPool2d, Conv1d, Conv2d, MaxPool2d
+from .activation import (CELU, ELU, GELU, SELU, Dropout, Dropout2d, Flatten, Hardsigmoid, Hardswish, Hardtanh,
+                         LeakyReLU, LogSigmoid, LogSoftmax, Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus,
+                         Softsign,
+                         Tanh, Unflatten)
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from .conv import AvgPool1d, AvgPool2d, Conv1d, Conv2d, MaxPool1d, MaxPool2d
 from .linear import Identity, Linear
-from .loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from .loss import (BCELoss, BCEWithLogitsLoss, CosineSimilarity, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss,
+                   MSELoss, NLLLoss, PairwiseDistance, SmoothL1Loss)
 from .module import Module
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from .rnn import GRU, LSTM, RNN
 from .sparse import Embedding
 from ..tensor import Parameter
 
-__all__ = ["init", "utils", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Linear", "Identity",
+__all__ = ["functional", "init", "utils", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
+           "ParameterList", "ParameterDict", "Linear", "Identity",
            "Embedding", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "RNN",
            "LSTM", "GRU", "ReLU", "Tanh", "Sigmoid", "GELU", "LeakyReLU", "Softmax", "LogSoftmax", "Dropout", "Flatten",
-           "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss"]
+           "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss", "ELU", "CELU", "SELU", "Mish",
+           "Hardtanh", "ReLU6", "SiLU", "Softplus", "Softsign", "LogSigmoid", "Hardsigmoid", "Hardswish", "Dropout2d",
+           "Unflatten", "MaxPool1d", "AvgPool1d", "BCELoss", "SmoothL1Loss", "HuberLoss", "KLDivLoss",
+           "CosineSimilarity", "PairwiseDistance"]

@@ -3,12 +3,14 @@ minigrad's one seeded generator (``minigrad.manual_seed``) and returns the tenso
 from __future__ import annotations
 
 import math
+import statistics
+import warnings
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 from ..autograd.engine import mark_modified
-from ..tensor import default_generator
+from ..random import default_generator
 
 if TYPE_CHECKING:
     from .._typing import ArrayLike
@@ -97,3 +99,44 @@ def kaiming_uniform_(tensor: D, a: float = 0.0, mode: str = "fan_in", nonlineari
 def kaiming_normal_(tensor: D, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> D:
     """N(0, std²) with std = gain / √fan."""
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode)))
+
+
+def trunc_normal_(tensor: D, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0) -> D:
+    """N(mean, std²) restricted to [a, b] (absolute bounds, as torch's): rejection sampling, redrawing
+    the values outside until none is left; where [a, b] holds under 5% of the mass, inverse-CDF sampling
+    (one Python call per element). Warns, as torch, when mean is more than 2 std outside [a, b]."""
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The distribution of values may "
+                      "be incorrect.", stacklevel=2)
+    generator, shape = default_generator(), tensor.shape
+    normal = statistics.NormalDist(mean, std)
+    low, high = normal.cdf(a), normal.cdf(b)
+    if high - low < 0.05:
+        u = generator.uniform(low, high, math.prod(shape))
+        values = np.array([normal.inv_cdf(min(max(v, 1e-300), 1 - 1e-16)) for v in u]).reshape(shape)
+        return _fill(tensor, np.clip(values, a, b))
+    values = generator.normal(mean, std, shape)
+    outside = (values < a) | (values > b)
+    while outside.any():
+        values[outside] = generator.normal(mean, std, int(outside.sum()))
+        outside = (values < a) | (values > b)
+    return _fill(tensor, values)
+
+
+def orthogonal_(tensor: D, gain: float = 1.0) -> D:
+    """A (semi-)orthogonal matrix, times ``gain``, for the tensor flattened to (shape[0], rest): Q of
+    the QR decomposition of a Gaussian matrix, its signs fixed by R's diagonal (torch's method)."""
+    if tensor.ndim < 2:
+        raise ValueError("Only tensors with 2 or more dimensions are supported")
+    if tensor.numel() == 0:
+        return tensor
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    flat = default_generator().normal(0.0, 1.0, (rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q *= np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return _fill(tensor, (gain * q).reshape(tensor.shape))

@@ -112,3 +112,47 @@ def _pairwise_max_min(input: Tensor, other: Operand, choose: np.ufunc, wins: np.
         share = np.where(a == b, 0.5, wins(a, b)).astype(g.dtype)
         return g * share, g * (1 - share)
     return _node(out, (input, other), backward, choose.__name__)
+
+
+def masked_fill(input: Tensor, mask: TensorLike, value: Operand) -> Tensor:
+    """``value`` where the bool ``mask`` holds (broadcast), else ``input``; the gradient flows to ``input``
+    where the mask is False (and to a tensor ``value`` where it is True)."""
+    mask_dtype = np.asarray(_unwrap(mask)).dtype
+    if mask_dtype != np.bool_:
+        raise TypeError(f"masked_fill only supports boolean masks, but got mask with dtype {mask_dtype}")
+    out = where(mask, value, input)
+    if out.shape != input.shape:
+        raise ValueError(f"masked_fill: mask of shape {np.shape(_unwrap(mask))} does not broadcast to {input.shape}")
+    return out
+
+
+def isnan(input: Tensor) -> Tensor: return Tensor(np.isnan(input._data))
+def isinf(input: Tensor) -> Tensor: return Tensor(np.isinf(input._data))
+def isfinite(input: Tensor) -> Tensor: return Tensor(np.isfinite(input._data))
+def logical_not(input: Tensor) -> Tensor: return Tensor(np.logical_not(input._data))
+def logical_and(input: Tensor, other: TensorLike) -> Tensor: return Tensor(np.logical_and(input._data, _unwrap(other)))
+def logical_or(input: Tensor, other: TensorLike) -> Tensor: return Tensor(np.logical_or(input._data, _unwrap(other)))
+def logical_xor(input: Tensor, other: TensorLike) -> Tensor: return Tensor(np.logical_xor(input._data, _unwrap(other)))
+
+
+def bitwise(ufunc: np.ufunc, input: Tensor, other: TensorLike | None = None) -> Tensor:
+    """``&``, ``|``, ``^``, ``~`` of bool (logical) or integer (bitwise) tensors, as torch's operators."""
+    if input.dtype.kind not in "biu" or (other is not None and np.asarray(_unwrap(other)).dtype.kind not in "biu"):
+        raise TypeError(f"{ufunc.__name__} needs bool or integer tensors, got {input.dtype}")
+    return Tensor(np.asarray(ufunc(input._data) if other is None else ufunc(input._data, _unwrap(other))))
+
+
+def isclose(input: Tensor, other: TensorLike, rtol: float = 1e-05, atol: float = 1e-08,
+            equal_nan: bool = False) -> Tensor:
+    return Tensor(np.asarray(np.isclose(input._data, _unwrap(other), rtol, atol, equal_nan)))
+
+
+def allclose(input: Tensor, other: TensorLike, rtol: float = 1e-05, atol: float = 1e-08,
+             equal_nan: bool = False) -> bool:
+    """Whether ``|input − other| <= atol + rtol·|other|`` everywhere (broadcasting), as torch's."""
+    return bool(np.allclose(input._data, _unwrap(other), rtol, atol, equal_nan))
+
+
+def equal(input: Tensor, other: Tensor) -> bool:
+    """Whether both have the same shape and elements."""
+    return input.shape == other.shape and bool(np.array_equal(input._data, other._data))

@@ -140,3 +140,26 @@ def stack(tensors: Sequence[TensorLike], dim: int = 0) -> Tensor:
     if len({t.shape for t in tensors}) > 1:
         raise ValueError(f"stack: all tensors must have the same shape, got {[t.shape for t in tensors]}")
     return cat([t.unsqueeze(dim) for t in tensors], dim)
+
+
+def repeat(input: Tensor, *sizes: int | Sequence[int]) -> Tensor:
+    """Tile the tensor ``sizes[d]`` times along each dim (leading new dims for extra sizes), as torch's
+    ``repeat``; the backward sums the copies."""
+    reps = _shape(sizes)
+    if len(reps) < input.ndim:
+        raise ValueError(f"repeat: the number of repeats ({len(reps)}) can not be smaller than the number of dims "
+                         f"of the tensor ({input.ndim})")
+    shape = (1,) * (len(reps) - input.ndim) + input.shape
+    out = np.tile(input._data.reshape(shape), reps)
+
+    def backward(g: Array) -> tuple[Array]:
+        pairs = [n for r, s in zip(reps, shape) for n in (r, s)]
+        return (g.reshape(pairs).sum(tuple(range(0, len(pairs), 2))).reshape(input.shape),)
+    return _node(out, (input,), backward, "repeat")
+
+
+def t(input: Tensor) -> Tensor:
+    """The transpose of a matrix (a tensor of at most 2 dims is returned as it is for 0-D and 1-D)."""
+    if input.ndim > 2:
+        raise ValueError(f"t() expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
+    return input if input.ndim < 2 else input.transpose(0, 1)

@@ -2,9 +2,11 @@
 tensor (``minigrad.sum(x, 1)``, as torch's), which the Tensor methods call."""
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 from collections import namedtuple
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, TypeVar, cast
 
 import numpy as np
 
@@ -14,16 +16,39 @@ if TYPE_CHECKING:
     from .._typing import Array, Dim
 
 ValuesIndices = namedtuple("ValuesIndices", "values indices")  # what max(dim) / min(dim) return
+_Reduction = TypeVar("_Reduction", bound=Callable[..., Any])
 
 
+def _numpy_names(reduction: _Reduction) -> _Reduction:
+    """Also take NumPy's names ``axis`` and ``keepdims`` for ``dim`` and ``keepdim``, as torch's reductions do."""
+    signature = inspect.signature(reduction)
+
+    @functools.wraps(reduction)
+    def reduce(*args: Any, **kwargs: Any) -> Any:
+        if "axis" not in kwargs and "keepdims" not in kwargs:
+            return reduction(*args, **kwargs)
+        aliases = {name: kwargs.pop(numpy_name) for numpy_name, name in (("axis", "dim"), ("keepdims", "keepdim"))
+                   if numpy_name in kwargs}
+        bound = signature.bind_partial(*args, **kwargs)
+        for name, value in aliases.items():
+            if bound.arguments.get(name) not in (None, False, signature.parameters[name].default):
+                raise TypeError(f"{reduction.__name__}() got both '{name}' and its NumPy name")
+            bound.arguments[name] = value
+        return reduction(*bound.args, **bound.kwargs)
+    return cast("_Reduction", reduce)
+
+
+@_numpy_names
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     return Tensor(np.asarray(np.argmax(input._data, axis=dim, keepdims=keepdim)))
 
 
+@_numpy_names
 def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     return Tensor(np.asarray(np.argmin(input._data, axis=dim, keepdims=keepdim)))
 
 
+@_numpy_names
 def sum(input: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
     axes, shape = _axes(dim, input.ndim), input._data.shape
     out = input._data.sum(axis=axes, keepdims=keepdim)
@@ -31,11 +56,13 @@ def sum(input: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
                  "sum")
 
 
+@_numpy_names
 def mean(input: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
     n = math.prod(input._data.shape[a] for a in _axes(dim, input.ndim))
     return input.sum(dim, keepdim) * (1 / n if n else math.nan)
 
 
+@_numpy_names
 def var(input: Tensor, dim: Dim = None, unbiased: bool | None = None, keepdim: bool = False, *,
         correction: int | None = None) -> Tensor:
     """Squared deviations over ``dim`` (default all) summed, over n − ``correction`` (default 1); as in torch,
@@ -50,15 +77,18 @@ def var(input: Tensor, dim: Dim = None, unbiased: bool | None = None, keepdim: b
     return (d * d).sum(dim, keepdim) * (1 / (n - correction) if n > correction else math.inf)
 
 
+@_numpy_names
 def std(input: Tensor, dim: Dim = None, unbiased: bool | None = None, keepdim: bool = False, *,
         correction: int | None = None) -> Tensor:
     return input.var(dim, unbiased, keepdim, correction=correction).sqrt()
 
 
+@_numpy_names
 def amax(input: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
     return _reduce_max_min(input, np.max, dim, keepdim, "amax")
 
 
+@_numpy_names
 def amin(input: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
     return _reduce_max_min(input, np.min, dim, keepdim, "amin")
 
@@ -76,11 +106,13 @@ def _reduce_max_min(input: Tensor, reduce: Callable[..., Array], dim: Dim, keepd
     return _node(out if keepdim else out.squeeze(axes), (input,), backward, name)
 
 
+@_numpy_names
 def max(input: Tensor, dim: int | Tensor | None = None, keepdim: bool = False) -> Any:
     """The largest element; with ``dim``, (values, indices) along it; with a tensor, ``maximum``."""
     return _max_min_overloads(input, dim, keepdim, input.amax, input.argmax, input.maximum)
 
 
+@_numpy_names
 def min(input: Tensor, dim: int | Tensor | None = None, keepdim: bool = False) -> Any:
     return _max_min_overloads(input, dim, keepdim, input.amin, input.argmin, input.minimum)
 
@@ -97,6 +129,7 @@ def _max_min_overloads(input: Tensor, dim: int | Tensor | None, keepdim: bool, w
     return ValuesIndices(values, indices) if keepdim else ValuesIndices(values.squeeze(dim), indices.squeeze(dim))
 
 
+@_numpy_names
 def logsumexp(input: Tensor, dim: Dim, keepdim: bool = False) -> Tensor:
     x, axes = input._data, _axes(dim, input.ndim)
     m = np.max(x, axis=axes, keepdims=True) if x.size else np.zeros([1] * x.ndim, x.dtype)
@@ -107,11 +140,13 @@ def logsumexp(input: Tensor, dim: Dim, keepdim: bool = False) -> Tensor:
                  lambda g: ((g if keepdim else np.expand_dims(g, axes)) * np.exp(x - out),), "logsumexp")
 
 
+@_numpy_names
 def any(input: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
     """Whether any element (along ``dim``) is nonzero: a bool tensor."""
     return Tensor(np.asarray(np.any(input._data, axis=_axes(dim, input.ndim), keepdims=keepdim)))
 
 
+@_numpy_names
 def all(input: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
     """Whether every element (along ``dim``) is nonzero: a bool tensor."""
     return Tensor(np.asarray(np.all(input._data, axis=_axes(dim, input.ndim), keepdims=keepdim)))
@@ -141,3 +176,29 @@ def norm(input: Tensor, p: float | str | None = "fro", dim: Dim = None, keepdim:
             scale = np.where(out == 0, 0, (g if keepdim else np.expand_dims(g, axes)) / out ** (p - 1))
         return (scale * x * np.abs(x) ** (p - 2) if p != 2 else scale * x,)
     return _node(out if keepdim else out.squeeze(axes), (input,), backward, "norm")
+
+
+def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> ValuesIndices:
+    """(values, indices) sorted along ``dim``; values are differentiable (gathered from the input)."""
+    indices = argsort(input, dim, descending, stable)
+    return ValuesIndices(input.gather(dim, indices), indices)
+
+
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    """The indices that sort ``dim`` (ascending, or ``descending``); ties keep their order (stable)."""
+    axis = _axes(dim, input.ndim)[0] if input.ndim else 0
+    x = input._data if input.ndim else input._data.reshape(1)
+    if descending:  # negated: a stable sort then keeps the order of ties, as torch's stable sort
+        x = -x.astype(np.int64) if x.dtype.kind in "bu" else -x
+    return Tensor(np.argsort(x, axis=axis, kind="stable").reshape(input.shape))
+
+
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> ValuesIndices:
+    """The ``k`` largest (or smallest) elements along ``dim`` and their indices, largest first."""
+    axis = _axes(dim, input.ndim)[0] if input.ndim else 0
+    n = input.shape[axis] if input.ndim else 1
+    if not 0 <= k <= n:
+        raise RuntimeError(f"topk: k ({k}) is out of range for dimension {dim} of size {n}")
+    indices = argsort(input, dim, descending=largest)
+    indices = Tensor(np.take(indices._data, np.arange(k), axis=axis)) if input.ndim else indices
+    return ValuesIndices(input.gather(dim, indices) if input.ndim else input, indices)

@@ -1,0 +1,187 @@
+"""Samplers: which dataset indices a DataLoader fetches, in which order, as in ``torch.utils.data``.
+
+A ``generator`` here is a ``np.random.Generator`` or any object with its ``permutation`` and
+``integers`` methods; None means minigrad's global generator (``manual_seed`` makes it reproducible).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Generic, Iterable, Iterator, Sequence, Sized, TypeVar
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .._typing import Array
+
+T_co = TypeVar("T_co", covariant=True)
+
+
+def check_generator(generator: Any) -> Any:
+    """``generator`` if it is None or looks like a ``np.random.Generator``, else a TypeError."""
+    if generator is not None and not (hasattr(generator, "permutation") or hasattr(generator, "integers")):
+        raise TypeError("generator should be a numpy.random.Generator (or have its permutation/integers methods), "
+                        f"but got generator={generator!r}")
+    return generator
+
+
+def _gen(generator: Any) -> Any:
+    """``generator``, or minigrad's global one (looked up each time: ``manual_seed`` may replace it)."""
+    if generator is not None:
+        return generator
+    import minigrad
+    return minigrad.default_generator()
+
+
+def permutation(generator: Any, n: int) -> Array:
+    """A random permutation of ``range(n)`` (int64) from ``generator``, or minigrad's global one if None."""
+    gen = _gen(generator)
+    if hasattr(gen, "permutation"):
+        return np.asarray(gen.permutation(n), dtype=np.int64)
+    return np.random.default_rng(int(gen.integers(0, 2**63 - 1))).permutation(n)
+
+
+def random_seed(generator: Any) -> int:
+    """A seed in ``[0, 2**63 - 1)`` drawn from ``generator`` (minigrad's global one if None)."""
+    gen = _gen(generator)
+    if hasattr(gen, "integers"):
+        return int(gen.integers(0, 2**63 - 1))
+    return int.from_bytes(np.asarray(gen.permutation(256)[:8], dtype=np.uint8).tobytes(), "little") >> 1
+
+
+class Sampler(Generic[T_co]):
+    """Base class: ``iter(sampler)`` yields dataset indices (or, for a batch sampler, lists of them);
+    ``len(sampler)``, when defined, is how many."""
+
+    def __init__(self, data_source: Sized | None = None) -> None:
+        pass
+
+    def __iter__(self) -> Iterator[T_co]:
+        raise NotImplementedError
+
+
+class _ArraySampler(Sampler[int]):
+    """A sampler whose whole epoch is one index array (``_indices()``); BatchSampler slices it."""
+
+    def _indices(self) -> Array:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._indices().tolist())
+
+
+class SequentialSampler(_ArraySampler):
+    """``0, 1, ..., len(data_source) - 1``."""
+
+    def __init__(self, data_source: Sized) -> None:
+        self.data_source = data_source
+
+    def _indices(self) -> Array:
+        return np.arange(len(self.data_source))
+
+    def __len__(self) -> int:
+        return len(self.data_source)
+
+
+class RandomSampler(_ArraySampler):
+    """Random indices of ``data_source``: a new permutation every pass, or with ``replacement``
+    ``num_samples`` independent draws. ``num_samples`` (default ``len(data_source)``) above the
+    length without replacement concatenates permutations, as torch."""
+
+    def __init__(self, data_source: Sized, replacement: bool = False, num_samples: int | None = None,
+                 generator: Any = None) -> None:
+        self.data_source = data_source
+        self.replacement = replacement
+        self._num_samples = num_samples
+        self.generator = check_generator(generator)
+        if not isinstance(replacement, bool):
+            raise TypeError(f"replacement should be a boolean value, but got replacement={replacement}")
+        n = self.num_samples
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+            raise ValueError(f"num_samples should be a positive integer value, but got num_samples={n}")
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.data_source) if self._num_samples is None else self._num_samples
+
+    def _indices(self) -> Array:
+        n, k = len(self.data_source), int(self.num_samples)
+        if self.replacement:
+            return np.asarray(_gen(self.generator).integers(0, n, size=k), dtype=np.int64)
+        parts = [permutation(self.generator, n) for _ in range(k // n)]
+        if k % n:
+            parts.append(permutation(self.generator, n)[:k % n])
+        return np.concatenate(parts) if len(parts) != 1 else parts[0]
+
+    def __len__(self) -> int:
+        return int(self.num_samples)
+
+
+class SubsetRandomSampler(_ArraySampler):
+    """The given ``indices`` in a new random order every pass."""
+
+    def __init__(self, indices: Sequence[int] | Array, generator: Any = None) -> None:
+        self.indices = indices
+        self.generator = check_generator(generator)
+
+    def _indices(self) -> Array:
+        return np.asarray(self.indices)[permutation(self.generator, len(self.indices))]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class WeightedRandomSampler(_ArraySampler):
+    """``num_samples`` indices drawn with probabilities proportional to ``weights``."""
+
+    def __init__(self, weights: Sequence[float] | Array, num_samples: int, replacement: bool = True,
+                 generator: Any = None) -> None:
+        if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples <= 0:
+            raise ValueError(f"num_samples should be a positive integer value, but got num_samples={num_samples}")
+        if not isinstance(replacement, bool):
+            raise ValueError(f"replacement should be a boolean value, but got replacement={replacement}")
+        self.weights = np.asarray(weights, dtype=np.float64)
+        if self.weights.ndim != 1:
+            raise ValueError(f"weights should be a 1d sequence but given weights have shape {self.weights.shape}")
+        self.num_samples, self.replacement, self.generator = int(num_samples), replacement, check_generator(generator)
+
+    def _indices(self) -> Array:
+        gen = _gen(self.generator)
+        if not hasattr(gen, "choice"):
+            gen = np.random.default_rng(random_seed(gen))
+        p = self.weights / self.weights.sum()
+        return np.asarray(gen.choice(len(p), size=self.num_samples, replace=self.replacement, p=p), dtype=np.int64)
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+class BatchSampler(Sampler[list[int]]):
+    """Group the indices of ``sampler`` into lists of ``batch_size``; ``drop_last`` drops a final
+    shorter one."""
+
+    def __init__(self, sampler: Sampler[int] | Iterable[int], batch_size: int, drop_last: bool) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+            raise ValueError(f"batch_size should be a positive integer value, but got batch_size={batch_size}")
+        if not isinstance(drop_last, bool):
+            raise ValueError(f"drop_last should be a boolean value, but got drop_last={drop_last}")
+        self.sampler, self.batch_size, self.drop_last = sampler, int(batch_size), drop_last
+
+    def __iter__(self) -> Iterator[list[int]]:
+        size = self.batch_size
+        if type(self.sampler) in (SequentialSampler, RandomSampler, SubsetRandomSampler, WeightedRandomSampler):
+            indices = self.sampler._indices()  # type: ignore[union-attr]  # one array, sliced: no loop per sample
+            stop = len(indices) - len(indices) % size if self.drop_last else len(indices)
+            for start in range(0, stop, size):
+                yield indices[start:start + size].tolist()
+            return
+        batch: list[int] = []
+        for index in self.sampler:
+            batch.append(index)
+            if len(batch) == size:
+                yield batch
+                batch = []
+        if batch and not self.drop_last:
+            yield batch
+
+    def __len__(self) -> int:
+        n = len(self.sampler)  # type: ignore[arg-type]
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
