@@ -22,7 +22,7 @@ from .ops.movement import (cat, chunk, expand, flatten, gather, permute, repeat,
                            transpose, unsqueeze)
 from .ops.reduce import (all, amax, amin, any, argmax, argmin, argsort, logsumexp, max, mean, min, norm, sort, std,
                          sum, topk, var)
-from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, logspace, ones,
+from .creation import (BoolTensor, DoubleTensor, FloatTensor, IntTensor, LongTensor, arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, logspace, ones,
                        ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros, zeros_like)
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import gradcheck  # through the alias module, so that minigrad.gradcheck stays this function
@@ -50,7 +50,8 @@ def numel(input: Tensor) -> builtins.int:
     return input.numel()
 
 __all__ = ["build_info", "get_num_threads", "get_thread_policy", "set_num_threads", "set_simd", "set_thread_policy",
-           "device", "Generator", "Parameter", "Tensor", "default_generator", "manual_seed",
+           "device", "Generator", "Parameter", "Tensor", "FloatTensor", "DoubleTensor", "LongTensor", "IntTensor",
+           "BoolTensor", "default_generator", "manual_seed",
            "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
            "float", "double", "half", "long", "int", "short", "bool",
            "abs", "allclose", "equal", "isclose", "bmm", "einsum", "matmul", "mm", "is_tensor", "numel", "clamp",

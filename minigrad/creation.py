@@ -58,6 +58,18 @@ def from_numpy(array: Array) -> Tensor:
     return Tensor(array)
 
 
+def _legacy_constructor(dtype: type[np.generic]) -> Callable[..., Tensor]:
+    def constructor(*data: Any) -> Tensor:
+        """Sizes (``(2, 3)``: zeros) or data, as a tensor of this type (torch's legacy constructors)."""
+        return Tensor(*data).to(dtype, copy=False)
+    constructor.__name__ = constructor.__qualname__ = f"{np.dtype(dtype).name}_tensor"
+    return constructor
+
+
+FloatTensor, DoubleTensor, LongTensor, IntTensor, BoolTensor = map(
+    _legacy_constructor, (np.float32, np.float64, np.int64, np.int32, np.bool_))
+
+
 def linspace(start: float, end: float, steps: int, dtype: DTypeLike | None = None, device: Any = None,
              requires_grad: bool = False) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (float32 by default)."""

@@ -198,6 +198,7 @@ def run_backward(root: Tensor, grad: Array, retain_graph: bool,
     """Backpropagate ``grad`` (d loss / d root, already of root's shape and dtype) through the graph,
     accumulating into leaves' ``.grad``; or, given ``inputs``, into nothing: then the gradients of
     those tensors are returned (None for one the graph does not reach), as ``autograd.grad``."""
+    from ..tensor import _wrap  # once per pass (tensor.py imports this module first)
     grads = {id(root): grad}
     wanted = {id(t) for t in inputs} if inputs is not None else None
     captured: dict[int, Array] = {}
@@ -212,7 +213,7 @@ def run_backward(root: Tensor, grad: Array, retain_graph: bool,
             if id(node) in wanted:
                 captured[id(node)] = g
         elif backward is None or node._retain:
-            accumulate(node, g)
+            accumulate(node, g, _wrap)
         if backward is None:
             continue
         created = node._created
@@ -233,12 +234,11 @@ def run_backward(root: Tensor, grad: Array, retain_graph: bool,
     return None if inputs is None else [captured.get(id(t)) for t in inputs]
 
 
-def accumulate(t: Tensor, g: Array) -> None:
+def accumulate(t: Tensor, g: Array, wrap: Callable[[Array], Tensor]) -> None:
     """t.grad += g, in place; a first gradient is copied (it may be shared with other tensors'
-    gradients) into a C-contiguous array of t's dtype, held by a new tensor."""
+    gradients) into a C-contiguous array of t's dtype, held by a new tensor (``wrap``)."""
     if t._grad is None:
-        from ..tensor import _wrap
-        t._grad = _wrap(np.array(g, dtype=t._data.dtype, order="C"))
+        t._grad = wrap(np.array(g, dtype=t._data.dtype, order="C"))
     else:
         t._grad._data += g
 

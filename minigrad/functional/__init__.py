@@ -22,12 +22,12 @@ from .distance import cosine_similarity, pairwise_distance
 from .linear import embedding, linear, one_hot
 from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, kl_div, l1_loss,
                    mse_loss, nll_loss, smooth_l1_loss)
-from .normalization import batch_norm, layer_norm, normalize
+from .normalization import batch_norm, instance_norm, layer_norm, normalize
 from .rnn import gru_layer, lstm_layer, rnn_layer
 
 __all__ = ["relu", "leaky_relu", "gelu", "softplus", "silu", "tanh", "sigmoid", "softmax", "log_softmax", "dropout",
            "elu", "selu", "celu", "mish", "hardtanh", "relu6", "hardsigmoid", "hardswish", "softsign", "logsigmoid",
            "dropout2d", "linear", "embedding", "one_hot", "pad", "cross_entropy", "nll_loss", "mse_loss", "l1_loss",
            "binary_cross_entropy_with_logits", "binary_cross_entropy", "smooth_l1_loss", "huber_loss", "kl_div",
-           "cosine_similarity", "pairwise_distance", "normalize", "layer_norm", "batch_norm", "conv2d", "conv1d",
+           "cosine_similarity", "pairwise_distance", "normalize", "layer_norm", "batch_norm", "instance_norm", "conv2d", "conv1d",
            "max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d", "rnn_layer", "lstm_layer", "gru_layer"]

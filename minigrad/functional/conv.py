@@ -97,6 +97,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: in
     """2-D cross-correlation of (N, C, H, W) with weight (O, C/groups, KH, KW): im2col as one copy of
     an ``as_strided`` window view, then one (batched over groups) GEMM; the backward is a GEMM for the
     weight and a GEMM plus col2im for the input. ``padding`` may be 'valid' or 'same'."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"conv2d(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
     if input.ndim == 3:
         return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
     x, w = input._data, weight._data

@@ -1,7 +1,8 @@
-"""Normalization: ``layer_norm`` and ``batch_norm`` share one normalizing node with a fused
-backward; the affine part is composed of Tensor ops, as is ``normalize`` (x / max(‖x‖_p, eps))."""
+"""Normalization: ``layer_norm``, ``batch_norm`` and ``instance_norm`` share one normalizing node with a
+fused backward; the affine part is composed of Tensor ops, as is ``normalize`` (x / max(‖x‖_p, eps))."""
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -51,19 +52,40 @@ def batch_norm(input: Tensor, running_mean: Tensor | Array | None, running_var: 
     ``momentum`` (the variance unbiased, as in torch); evaluation uses the running statistics."""
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected an input of shape (N, C, ...), got {input.shape}")
+    return _channel_norm("batch_norm", input, (0,) + tuple(range(2, input.ndim)), running_mean, running_var, weight,
+                         bias, training, momentum, eps)
+
+
+def instance_norm(input: Tensor, running_mean: Tensor | Array | None = None,
+                  running_var: Tensor | Array | None = None, weight: Tensor | Array | None = None,
+                  bias: Tensor | Array | None = None, use_input_stats: bool = True, momentum: float = 0.1,
+                  eps: float = 1e-5) -> Tensor:
+    """Normalize each sample's channels (N, C, ...) over their spatial dims. With ``use_input_stats``
+    each instance's own statistics, and running statistics (if given) move towards their batch
+    average with ``momentum``; without, the running statistics are used, as in torch."""
+    if input.ndim < 3:
+        raise ValueError(f"instance_norm: expected an input of shape (N, C, ...) with spatial dims, got {input.shape}")
+    return _channel_norm("instance_norm", input, tuple(range(2, input.ndim)), running_mean, running_var, weight,
+                         bias, use_input_stats, momentum, eps)
+
+
+def _channel_norm(name: str, input: Tensor, axes: tuple[int, ...], running_mean: Tensor | Array | None,
+                  running_var: Tensor | Array | None, weight: Tensor | Array | None, bias: Tensor | Array | None,
+                  input_stats: bool, momentum: float, eps: float) -> Tensor:
+    """Batch and instance norm: normalize over ``axes`` (their own statistics, which update the running
+    ones averaged over what is left besides the channel), or with the running statistics; then per-channel
+    affine."""
     shape = (1, input.shape[1]) + (1,) * (input.ndim - 2)
-    axes = (0,) + tuple(range(2, input.ndim))
-    if training:
-        n = input.numel() // input.shape[1]
+    if input_stats:
+        n = math.prod(input.shape[a] for a in axes)
         if n <= 1:
-            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input "
-                             f"{input.shape}")
-        xhat, mean, var = _normalize("batch_norm", input, axes, eps)
+            raise ValueError(f"{name}: expected more than 1 value per channel when training, got input {input.shape}")
+        xhat, mean, var = _normalize(name, input, axes, eps)
         for running, batch in ((running_mean, mean), (running_var, var * (n / (n - 1)))):
             if running is not None:
                 running = _unwrap(running)
                 running *= 1 - momentum
-                running += momentum * batch.reshape(-1)
+                running += momentum * batch.reshape(-1, input.shape[1]).mean(0)
     else:
         mean = np.reshape(_unwrap(running_mean), shape)  # type: ignore[arg-type]
         var = np.reshape(_unwrap(running_var), shape)  # type: ignore[arg-type]

@@ -318,7 +318,7 @@ class Module:
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.parameters():
             if set_to_none:
-                p.grad = None
+                p._grad = None
             elif p.grad is not None:
                 p.grad.zero_()
 

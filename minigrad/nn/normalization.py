@@ -1,4 +1,4 @@
-"""BatchNorm1d, BatchNorm2d (running statistics as buffers) and LayerNorm."""
+"""BatchNorm1d/2d, InstanceNorm1d/2d (running statistics as buffers) and LayerNorm."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
@@ -61,6 +61,38 @@ class BatchNorm1d(_BatchNorm):
 class BatchNorm2d(_BatchNorm):
     """Normalises (N, C, H, W) over the batch and the image for each channel."""
     input_dims = (4,)
+
+
+class _InstanceNorm(_BatchNorm):
+    """Per-sample, per-channel normalization over the spatial dims; torch's defaults: no affine parameters,
+    no running statistics (``track_running_stats=True`` keeps them, used in eval mode)."""
+    spatial_dims = 1
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
+                 track_running_stats: bool = False, dtype: DTypeLike | None = None) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        batched = self.spatial_dims + 2
+        if x.ndim not in (batched, batched - 1):
+            raise ValueError(f"{type(self).__name__}: expected {batched - 1}D (unbatched) or {batched}D input "
+                             f"(got {x.ndim}D input)")
+        if x.ndim == batched - 1:
+            return self.forward(x.unsqueeze(0)).squeeze(0)
+        momentum = self.momentum if self.momentum is not None else 0.1
+        use_input_stats = self.training or not self.track_running_stats
+        return F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats,
+                               momentum, self.eps)
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Normalizes each (sample, channel) of (N, C, L) over L."""
+    spatial_dims = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Normalizes each (sample, channel) of (N, C, H, W) over H and W."""
+    spatial_dims = 2
 
 
 class LayerNorm(Module):

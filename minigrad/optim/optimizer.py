@@ -111,7 +111,7 @@ class Optimizer:
         """Forget every gradient (``grad = None``), or zero it in place with ``set_to_none=False``."""
         for p in chain.from_iterable(group["params"] for group in self.param_groups):
             if set_to_none:
-                p.grad = None
+                p._grad = None  # (no shape checks to run for None)
             elif p._grad is not None:
                 p._grad._data.fill(0)
 

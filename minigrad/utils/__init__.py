@@ -1,2 +1,2 @@
-"""Helpers beside the library proper, as in ``torch.utils``: ``benchmark`` (timing). Nothing here is
-imported by ``minigrad/__init__.py``."""
+"""Helpers beside the library proper, as ``torch.utils``: ``hooks`` (``RemovableHandle``, what registering a
+hook returns), ``benchmark`` (timing) and ``data`` (``minigrad.data`` itself, under torch's path)."""

@@ -251,3 +251,31 @@ def test_init_statistics_match_torch():
         q_theirs = torch.nn.init.orthogonal_(torch.empty(5, 8, dtype=torch.float64), 3.0).numpy()
     q_ours = nn.init.orthogonal_(mg.zeros((5, 8), dtype=np.float64), 3.0).numpy()
     np.testing.assert_allclose(q_ours @ q_ours.T, q_theirs @ q_theirs.T, atol=1e-10)
+
+
+@pytest.mark.parametrize("options", [{}, {"affine": True}, {"track_running_stats": True},
+                                     {"affine": True, "track_running_stats": True}])
+def test_instance_norm_as_torch(options):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((4, 3, 5, 5))
+    out = nn.InstanceNorm2d(3, dtype=np.float64, **options)(mg.tensor(a))
+    flat = out.numpy().reshape(4, 3, -1)  # each (sample, channel) standardized over its pixels
+    np.testing.assert_allclose(flat.mean(-1), 0, atol=1e-12)
+    np.testing.assert_allclose(flat.var(-1), 1 - 1e-5 / (a.reshape(4, 3, -1).var(-1) + 1e-5), rtol=1e-9)
+    assert mg.gradcheck(lambda x: nn.InstanceNorm2d(3, dtype=np.float64, affine=True)(x),
+                     [mg.tensor(a[:2, :, :3, :3], requires_grad=True)])
+    torch = pytest.importorskip("torch")
+    ours = nn.InstanceNorm2d(3, dtype=np.float64, **options)
+    theirs = torch.nn.InstanceNorm2d(3, dtype=torch.float64, **options)
+    x, y = mg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    weights = rng.standard_normal(a.shape)
+    (ours(x) * mg.tensor(weights)).sum().backward()
+    (theirs(y) * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=1e-9, atol=1e-12)
+    for key, value in theirs.state_dict().items():
+        np.testing.assert_allclose(ours.state_dict()[key].numpy(), value.numpy(), rtol=1e-9, err_msg=key)
+    ours.eval(), theirs.eval()
+    np.testing.assert_allclose(ours(mg.tensor(a)).numpy(), theirs(torch.tensor(a)).detach().numpy(), rtol=1e-9,
+                               atol=1e-12)
+    np.testing.assert_allclose(nn.InstanceNorm1d(3, dtype=np.float64)(mg.tensor(a[0])).numpy(),
+                               torch.nn.InstanceNorm1d(3, dtype=torch.float64)(torch.tensor(a[0])).numpy(), atol=1e-12)
