@@ -48,6 +48,7 @@ import numpy as np
 import safetensors
 import safetensors.numpy
 
+from .device import check_device
 from .nn.module import Module
 from .tensor import Parameter, Tensor
 
@@ -155,10 +156,13 @@ def _check_map_location(map_location):
     if map_location is None or callable(map_location):
         return
     items = map_location.items() if isinstance(map_location, dict) else [(None, map_location)]
-    for key, device in items:
-        if str(device) != "cpu":
-            where = "map_location" if key is None else f"map_location[{key!r}]"
-            raise ValueError(f"load: {where} is {device!r}, but minigrad runs on the CPU only: use None or 'cpu'")
+    for key, where in items:
+        try:
+            check_device(str(where))
+        except RuntimeError:
+            name = "map_location" if key is None else f"map_location[{key!r}]"
+            raise ValueError(f"load: {name} is {where!r}, but minigrad runs on the CPU only: use None or "
+                             "'cpu'") from None
 
 
 def _header(data):

@@ -58,7 +58,7 @@ def from_numpy(array: Array) -> Tensor:
     return Tensor(array)
 
 
-def _legacy_constructor(dtype: type[np.generic]) -> Callable[..., Tensor]:
+def _legacy_constructor(dtype: DTypeLike) -> Callable[..., Tensor]:
     def constructor(*data: Any) -> Tensor:
         """Sizes (``(2, 3)``: zeros) or data, as a tensor of this type (torch's legacy constructors)."""
         return Tensor(*data).to(dtype, copy=False)

@@ -36,6 +36,8 @@ class device:
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, str):
+            if not is_device(other):
+                return False
             other = device(other)
         return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
 

@@ -329,6 +329,9 @@ class Tensor:
         return _node(self._data * other, (self,), lambda g: (g * other,), "mul")
 
     def __truediv__(self, other: Operand) -> Tensor:
+        """True division: integer (and bool) tensors divide as float32, as torch's."""
+        if self.dtype.kind != "f" and not (isinstance(other, Tensor) and other.dtype.kind == "f"):
+            return self.to(np.float32) / (other.to(np.float32) if isinstance(other, Tensor) else other)
         if isinstance(other, Tensor):
             return self * other ** -1
         other = _operand(other, self)
@@ -519,7 +522,7 @@ class Tensor:
     # ---- shapes and indexing ----------------------------------------------------------------------
     def reshape(self, *shape: int | Sequence[int]) -> Tensor: return _movement.reshape(self, *shape)
 
-    view = reshape
+    def view(self, *shape: builtins.int | Sequence[builtins.int]) -> Tensor: return _movement.view(self, *shape)
 
     def view_as(self, other: Tensor) -> Tensor: return _movement.view_as(self, other)
     def permute(self, *dims: int | Sequence[int]) -> Tensor: return _movement.permute(self, *dims)

@@ -298,3 +298,76 @@ def test_module_paths_are_torchs():
     from minigrad.utils.data import DataLoader
 
     assert F is mg.functional and mg.nn.functional is mg.functional and DataLoader is mg.data.DataLoader
+
+
+def test_scalar_losses_through_autograd_grad_and_backward():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    (g,) = autograd.grad((x * x).sum(), x, grad_outputs=[mg.tensor(1.0)])
+    np.testing.assert_array_equal(g.numpy(), [2, 4])
+    autograd.backward((x * x).sum(), inputs=[x])
+    np.testing.assert_array_equal(x.grad.numpy(), [2, 4])
+
+
+def test_grad_mode_decorators_keep_their_mode():
+    @mg.inference_mode(False)
+    def recording():
+        return mg.is_grad_enabled()
+
+    with mg.no_grad():
+        assert recording() is True and not mg.is_grad_enabled()
+
+
+def test_function_backward_records_no_graph():
+    seen = []
+
+    class Square(autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            out = g * 2 * x
+            seen.append(out.requires_grad)
+            return out
+
+    x = mg.tensor([3.0], requires_grad=True)
+    Square.apply(x).sum().backward()
+    assert x.grad.item() == 6 and seen == [False]
+
+
+def test_view_never_copies():
+    x = mg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        x.t().view(-1)
+    v = x.view(4)
+    v[0] = 9.0
+    assert x[0, 0].item() == 9
+
+
+@pytest.mark.parametrize("a, b", [("int", 2.5), (1.0, 0.0), ("float", 0), ("int", 0), (True, False),
+                                  ("double", "float")])
+def test_where_promotes_as_torch(a, b):
+    torch = pytest.importorskip("torch")
+    arrays = {"int": np.array([1, 2]), "float": np.array([1.0, 2.0], np.float32), "double": np.array([1.0, 2.0])}
+    ours = mg.where(mg.tensor([True, False]), *(mg.tensor(arrays[v]) if v in arrays else v for v in (a, b)))
+    theirs = torch.where(torch.tensor([True, False]), *(torch.tensor(arrays[v]) if v in arrays else v for v in (a, b)))
+    assert ours.dtype == np.dtype(str(theirs.dtype).replace("torch.", ""))
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_small_torch_semantics():
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        mg.ones(3).unsqueeze(5)
+    assert (mg.device("cpu") == "foo") is False
+    quotient = mg.tensor([1, 2]) / mg.tensor([2, 2])
+    assert quotient.dtype == np.float32 and quotient.tolist() == [0.5, 1.0]
+    similarity = mg.functional.cosine_similarity(mg.randn(4, 3), mg.randn(3), dim=-1)
+    assert similarity.shape == (4,)
+    buffer = __import__("io").BytesIO()
+    mg.save({"w": mg.ones(2)}, buffer)
+    buffer.seek(0)
+    assert mg.load(buffer, map_location="cpu:0")["w"].tolist() == [1, 1]
+    assert list(nn.CrossEntropyLoss(weight=[1.0, 2.0]).state_dict()) == ["weight"]

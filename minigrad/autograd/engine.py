@@ -71,10 +71,15 @@ class no_grad:
         _grad_mode.enabled = self._previous
 
     def __call__(self, func: _F) -> _F:
+        mode = self._mode
+
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)():
+            previous, _grad_mode.enabled = _grad_mode.enabled, mode
+            try:
                 return func(*args, **kwargs)
+            finally:
+                _grad_mode.enabled = previous
         return cast("_F", wrapper)
 
 
@@ -99,13 +104,7 @@ class set_grad_enabled(no_grad):
 
     def __call__(self, func: _F) -> _F:
         _grad_mode.enabled = self._previous  # as a decorator: switch only around each call
-        mode = self._mode
-
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with set_grad_enabled(mode):
-                return func(*args, **kwargs)
-        return cast("_F", wrapper)
+        return super().__call__(func)
 
 
 class inference_mode(no_grad):
@@ -132,19 +131,25 @@ def _memory_owner(array: Array) -> Array:
     return array
 
 
+_clock_lock = threading.Lock()
+
+
 def mark_modified(*ts: Tensor) -> None:
     """Note that each ``t._data`` (``t``: a tensor, or anything with that ndarray) was changed in place:
     nodes that saved it, or any view of its memory, before now refuse to backpropagate. One call
-    for all the parameters an optimizer step updated: this runs on every step."""
+    for all the parameters an optimizer step updated: this runs on every step. Under a lock: two
+    threads stepping at once must neither share a clock value nor move the clock backwards."""
     global _clock
-    _clock += 1
-    clock, changed = _clock, _changed_at
-    for t in ts:
-        owner = _memory_owner(t._data)
-        key = id(owner)
-        if key not in changed:  # forget the entry when the memory goes (its id may be reused)
-            weakref.finalize(owner, changed.pop, key, None).atexit = False
-        changed[key] = clock
+    changed = _changed_at
+    with _clock_lock:
+        _clock += 1
+        clock = _clock
+        for t in ts:
+            owner = _memory_owner(t._data)
+            key = id(owner)
+            if key not in changed:  # forget the entry when the memory goes (its id may be reused)
+                weakref.finalize(owner, changed.pop, key, None).atexit = False
+            changed[key] = clock
 
 
 def version(t: Tensor) -> int:

@@ -31,9 +31,10 @@ def _seeds(outputs: list[Tensor], grad_outputs: TensorLike | Sequence[TensorLike
     given: list[Any]
     if grad_outputs is None:
         given = [None] * len(outputs)
-    elif isinstance(grad_outputs, (list, tuple)) and not (len(outputs) == 1 and np.ndim(grad_outputs[0]) == 0):
-        given = list(grad_outputs)
-    else:  # one gradient: a Tensor, an ndarray, or numbers for the one output
+    elif isinstance(grad_outputs, (list, tuple)) and all(g is None or isinstance(g, (Tensor, np.ndarray))
+                                                         for g in grad_outputs):
+        given = list(grad_outputs)  # one per output
+    else:  # one gradient: a Tensor, an ndarray, or (nested lists of) numbers for the one output
         given = [grad_outputs]
     if len(given) != len(outputs):
         raise ValueError(f"grad_outputs has {len(given)} entries, outputs {len(outputs)}")
@@ -93,13 +94,13 @@ def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: TensorLike | Sequ
     if create_graph:
         raise NotImplementedError("create_graph=True: gradients of gradients are not available in minigrad")
     outputs = _as_list(tensors, "tensors")
-    seeds = _seeds(outputs, grad_tensors)
     if inputs is not None:
-        for t, g in zip(_as_list(inputs, "inputs"), grad(outputs, inputs, seeds, retain_graph, allow_unused=True)):
+        inputs = _as_list(inputs, "inputs")
+        for t, g in zip(inputs, grad(outputs, inputs, grad_tensors, retain_graph, allow_unused=True)):
             if g is not None:
                 t.grad = g if t.grad is None else t.grad + g
         return
-    for k, (out, seed) in enumerate(zip(outputs, seeds)):
+    for k, (out, seed) in enumerate(zip(outputs, _seeds(outputs, grad_tensors))):
         run_backward(out, seed, bool(retain_graph) or k < len(outputs) - 1)
 
 
@@ -141,7 +142,8 @@ class Function:
         positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
 
         def backward(g: Array) -> list[Array | None]:
-            grads = cls.backward(ctx, _wrap(g))
+            with no_grad():  # first order: the user's backward records no graph
+                grads = cls.backward(ctx, _wrap(g))
             grads = grads if isinstance(grads, tuple) else (grads,)
             if len(grads) != len(args):
                 raise RuntimeError(f"{cls.__name__}.backward returned {len(grads)} gradients; forward took "

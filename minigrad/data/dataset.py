@@ -36,7 +36,6 @@ def _rng(seed: int | None, generator: np.random.Generator | None) -> np.random.G
     return np.random.default_rng(seed) if seed is not None else generator
 
 
-_permutation = permutation  # of range(n), from a generator or (None) minigrad's global one
 
 
 def _rebuild(like: S, items: list[Any]) -> S:
@@ -178,6 +177,6 @@ def random_split(dataset: MapDataset, lengths: Sequence[float], seed: int | None
         lengths = counts
     if sum(lengths) != n:
         raise ValueError(f"Sum of input lengths ({sum(lengths)}) does not equal the length of the input dataset ({n})")
-    permutation = _permutation(_rng(seed, generator), n)
+    order = permutation(_rng(seed, generator), n)
     ends = np.cumsum(lengths)
-    return [Subset(dataset, permutation[end - length:end]) for end, length in zip(ends, lengths)]
+    return [Subset(dataset, order[end - length:end]) for end, length in zip(ends, lengths)]

@@ -130,8 +130,8 @@ def _worker_loop(dataset: Any, auto: bool, collate_fn: Callable[[Any], Any] | No
         if task_epoch != epoch.value:  # a stale task: the main process moved on (or is shutting down)
             continue
         payload: Any
-        if init_error is not None:
-            payload, init_error = init_error, None
+        if init_error is not None:  # a worker whose worker_init_fn failed serves only that error
+            payload = init_error
         else:
             try:
                 payload = pickle.dumps(_fetch(dataset, indices, auto, collate_fn), protocol=pickle.HIGHEST_PROTOCOL)

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, Generic, Iterable, Iterator, Sequence, Si
 
 import numpy as np
 
+from ..random import default_generator
+
 if TYPE_CHECKING:
     from .._typing import Array
 
@@ -24,11 +26,8 @@ def check_generator(generator: Any) -> Any:
 
 
 def _gen(generator: Any) -> Any:
-    """``generator``, or minigrad's global one (looked up each time: ``manual_seed`` may replace it)."""
-    if generator is not None:
-        return generator
-    import minigrad
-    return minigrad.default_generator()
+    """``generator``, or minigrad's global one."""
+    return default_generator() if generator is None else generator
 
 
 def permutation(generator: Any, n: int) -> Array:

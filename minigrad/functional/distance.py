@@ -19,10 +19,11 @@ def _tensor(x: TensorLike, like: Tensor) -> Tensor:
 def cosine_similarity(x1: Tensor, x2: TensorLike, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """x1·x2 / (max(‖x1‖, eps)·max(‖x2‖, eps)) along ``dim`` (torch 2's formula)."""
     y = _tensor(x2, x1)
-    ndim = max(x1.ndim, y.ndim)
-    if not -ndim <= dim < max(ndim, 1):
-        raise IndexError(f"Dimension out of range (expected to be in range of [{-max(ndim, 1)}, {max(ndim, 1) - 1}], "
-                         f"but got {dim})")
+    shape = np.broadcast_shapes(x1.shape, y.shape)
+    x1, y = x1.expand(shape), y.expand(shape)
+    ndim = max(len(shape), 1)
+    if not -ndim <= dim < ndim:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}], but got {dim})")
     a = x1 / x1.norm(2, dim, keepdim=True).clamp_min(eps)
     b = y / y.norm(2, dim, keepdim=True).clamp_min(eps)
     return (a * b).sum(dim)

@@ -19,7 +19,8 @@ from ..tensor import Parameter
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
            "ParameterList", "ParameterDict", "Linear", "Identity",
-           "Embedding", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "InstanceNorm1d", "InstanceNorm2d", "LayerNorm", "RNN",
+           "Embedding", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "InstanceNorm1d",
+           "InstanceNorm2d", "LayerNorm", "RNN",
            "LSTM", "GRU", "ReLU", "Tanh", "Sigmoid", "GELU", "LeakyReLU", "Softmax", "LogSoftmax", "Dropout", "Flatten",
            "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss", "ELU", "CELU", "SELU", "Mish",
            "Hardtanh", "ReLU6", "SiLU", "Softplus", "Softsign", "LogSigmoid", "Hardsigmoid", "Hardswish", "Dropout2d",

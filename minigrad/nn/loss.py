@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from .. import functional as F
+from ..creation import as_tensor
+from ..tensor import Tensor
 from .module import Module
 
 if TYPE_CHECKING:
     from .._typing import Operand, TensorLike
-    from ..tensor import Tensor
 
 
 class _Loss(Module):
@@ -22,11 +25,21 @@ class _Loss(Module):
                              f"{self.reductions[-1]!r}, got {reduction!r}")
         self.reduction = reduction
 
+    def _weights(self, **weights: Operand | TensorLike | None) -> None:
+        """Weight tensors (or None) become buffers, as torch's: in ``state_dict``, cast by ``to()``;
+        a plain number stays an attribute."""
+        for name, value in weights.items():
+            if value is None or isinstance(value, (Tensor, np.ndarray, list, tuple)):
+                self.register_buffer(name, None if value is None else as_tensor(value))
+            else:
+                setattr(self, name, value)
+
 
 class CrossEntropyLoss(_Loss):
     def __init__(self, weight: TensorLike | None = None, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
         super().__init__(reduction)
-        self.weight, self.label_smoothing = weight, label_smoothing
+        self._weights(weight=weight)
+        self.label_smoothing = label_smoothing
 
     def forward(self, logits: Tensor, target: TensorLike) -> Tensor:
         return F.cross_entropy(logits, target, weight=self.weight, reduction=self.reduction,
@@ -36,7 +49,7 @@ class CrossEntropyLoss(_Loss):
 class NLLLoss(_Loss):
     def __init__(self, weight: TensorLike | None = None, reduction: str = "mean") -> None:
         super().__init__(reduction)
-        self.weight = weight
+        self._weights(weight=weight)
 
     def forward(self, log_probs: Tensor, target: TensorLike) -> Tensor:
         return F.nll_loss(log_probs, target, weight=self.weight, reduction=self.reduction)
@@ -56,7 +69,7 @@ class BCEWithLogitsLoss(_Loss):
     def __init__(self, weight: Operand | None = None, reduction: str = "mean",
                  pos_weight: Tensor | float | None = None) -> None:
         super().__init__(reduction)
-        self.weight, self.pos_weight = weight, pos_weight
+        self._weights(weight=weight, pos_weight=pos_weight)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         return F.binary_cross_entropy_with_logits(logits, target, weight=self.weight, reduction=self.reduction,
@@ -66,7 +79,7 @@ class BCEWithLogitsLoss(_Loss):
 class BCELoss(_Loss):
     def __init__(self, weight: Operand | None = None, reduction: str = "mean") -> None:
         super().__init__(reduction)
-        self.weight = weight
+        self._weights(weight=weight)
 
     def forward(self, probabilities: Tensor, target: Tensor) -> Tensor:
         return F.binary_cross_entropy(probabilities, target, weight=self.weight, reduction=self.reduction)

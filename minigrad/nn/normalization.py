@@ -40,7 +40,7 @@ class _BatchNorm(Module):
                              f"(got {x.ndim}D input)")
         momentum = self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked += 1  # a 0-d array, updated in place
+            self.num_batches_tracked += 1  # a 0-d int64 tensor, updated in place
             if momentum is None:  # cumulative moving average
                 momentum = 1.0 / float(self.num_batches_tracked)
         # batch statistics while training, and always when there are no running ones to use

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import functional as F
+from ..autograd.engine import no_grad
 from ..tensor import Parameter
 from . import init
 from .module import Module
@@ -26,7 +27,8 @@ class Embedding(Module):
         self.weight = Parameter(np.empty((num_embeddings, embedding_dim), np.dtype(dtype or np.float32)))
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            with no_grad():
+                self.weight[self.padding_idx] = 0
 
     def forward(self, indices: TensorLike) -> Tensor:
         return F.embedding(indices, self.weight, padding_idx=self.padding_idx)

@@ -88,15 +88,31 @@ def minimum(input: Tensor, other: Operand) -> Tensor:
 
 
 def where(condition: TensorLike, input: Operand, other: Operand) -> Tensor:
-    """``input`` where ``condition`` holds, else ``other`` (tensors or numbers; broadcasting)."""
-    like = input if isinstance(input, Tensor) else other
-    x, y = (t if isinstance(t, Tensor) else Tensor(np.asarray(_operand(t, like), like.dtype)) for t in (input, other))
+    """``input`` where ``condition`` holds, else ``other`` (tensors or numbers; broadcasting). A Python
+    number takes the other operand's dtype when that holds its kind, else promotes as in torch
+    (``where(c, int_tensor, 2.5)`` is float32)."""
+    x, y = _where_operand(input, other), _where_operand(other, input)
+    floats = [d for d in (x.dtype, y.dtype) if d.kind == "f"]
+    dtype = np.result_type(*floats) if floats else np.result_type(x.dtype, y.dtype)
     c = np.asarray(_unwrap(condition), dtype=bool)
     try:
-        out = np.where(c, x._data, y._data)
+        out = np.where(c, x._data, y._data).astype(dtype, copy=False)
     except ValueError:
         raise ValueError(f"where: shapes {c.shape}, {x.shape} and {y.shape} do not broadcast") from None
     return _node(out, (x, y), lambda g: (np.where(c, g, 0), np.where(c, 0, g)), "where")
+
+
+def _where_operand(value: Operand, other: Operand) -> Tensor:
+    """An operand of ``where`` as a tensor: a Python number weakly typed (the other operand's dtype if
+    it is a tensor of the number's kind, else float32, int64 or bool), an array cast as ``_operand``."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (bool, int, float)):
+        kind = "b" if isinstance(value, bool) else "iuf" if isinstance(value, int) else "f"
+        if isinstance(other, Tensor) and other.dtype.kind in kind:
+            return Tensor(np.asarray(value, other.dtype))
+        return Tensor(np.asarray(value, np.bool_ if kind == "b" else np.int64 if kind == "iuf" else np.float32))
+    return Tensor(np.asarray(_operand(value, other) if isinstance(other, Tensor) else value))
 
 
 def _pairwise_max_min(input: Tensor, other: Operand, choose: np.ufunc, wins: np.ufunc) -> Tensor:
@@ -120,7 +136,7 @@ def masked_fill(input: Tensor, mask: TensorLike, value: Operand) -> Tensor:
     mask_dtype = np.asarray(_unwrap(mask)).dtype
     if mask_dtype != np.bool_:
         raise TypeError(f"masked_fill only supports boolean masks, but got mask with dtype {mask_dtype}")
-    out = where(mask, value, input)
+    out = where(mask, value if isinstance(value, Tensor) else Tensor(np.asarray(value, input.dtype)), input)
     if out.shape != input.shape:
         raise ValueError(f"masked_fill: mask of shape {np.shape(_unwrap(mask))} does not broadcast to {input.shape}")
     return out

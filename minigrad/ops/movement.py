@@ -23,8 +23,18 @@ def reshape(input: Tensor, *shape: int | Sequence[int]) -> Tensor:
     return _node(out, (input,), lambda g: (g.reshape(in_shape),), "reshape")
 
 
+def view(input: Tensor, *shape: int | Sequence[int]) -> Tensor:
+    """``reshape`` that never copies: a tensor whose memory cannot take the new shape (a transposed
+    matrix flattened) raises, as torch's ``view``, instead of returning a copy that writes would miss."""
+    out = input.reshape(*shape)
+    if out.numel() and not np.shares_memory(out._data, input._data):
+        raise RuntimeError(f"view size is not compatible with input tensor's size and stride (shape {input.shape}, "
+                           f"strides {input._data.strides}); use .reshape(...) instead")
+    return out
+
+
 def view_as(input: Tensor, other: Tensor) -> Tensor:
-    return input.reshape(other.shape)
+    return view(input, other.shape)
 
 
 def permute(input: Tensor, *dims: int | Sequence[int]) -> Tensor:
@@ -42,6 +52,9 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
 
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
+    if not -input.ndim - 1 <= dim <= input.ndim:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-input.ndim - 1}, {input.ndim}], "
+                         f"but got {dim})")
     shape = list(input.shape)
     shape.insert(dim if dim >= 0 else dim + input.ndim + 1, 1)
     return input.reshape(shape)
