@@ -7,7 +7,10 @@ import pytest
 from minigrad.commands import bench
 
 
-@pytest.mark.filterwarnings("error::UserWarning")  # e.g. matplotlib's "no artists with labels": an empty panel
+# matplotlib's UserWarnings (e.g. "no artists with labels": an empty panel) fail the test; deprecations in its
+# dependencies do not (pyparsing's PyparsingDeprecationWarning is a UserWarning too, under Python 3.9's matplotlib)
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("error::UserWarning")
 def test_quick_run_reports_json_and_plots(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     out, png = tmp_path / "bench.json", tmp_path / "bench.png"
@@ -26,6 +29,7 @@ def record(variant, dtype, elements, speedup, threads=4, tensors=1):
             "threads": threads, "tensors": tensors}
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.filterwarnings("error::UserWarning")
 def test_plot_has_a_panel_per_dtype_with_figures_and_a_line_per_variant():
     pytest.importorskip("matplotlib")
