@@ -36,9 +36,10 @@ class device:
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, str):
-            if not is_device(other):
+            try:
+                other = device(other)
+            except RuntimeError:  # not a device name: unequal, as any other object
                 return False
-            other = device(other)
         return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
 
     def __hash__(self) -> int:

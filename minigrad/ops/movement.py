@@ -27,7 +27,7 @@ def view(input: Tensor, *shape: int | Sequence[int]) -> Tensor:
     """``reshape`` that never copies: a tensor whose memory cannot take the new shape (a transposed
     matrix flattened) raises, as torch's ``view``, instead of returning a copy that writes would miss."""
     out = input.reshape(*shape)
-    if out.numel() and not np.shares_memory(out._data, input._data):
+    if out.numel() and not np.may_share_memory(out._data, input._data):  # a copy is a new buffer
         raise RuntimeError(f"view size is not compatible with input tensor's size and stride (shape {input.shape}, "
                            f"strides {input._data.strides}); use .reshape(...) instead")
     return out
