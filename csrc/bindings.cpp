@@ -269,7 +269,7 @@ void launch(const Checked& c, F32 f32, F64 f64, const Args& args) {
 
 const KernelTable& table() { return *active_table.load(std::memory_order_relaxed); }
 
-// ---- the kernels as Python sees them (signatures shared with minigrad/optim/kernels_numpy.py) -------
+// ---- the kernels as Python sees them (signatures shared with minigrad/optim/kernels_numpy/) -----------
 // The array lists come first, by position or by name; every hyperparameter after them is
 // keyword-only, so two swapped hyperparameters cannot pass unnoticed. pybind11 matches keyword
 // arguments slowly (~4 µs for Adam's ten, as long as the update of a small group), so the kernels

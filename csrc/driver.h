@@ -10,7 +10,7 @@
 // Options that change the loop's shape are template parameters (picked once per call by
 // with_flags), so every instantiated loop is branch-free and vectorises; `maximize` is a sign.
 //
-// The NumPy twin of every kernel is minigrad/optim/kernels_numpy.py.
+// The NumPy twin of every kernel is in minigrad/optim/kernels_numpy/, a module per header.
 //
 // This header and the kernels' are compiled once per instruction set (kernel_table.cpp), so
 // everything in them is in that ISA's namespace and an anonymous one: no symbol may be shared

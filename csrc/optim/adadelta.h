@@ -1,6 +1,6 @@
 // Adadelta (torch.optim.Adadelta).
 // Compiled inside kernel_table.cpp, once per instruction set (csrc/driver.h); the NumPy twin is in
-// minigrad/optim/kernels_numpy.py.
+// minigrad/optim/kernels_numpy/adadelta.py.
 #pragma once
 #include <cmath>
 

@@ -1,6 +1,6 @@
 // Adagrad (torch.optim.Adagrad).
 // Compiled inside kernel_table.cpp, once per instruction set (csrc/driver.h); the NumPy twin is in
-// minigrad/optim/kernels_numpy.py.
+// minigrad/optim/kernels_numpy/adagrad.py.
 #pragma once
 #include <cmath>
 

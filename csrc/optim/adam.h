@@ -8,7 +8,7 @@
 // *_loop and entry, beside Adam's here or in a header of their own, not template flags in this loop,
 // so that each loop still reads as its equation and Adam's instantiations stay as they are.
 // Compiled inside kernel_table.cpp, once per instruction set (csrc/driver.h); the NumPy twin is in
-// minigrad/optim/kernels_numpy.py.
+// minigrad/optim/kernels_numpy/adam.py.
 #pragma once
 #include <cmath>
 

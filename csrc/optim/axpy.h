@@ -1,6 +1,6 @@
 // axpy: not an optimizer, the in-place stream the benchmarks measure the optimizers against.
 // Compiled inside kernel_table.cpp, once per instruction set (csrc/driver.h); the NumPy twin is in
-// minigrad/optim/kernels_numpy.py.
+// minigrad/optim/kernels_numpy/axpy.py.
 #pragma once
 #include "../driver.h"
 

@@ -1,6 +1,6 @@
 // RMSprop, plain and centered, with or without momentum (torch.optim.RMSprop).
 // Compiled inside kernel_table.cpp, once per instruction set (csrc/driver.h); the NumPy twin is in
-// minigrad/optim/kernels_numpy.py.
+// minigrad/optim/kernels_numpy/rmsprop.py.
 #pragma once
 #include <cmath>
 #include <limits>

@@ -1,6 +1,6 @@
 // SGD with momentum and Nesterov momentum (torch.optim.SGD).
 // Compiled inside kernel_table.cpp, once per instruction set (csrc/driver.h); the NumPy twin is in
-// minigrad/optim/kernels_numpy.py.
+// minigrad/optim/kernels_numpy/sgd.py.
 #pragma once
 #include "../driver.h"
 

@@ -306,8 +306,7 @@ _C_UTILITIES = {"check_arrays", "set_simd", "set_num_threads", "get_num_threads"
 
 
 def twin_names():
-    return sorted(name for name, f in vars(kernels_numpy).items()
-                  if inspect.isfunction(f) and f.__module__ == kernels_numpy.__name__ and not name.startswith("_"))
+    return sorted(kernels_numpy.__all__)
 
 
 def parameters(function):
