@@ -9,9 +9,11 @@ from optim_cases import ALL, IDS, Param, make_params
 
 torch = pytest.importorskip("torch")
 
-# torch fuses some multiply-adds (e.g. d + λθ) and we never do: in float32 a step whose d nearly
-# cancels differs in the last bits, which the next divisions amplify.
-TOLERANCE = {np.float64: 1e-12, np.float32: 1e-4}
+# torch fuses some multiply-adds (e.g. d + λθ, addcmul) and we never do: in float32 a step whose d
+# nearly cancels differs in the last bits, which the next divisions amplify (after 40 float32 steps
+# up to ~3e-3 relative on elements near zero), so float32 is compared over fewer steps.
+TOLERANCE = {np.float64: 1e-10, np.float32: 1e-4}
+STEPS = {np.float64: 40, np.float32: 10}
 
 
 @pytest.mark.parametrize("backend", ["cpp", "numpy"])
@@ -24,7 +26,7 @@ def test_same_trajectory_as_torch(case, dtype, backend):
     ours = getattr(optim, name)(params, **options, backend=backend)
     theirs = getattr(torch.optim, name)(twins, **options, foreach=False)
     rng = np.random.default_rng(1)
-    for _ in range(10):
+    for _ in range(STEPS[dtype]):
         for p, t in zip(params, twins):
             p.grad = rng.standard_normal(p.data.shape).astype(dtype)
             t.grad = torch.from_numpy(p.grad.numpy().copy())
