@@ -59,6 +59,9 @@ class Optimizer:
         self.backend = backend
         self.skip_nonfinite = skip_nonfinite
         self.skipped_steps = 0
+        if isinstance(params, Tensor):  # iterating it would give its rows: views the step never writes back
+            raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
+                            f"but got {type(params).__module__}.{type(params).__qualname__}")
         if isinstance(params, (set, frozenset)):
             raise TypeError("params must be an ordered collection (a list), not a set: a set's order changes between runs")
         groups = list(params)
@@ -93,6 +96,13 @@ class Optimizer:
             raise TypeError("optimizer parameters need to be organized in ordered collections, but the ordering "
                             "of parameters in sets will change between runs; use a list instead")
         params = [params] if isinstance(params, Tensor) else list(params)
+        names = [p[0] for p in params if isinstance(p, tuple)]  # named_parameters(): (name, param) pairs
+        if names:
+            if len(names) != len(params):
+                raise ValueError("all optimizer params should be with/without names. Some param names are missing")
+            if any(len(p) != 2 for p in params):
+                raise TypeError("a named parameter must be a (name, param) pair, as named_parameters() gives")
+            params = [p[1] for p in params]
         for i, p in enumerate(params):
             if not isinstance(p, Tensor):
                 raise TypeError(f"params[{i}]: optimizer can only optimize Tensors (such as minigrad.Parameter), "
@@ -100,10 +110,18 @@ class Optimizer:
             if not p.is_leaf:
                 raise ValueError(f"params[{i}]: can't optimize a non-leaf Tensor (made by '{p.grad_fn}')")
         _C.check_arrays("add_param_group", [("params", [p._data for p in params])], read_only=[], one_dtype=False)
+        if any(("param_names" in group) != bool(names) for group in self.param_groups):
+            raise ValueError("all optimizer param groups should be with/without names. cannot add param group "
+                             f"{'with' if names else 'without'} names to the optimizer")
         seen = {id(p) for group in self.param_groups for p in group["params"]}
         if any(id(p) in seen for p in params):
             raise ValueError("some parameters appear in more than one parameter group")
         group = {**self.defaults, **param_group, "params": params}
+        if names:
+            group["param_names"] = names
+        lr = group.get("lr")
+        if isinstance(lr, Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
         self._validate(group)
         self.param_groups.append(group)
 
@@ -196,7 +214,7 @@ class Optimizer:
         graph that saved it refuses to backpropagate) and step count."""
         for group, key, params, _, state_lists in calls:
             grads = _grad_arrays(params)  # none is None: the checks ran
-            self._kernel_call(group, key, [p._data for p in params], grads, state_lists)  # type: ignore[arg-type]
+            self._kernel_call(_numbers(group), key, [p._data for p in params], grads, state_lists)  # type: ignore[arg-type]
         mark_modified(*(p for _, _, params, _, _ in calls for p in params))
         if self.counts_steps:
             for _, key, _, states, _ in calls:
@@ -295,7 +313,8 @@ class Optimizer:
                 raise TypeError(f"loaded state dict: the state of parameter {i} must be a dict, got {type(saved).__name__}")
             p = by_index[_index(i)]
             new_state[p] = {name: _state_value(value, p, name, i) for name, value in saved.items()}
-        new_groups = [{**{k: v for k, v in s.items() if k != "params"}, "params": g["params"]}
+        new_groups = [{**{k: v for k, v in g.items() if k == "param_names"},  # kept unless the saved group has names
+                       **{k: v for k, v in s.items() if k != "params"}, "params": g["params"]}
                       for s, g in zip(saved_groups, self.param_groups)]
         for group in new_groups:
             self._validate(group)
@@ -339,6 +358,13 @@ def _state_value(value: object, param: Tensor, name: str, index: object) -> Arra
         raise ValueError(f"loaded state dict: state {name!r} of parameter {index} has shape {array.shape} "
                          f"but the parameter has shape {param._data.shape}")
     return np.array(array, dtype=param._data.dtype, order="C", copy=True)
+
+
+def _numbers(group: ParamGroup) -> ParamGroup:
+    """The group as the kernel call reads it: a Tensor-valued lr (which a scheduler or the user may
+    fill in place between steps) is read as a float at each step, as torch does without capturable."""
+    lr = group.get("lr")
+    return {**group, "lr": float(lr)} if isinstance(lr, Tensor) else group
 
 
 def _grad_arrays(params: Iterable[Tensor | None]) -> list[Array | None]:
