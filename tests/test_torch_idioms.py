@@ -175,6 +175,8 @@ CASES = [
     ("state_dict()['weight'].copy_", "m = nn.Linear(2, 2); sd = m.state_dict(); sd['weight'].copy_(mg.ones(2, 2))\n"
      "assert N(m.weight).tolist() == [[1, 1], [1, 1]]", T),
     ("nn.InstanceNorm2d", "out = nn.InstanceNorm2d(4)(mg.arange(36.).reshape(1, 4, 3, 3) ** 2)", T),
+    ("optim.Adam(fused=True) / foreach=True", "for kw in ({'fused': True}, {'foreach': True}):\n"
+     "    o = optim.Adam([p], **kw); (p * p).sum().backward(); o.step()", T),
 ]
 
 
@@ -189,8 +191,6 @@ LEFT_TO_OTHER_ISSUES = [
     ("optim.LBFGS", "optimizers", "o = optim.LBFGS([p])\ndef closure():\n    o.zero_grad(); l = (p * p).sum()\n"
      "    l.backward(); return l\no.step(closure)"),
     ("optim.SparseAdam", "optimizers", "o = optim.SparseAdam([p])"),
-    ("optim.Adam(fused=True) / foreach=True", "optimizers",
-     f"for kw in ({{'fused': True}}, {{'foreach': True}}):\n    o = optim.Adam([p], **kw); {STEP}"),
     *[(f"lr_scheduler.{n}", "optimizers", SCHED.format(f"optim.lr_scheduler.{n}(o, {a})")) for n, a in (
         ("CosineAnnealingWarmRestarts", "T_0=2"), ("CyclicLR", "base_lr=0.01, max_lr=0.1, step_size_up=2"),
         ("SequentialLR", "[optim.lr_scheduler.LinearLR(o, 0.5, total_iters=2), optim.lr_scheduler.ExponentialLR(o, 0.9)"
@@ -248,7 +248,7 @@ def test_torch_idiom(code, tmp_path):
 def missing_name(idiom):
     """What the error of a case of LEFT_TO_OTHER_ISSUES names: the attribute, or the unsupported argument."""
     name = re.match(r"\w+\.(\w+)", idiom)[1]
-    return {"Adam": "fused", "LSTM": "bidirectional"}.get(name, name)
+    return {"LSTM": "bidirectional"}.get(name, name)
 
 
 @pytest.mark.parametrize("issue, code, missing", [pytest.param(s, c, missing_name(i), id=i)

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Hashable
 from .optimizer import Optimizer, require
 
 if TYPE_CHECKING:
+    from ..tensor import Tensor
     from .._typing import Array
     from .optimizer import ParamGroup, Params
 
@@ -19,9 +20,12 @@ class Adadelta(Optimizer):
         θ ← θ − lr·Δ
     """
 
-    def __init__(self, params: Params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0, *,
-                 maximize: bool = False, backend: str = "cpp", skip_nonfinite: bool = False) -> None:
-        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
+    def __init__(self, params: Params, lr: float | Tensor = 1.0, rho: float = 0.9, eps: float = 1e-6,
+                 weight_decay: float = 0, foreach: bool | None = None, *, capturable: bool = False,
+                 maximize: bool = False, differentiable: bool = False, backend: str = "cpp",
+                 skip_nonfinite: bool = False) -> None:
+        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, foreach=foreach, capturable=capturable,
+                        maximize=maximize, differentiable=differentiable)
         super().__init__(params, defaults, backend, skip_nonfinite)
 
     def _validate(self, group: ParamGroup) -> None:

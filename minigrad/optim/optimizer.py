@@ -53,6 +53,7 @@ class Optimizer:
 
     def __init__(self, params: Params, defaults: dict[str, Any], backend: str = "cpp",
                  skip_nonfinite: bool = False) -> None:
+        _refuse_what_needs_torch(defaults)
         self.defaults = defaults
         self.state: defaultdict[Tensor, State] = defaultdict(dict)
         self.param_groups: list[ParamGroup] = []
@@ -358,6 +359,18 @@ def _state_value(value: object, param: Tensor, name: str, index: object) -> Arra
         raise ValueError(f"loaded state dict: state {name!r} of parameter {index} has shape {array.shape} "
                          f"but the parameter has shape {param._data.shape}")
     return np.array(array, dtype=param._data.dtype, order="C", copy=True)
+
+
+def _refuse_what_needs_torch(defaults: dict[str, Any]) -> None:
+    """torch's execution switches: ``foreach`` and ``fused`` are accepted and change nothing (every step
+    is already one fused multi-tensor kernel call per group and dtype); the two that need what minigrad
+    does not have are refused at construction."""
+    if defaults.get("capturable"):
+        raise ValueError("capturable=True is for CUDA graph capture; minigrad's tensors live on the CPU, "
+                         "leave capturable=False")
+    if defaults.get("differentiable"):
+        raise NotImplementedError("differentiable=True (an optimizer step recorded by autograd) is not supported: "
+                                  "minigrad's steps update parameters in place, outside the graph")
 
 
 def _numbers(group: ParamGroup) -> ParamGroup:

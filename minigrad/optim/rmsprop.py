@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Hashable
 from .optimizer import Optimizer, require
 
 if TYPE_CHECKING:
+    from ..tensor import Tensor
     from .._typing import Array
     from .optimizer import ParamGroup, Params
 
@@ -20,11 +21,13 @@ class RMSprop(Optimizer):
         θ ← θ − lr·d / avg                        otherwise
     """
 
-    def __init__(self, params: Params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0, momentum: float = 0, centered: bool = False, *, maximize: bool = False,
+    def __init__(self, params: Params, lr: float | Tensor = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0, momentum: float = 0, centered: bool = False, capturable: bool = False,
+                 foreach: bool | None = None, maximize: bool = False, differentiable: bool = False, *,
                  backend: str = "cpp", skip_nonfinite: bool = False) -> None:
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                        centered=centered, maximize=maximize)
+                        centered=centered, capturable=capturable, foreach=foreach, maximize=maximize,
+                        differentiable=differentiable)
         super().__init__(params, defaults, backend, skip_nonfinite)
 
     def _validate(self, group: ParamGroup) -> None:

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 from .optimizer import Optimizer, require
 
 if TYPE_CHECKING:
+    from ..tensor import Tensor
     from .._typing import Array
     from .optimizer import ParamGroup, Params, State
 
@@ -18,11 +19,13 @@ class SGD(Optimizer):
         θ ← θ − lr·d
     """
 
-    def __init__(self, params: Params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
-                 weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False, backend: str = "cpp",
-                 skip_nonfinite: bool = False) -> None:
+    def __init__(self, params: Params, lr: float | Tensor = 1e-3, momentum: float = 0, dampening: float = 0,
+                 weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None, differentiable: bool = False, fused: bool | None = None,
+                 backend: str = "cpp", skip_nonfinite: bool = False) -> None:
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                        nesterov=nesterov, maximize=maximize)
+                        nesterov=nesterov, maximize=maximize, foreach=foreach, differentiable=differentiable,
+                        fused=fused)
         super().__init__(params, defaults, backend, skip_nonfinite)
 
     def _validate(self, group: ParamGroup) -> None:

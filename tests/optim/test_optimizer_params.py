@@ -1,6 +1,8 @@
 """What an optimizer accepts as parameters, as torch.optim 2.13: a single Tensor is refused (it would
 be iterated row by row into views the step never writes back), named_parameters() pairs are kept
 as ``param_names``, and a Tensor-valued lr is read at every step."""
+import inspect
+
 import numpy as np
 import pytest
 
@@ -123,3 +125,43 @@ def test_the_messages_are_torchs():
     assert str(ours.value) == str(theirs.value)
     assert torch.optim.SGD(linear.named_parameters(), lr=0.1).state_dict()["param_groups"][0]["param_names"] == [
         "weight", "bias"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_foreach_and_fused_are_accepted_and_change_nothing(name):
+    params = {kw: make_params(np.float64, [7, 100_003]) for kw in ("plain", "foreach", "fused")}
+    options = {"plain": {}, "foreach": dict(foreach=True), "fused": dict(fused=True)}
+    if name in ("Adadelta", "RMSprop"):  # torch has no fused path for these two
+        del params["fused"]
+    opts = {kw: getattr(optim, name)(params[kw], **options[kw]) for kw in params}
+    for step in range(3):
+        for kw in params:
+            set_grads(params[kw], np.random.default_rng(step))
+            opts[kw].step()
+    for kw in params:
+        assert [p.numpy().tobytes() for p in params[kw]] == [p.numpy().tobytes() for p in params["plain"]]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_capturable_and_differentiable_are_refused_at_construction(name):
+    p = make_params(np.float32, [3])
+    signature = inspect.signature(getattr(optim, name))
+    if "capturable" in signature.parameters:
+        with pytest.raises(ValueError, match="capturable=True is for CUDA graph capture"):
+            getattr(optim, name)(p, capturable=True)
+    with pytest.raises(NotImplementedError, match="differentiable=True"):
+        getattr(optim, name)(p, differentiable=True)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_signature_is_torchs_plus_backend_and_skip_nonfinite(name):
+    torch = pytest.importorskip("torch")
+
+    def described(cls, leave_out=()):
+        return [(p.name, p.kind, p.default) for p in inspect.signature(cls).parameters.values()
+                if p.name not in leave_out]
+    ours = described(getattr(optim, name), leave_out=("backend", "skip_nonfinite"))
+    assert ours == described(getattr(torch.optim, name))
+    extra = list(inspect.signature(getattr(optim, name)).parameters.values())[-2:]
+    keyword_only = inspect.Parameter.KEYWORD_ONLY
+    assert [(p.name, p.kind) for p in extra] == [("backend", keyword_only), ("skip_nonfinite", keyword_only)]
