@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -63,7 +63,8 @@ class NAdam(Optimizer):
     def _run(self, calls: list[KernelCall]) -> None:
         super()._run(calls)
         for group, key, _, states, _ in calls:
-            step, product = key[0], _momentum_schedule(group, *key)[2]
+            step, mu_product = cast("tuple[int, float]", key)  # a key of _step_keys
+            product = _momentum_schedule(group, step, mu_product)[2]
             for s in states:
                 s["step"], s["mu_product"] = step, product
 
