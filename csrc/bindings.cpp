@@ -444,6 +444,46 @@ Signature<AxpyArgs> axpy_signature{
     },
     "x += alpha * y over a list of tensors: the in-place bandwidth reference for benchmarks (csrc/optim/axpy.h)."};
 
+Signature<AdamaxArgs> adamax_signature{
+    "adamax", {"params", "grads", "exp_avgs", "exp_infs"},
+    {MINIGRAD_FIELD(AdamaxArgs, beta1), MINIGRAD_FIELD(AdamaxArgs, beta2), MINIGRAD_FIELD(AdamaxArgs, eps),
+     MINIGRAD_FIELD(AdamaxArgs, weight_decay), MINIGRAD_FIELD(AdamaxArgs, step_size),
+     MINIGRAD_FIELD(AdamaxArgs, maximize)},
+    [](PyObject* const* l, const AdamaxArgs& a) {
+      auto c = check_arrays("adamax()", {{"params", l[0], true}, {"grads", l[1], false}, {"exp_avgs", l[2], true},
+                                       {"exp_infs", l[3], true}});
+      launch(c, table().f32.adamax, table().f64.adamax, a);
+    },
+    "Adamax step over a list of tensors, in place (csrc/optim/adamax.h)."};
+
+Signature<NadamArgs> nadam_signature{
+    "nadam", {"params", "grads", "exp_avgs", "exp_avg_sqs"},
+    {MINIGRAD_FIELD(NadamArgs, lr), MINIGRAD_FIELD(NadamArgs, beta1), MINIGRAD_FIELD(NadamArgs, beta2),
+     MINIGRAD_FIELD(NadamArgs, eps), MINIGRAD_FIELD(NadamArgs, weight_decay),
+     MINIGRAD_FIELD(NadamArgs, bias_correction2), MINIGRAD_FIELD(NadamArgs, grad_step_size),
+     MINIGRAD_FIELD(NadamArgs, exp_avg_step_size), MINIGRAD_FIELD(NadamArgs, maximize),
+     MINIGRAD_FIELD(NadamArgs, decoupled_weight_decay)},
+    [](PyObject* const* l, const NadamArgs& a) {
+      auto c = check_arrays("nadam()", {{"params", l[0], true}, {"grads", l[1], false}, {"exp_avgs", l[2], true},
+                                      {"exp_avg_sqs", l[3], true}});
+      launch(c, table().f32.nadam, table().f64.nadam, a);
+    },
+    "NAdam step over a list of tensors, in place (csrc/optim/nadam.h)."};
+
+Signature<RadamArgs> radam_signature{
+    "radam", {"params", "grads", "exp_avgs", "exp_avg_sqs"},
+    {MINIGRAD_FIELD(RadamArgs, lr), MINIGRAD_FIELD(RadamArgs, beta1), MINIGRAD_FIELD(RadamArgs, beta2),
+     MINIGRAD_FIELD(RadamArgs, eps), MINIGRAD_FIELD(RadamArgs, weight_decay),
+     MINIGRAD_FIELD(RadamArgs, bias_correction1), MINIGRAD_FIELD(RadamArgs, bias_correction2_sqrt),
+     MINIGRAD_FIELD(RadamArgs, rect), MINIGRAD_FIELD(RadamArgs, rectified), MINIGRAD_FIELD(RadamArgs, maximize),
+     MINIGRAD_FIELD(RadamArgs, decoupled_weight_decay)},
+    [](PyObject* const* l, const RadamArgs& a) {
+      auto c = check_arrays("radam()", {{"params", l[0], true}, {"grads", l[1], false}, {"exp_avgs", l[2], true},
+                                      {"exp_avg_sqs", l[3], true}});
+      launch(c, table().f32.radam, table().f64.radam, a);
+    },
+    "RAdam step over a list of tensors, in place (csrc/optim/radam.h)."};
+
 template <typename Args, Signature<Args>* sig>
 PyObject* kernel_entry(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   return call_kernel(*sig, args, nargs, kwnames);
@@ -519,6 +559,9 @@ PYBIND11_MODULE(_C, m) {
   add_kernel<RmspropArgs, &rmsprop_signature>(m);
   add_kernel<AdamArgs, &adam_signature>(m);
   add_kernel<AxpyArgs, &axpy_signature>(m);
+  add_kernel<AdamaxArgs, &adamax_signature>(m);
+  add_kernel<NadamArgs, &nadam_signature>(m);
+  add_kernel<RadamArgs, &radam_signature>(m);
   m.def(
       "check_arrays",
       [](const char* op, const std::vector<std::pair<std::string, py::handle>>& lists,

@@ -8,6 +8,9 @@
 #include "optim/axpy.h"
 #include "optim/rmsprop.h"
 #include "optim/sgd.h"
+#include "optim/adamax.h"
+#include "optim/nadam.h"
+#include "optim/radam.h"
 
 namespace minigrad {
 namespace MINIGRAD_ISA {

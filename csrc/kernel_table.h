@@ -45,6 +45,18 @@ struct AdamArgs {
 };
 // x, y (x += alpha * y: the bandwidth reference)
 struct AxpyArgs { double alpha; };
+// param, grad, exp_avg, exp_inf
+struct AdamaxArgs { double beta1, beta2, eps, weight_decay, step_size; bool maximize; };
+// param, grad, exp_avg, exp_avg_sq
+struct NadamArgs {
+  double lr, beta1, beta2, eps, weight_decay, bias_correction2, grad_step_size, exp_avg_step_size;
+  bool maximize, decoupled_weight_decay;
+};
+// param, grad, exp_avg, exp_avg_sq
+struct RadamArgs {
+  double lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2_sqrt, rect;
+  bool rectified, maximize, decoupled_weight_decay;
+};
 
 // Every kernel, once: its name (the function template in csrc/optim/<name>.h, the KernelsOf member,
 // the Python function in bindings.cpp) and its Args. The kernel table of each instruction set and
@@ -56,7 +68,10 @@ struct AxpyArgs { double alpha; };
   X(adadelta, AdadeltaArgs) \
   X(rmsprop, RmspropArgs)   \
   X(adam, AdamArgs)         \
-  X(axpy, AxpyArgs)
+  X(axpy, AxpyArgs)         \
+  X(adamax, AdamaxArgs)     \
+  X(nadam, NadamArgs)       \
+  X(radam, RadamArgs)
 
 // One function pointer per kernel: void (*sgd)(const Batch<T>&, const SgdArgs&), ...
 template <typename T>

@@ -36,6 +36,18 @@ def adam(params: _Arrays[_Float], grads: _Arrays[_Float], exp_avgs: _Arrays[_Flo
     """Adam/AdamW step over a list of tensors, in place (csrc/optim/adam.h)."""
 def axpy(xs: _Arrays[_Float], ys: _Arrays[_Float], *, alpha: float) -> None:
     """x += alpha * y over a list of tensors: the in-place bandwidth reference for benchmarks (csrc/optim/axpy.h)."""
+def adamax(params: _Arrays[_Float], grads: _Arrays[_Float], exp_avgs: _Arrays[_Float], exp_infs: _Arrays[_Float], *,
+           beta1: float, beta2: float, eps: float, weight_decay: float, step_size: float, maximize: bool) -> None:
+    """Adamax step over a list of tensors, in place (csrc/optim/adamax.h)."""
+def nadam(params: _Arrays[_Float], grads: _Arrays[_Float], exp_avgs: _Arrays[_Float], exp_avg_sqs: _Arrays[_Float], *,
+          lr: float, beta1: float, beta2: float, eps: float, weight_decay: float, bias_correction2: float,
+          grad_step_size: float, exp_avg_step_size: float, maximize: bool, decoupled_weight_decay: bool) -> None:
+    """NAdam step over a list of tensors, in place (csrc/optim/nadam.h)."""
+def radam(params: _Arrays[_Float], grads: _Arrays[_Float], exp_avgs: _Arrays[_Float], exp_avg_sqs: _Arrays[_Float], *,
+          lr: float, beta1: float, beta2: float, eps: float, weight_decay: float, bias_correction1: float,
+          bias_correction2_sqrt: float, rect: float, rectified: bool, maximize: bool,
+          decoupled_weight_decay: bool) -> None:
+    """RAdam step over a list of tensors, in place (csrc/optim/radam.h)."""
 
 def check_arrays(op: str, lists: Sequence[tuple[str, object]], read_only: Sequence[str] = ["grads"],
                  one_dtype: bool = True, skip_missing: bool = False, unused: Sequence[str] = []) -> None:

@@ -9,7 +9,9 @@ from minigrad.optim import lr_scheduler
 
 OPTIMIZERS = [("SGD", dict(lr=0.05, momentum=0.9, nesterov=True)), ("Adagrad", dict(lr=0.05, lr_decay=0.01)),
               ("Adadelta", dict(weight_decay=0.01)), ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5)),
-              ("Adam", dict(lr=0.01, amsgrad=True)), ("AdamW", dict(lr=0.01))]
+              ("Adam", dict(lr=0.01, amsgrad=True)), ("AdamW", dict(lr=0.01)),
+              ("Adamax", dict(lr=0.01)), ("NAdam", dict(lr=0.01, momentum_decay=0.1)),
+              ("RAdam", dict(lr=0.01, betas=(0.9, 0.8)))]  # rectified from step 7, after the resume
 
 
 def make(name, options, backend):

@@ -35,6 +35,9 @@ VARIANTS = {
     "adam": ("Adam", {}, 28),
     "adam-amsgrad": ("Adam", {"amsgrad": True}, 36),
     "adamw": ("AdamW", {}, 28),
+    "adamax": ("Adamax", {}, 28),
+    "nadam": ("NAdam", {}, 28),
+    "radam": ("RAdam", {}, 28),
 }
 SIZES = [1_000, 10_000, 100_000, 1 << 20, 1 << 24]
 QUICK_SIZES = [10_000, 1 << 20]

@@ -7,5 +7,9 @@ from .adam import Adam, AdamW
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
+from .adamax import Adamax
+from .nadam import NAdam
+from .radam import RAdam
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "kernels_numpy", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "kernels_numpy", "lr_scheduler",
+           "Adamax", "NAdam", "RAdam"]

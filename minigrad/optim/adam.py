@@ -10,6 +10,15 @@ if TYPE_CHECKING:
     from .optimizer import ParamGroup, Params
 
 
+def validate_adam_family(group: ParamGroup) -> None:
+    """torch's checks, in its order, of the hyperparameters Adam, Adamax, NAdam and RAdam share."""
+    require(group["lr"] >= 0, "Invalid learning rate: {}", group["lr"])
+    require(group["eps"] >= 0, "Invalid epsilon value: {}", group["eps"])
+    require(0 <= group["betas"][0] < 1, "Invalid beta parameter at index 0: {}", group["betas"][0])
+    require(0 <= group["betas"][1] < 1, "Invalid beta parameter at index 1: {}", group["betas"][1])
+    require(group["weight_decay"] >= 0, "Invalid weight_decay value: {}", group["weight_decay"])
+
+
 class Adam(Optimizer):
     """Adam, as torch.optim.Adam (AdamW with ``decoupled_weight_decay=True``)::
 
@@ -33,11 +42,7 @@ class Adam(Optimizer):
         super().__init__(params, defaults, backend, skip_nonfinite)
 
     def _validate(self, group: ParamGroup) -> None:
-        require(group["lr"] >= 0, "Invalid learning rate: {}", group["lr"])
-        require(group["eps"] >= 0, "Invalid epsilon value: {}", group["eps"])
-        require(0 <= group["betas"][0] < 1, "Invalid beta parameter at index 0: {}", group["betas"][0])
-        require(0 <= group["betas"][1] < 1, "Invalid beta parameter at index 1: {}", group["betas"][1])
-        require(group["weight_decay"] >= 0, "Invalid weight_decay value: {}", group["weight_decay"])
+        validate_adam_family(group)
 
     def _state_names(self, group: ParamGroup) -> tuple[str, ...]:
         return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())

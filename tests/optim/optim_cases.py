@@ -37,7 +37,17 @@ RMSPROP = _product("RMSprop", lr=[0.01], alpha=[0.99, 0.3], weight_decay=[0, 0.1
 ADAM = _product("Adam", lr=[0.01], betas=[(0.9, 0.999), (0.3, 0.8)], weight_decay=[0, 0.1], amsgrad=[False, True],
                 maximize=[False, True], decoupled_weight_decay=[False, True])
 ADAMW = _product("AdamW", lr=[0.01], weight_decay=[0.01, 0.2], amsgrad=[False, True])
-ALL = SGD + ADAGRAD + ADADELTA + RMSPROP + ADAM + ADAMW
+# Decoupled weight decay only with a weight decay (without one it is the same run). NAdam's
+# momentum_decay=0.3 moves μₜ far from β1 within the run; RAdam's β2=0.8 turns rectification on
+# at step 7 (ρ∞ = 9), β2=0.5 never does (ρ∞ = 3).
+ADAMAX = _product("Adamax", lr=[0.01], betas=[(0.9, 0.999), (0.3, 0.8)], weight_decay=[0, 0.1], maximize=[False, True])
+NADAM = [c for c in _product("NAdam", lr=[0.01], betas=[(0.9, 0.999), (0.3, 0.8)], momentum_decay=[4e-3, 0.3],
+                             weight_decay=[0, 0.1], decoupled_weight_decay=[False, True], maximize=[False, True])
+         if c[1]["weight_decay"] or not c[1]["decoupled_weight_decay"]]
+RADAM = [c for c in _product("RAdam", lr=[0.01], betas=[(0.9, 0.999), (0.3, 0.8), (0.9, 0.5)], weight_decay=[0, 0.1],
+                             decoupled_weight_decay=[False, True], maximize=[False, True])
+         if c[1]["weight_decay"] or not c[1]["decoupled_weight_decay"]]
+ALL = SGD + ADAGRAD + ADADELTA + RMSPROP + ADAM + ADAMW + ADAMAX + NADAM + RADAM
 IDS = [_id(c) for c in ALL]
 
 # One param group holding every interesting size: empty, one element, odd lengths shorter than a

@@ -198,6 +198,11 @@ SCALARS = {
     "rmsprop": dict(lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=True, maximize=False),
     "adam": ADAM_SCALARS,
     "axpy": dict(alpha=0.5),
+    "adamax": dict(beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, step_size=1e-2, maximize=False),
+    "nadam": dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, bias_correction2=1e-3,
+                  grad_step_size=1e-2, exp_avg_step_size=1e-2, maximize=False, decoupled_weight_decay=False),
+    "radam": dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, bias_correction1=0.1,
+                  bias_correction2_sqrt=0.03, rect=0.5, rectified=True, maximize=False, decoupled_weight_decay=False),
 }
 
 

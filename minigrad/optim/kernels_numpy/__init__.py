@@ -15,5 +15,8 @@ from .adam import adam
 from .axpy import axpy
 from .rmsprop import rmsprop
 from .sgd import sgd
+from .adamax import adamax
+from .nadam import nadam
+from .radam import radam
 
-__all__ = ["sgd", "adagrad", "adadelta", "rmsprop", "adam", "axpy"]
+__all__ = ["sgd", "adagrad", "adadelta", "rmsprop", "adam", "axpy", "adamax", "nadam", "radam"]
