@@ -13,22 +13,8 @@ import pytest
 import minigrad as mg
 from minigrad.checkpoint import load, save
 from minigrad.optim import lr_scheduler as sched
-
-
-class Optimizer:
-    """Stand-in: all a scheduler needs is torch-style ``param_groups``."""
-
-    def __init__(self, *lrs, **hyper):
-        self.param_groups = [{"lr": lr, **copy.deepcopy(hyper)} for lr in lrs]
-
-
-def lrs_over(scheduler, steps):
-    """The lr of every group before each of ``steps`` steps."""
-    out = []
-    for _ in range(steps):
-        out.append([group["lr"] for group in scheduler.optimizer.param_groups])
-        scheduler.step()
-    return out
+from test_lr_scheduler import Optimizer, lrs_over
+from test_lr_scheduler import _torch_and_ours as torch_and_ours
 
 
 class Decay:
@@ -83,19 +69,6 @@ CASES = {
         [L.LinearLR(o, 0.3, total_iters=15), L.StepLR(o, 7, 0.6), L.MultiplicativeLR(o, lambda e: 0.99)], o),
 }
 STEPS = 120
-
-
-def torch_and_ours(torch, optimizer):
-    """A torch optimizer with two param groups, and a stand-in holding copies of its groups."""
-    groups = [{"params": [torch.nn.Parameter(torch.zeros(2))]},
-              {"params": [torch.nn.Parameter(torch.zeros(2))], "lr": 0.05}]
-    if optimizer == "SGD":
-        theirs = torch.optim.SGD(groups, lr=0.1, momentum=0.9)
-    else:
-        theirs = torch.optim.Adam(groups, lr=0.1)
-    ours = Optimizer()
-    ours.param_groups = [{k: v for k, v in g.items() if k != "params"} for g in theirs.param_groups]
-    return theirs, ours
 
 
 def assert_same_groups(theirs, ours):
@@ -353,8 +326,9 @@ def test_constant_lr_with_factor_zero_divides_by_zero_at_the_end_as_torchs():
 
 # ---- a Tensor lr is written in place ----
 
-TENSOR_LR_CASES = ["ConstantLR(0.5, 40)", "MultiplicativeLR", "PolynomialLR(45, 3)", "CosineAnnealingWarmRestarts(3, 2)",
-                   "CyclicLR(scale_fn, cycle)", "SequentialLR(3)", "ChainedScheduler"]
+TENSOR_LR_CASES = ["ConstantLR(0.5, 40)", "MultiplicativeLR", "PolynomialLR(45, 3)",
+                   "CosineAnnealingWarmRestarts(3, 2)", "CyclicLR(scale_fn, cycle)", "SequentialLR(3)",
+                   "ChainedScheduler"]
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
