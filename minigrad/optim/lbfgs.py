@@ -75,6 +75,8 @@ class LBFGS(Optimizer):
     def step(self, closure: Callable[[], Any]) -> Any:  # type: ignore[override]  # the closure is required
         """Up to ``max_iter`` iterations; ``closure`` zeroes the gradients, computes the loss, calls
         ``backward()`` and returns the loss. Returns the loss of the first evaluation."""
+        if len(self.param_groups) != 1:  # (add_param_group made another)
+            raise AssertionError(f"Expected exactly one param_group, but got {len(self.param_groups)}")
         group = self.param_groups[0]
         lr = group["lr"]
         if isinstance(lr, Tensor):

@@ -262,6 +262,13 @@ def test_bad_arguments_raise_torchs_errors(make, step_error):
     assert errors[0] == errors[1]
 
 
+def test_a_group_added_later_is_refused_at_step():
+    opt = LBFGS([p := mg.nn.Parameter(mg.ones(2))])
+    opt.add_param_group({"params": [mg.nn.Parameter(mg.ones(1))]})
+    with pytest.raises(AssertionError, match="Expected exactly one param_group, but got 2"):
+        opt.step(lambda: (p * p).sum())
+
+
 def test_tensor_lr_must_have_one_element():
     with pytest.raises(ValueError, match="Tensor lr must be 1-element"):
         LBFGS([mg.nn.Parameter(mg.zeros(2))], lr=mg.tensor([0.1, 0.2]))
