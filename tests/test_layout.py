@@ -19,7 +19,9 @@ LAYERS = ["library", "minigrad.examples", "minigrad.commands", "minigrad.cli"]
 MAX_LINES = 800
 SOURCE_SUFFIXES = {".py", ".h", ".hpp", ".cpp", ".cc", ".c"}
 # alias module: the modules whose public names it re-exports, all of them and nothing else
-ALIASES = {"minigrad.nn.utils": ["minigrad.nn.utils.clip_grad", "minigrad.nn.utils.convert_parameters"]}
+ALIASES = {"minigrad.nn.utils": ["minigrad.nn.utils.clip_grad", "minigrad.nn.utils.convert_parameters"],
+           "minigrad.optim.lr_scheduler": [f"minigrad.optim.lr_scheduler.{name}" for name in (
+               "base", "factor", "cyclic", "plateau", "combined")]}
 
 
 def layer(module):

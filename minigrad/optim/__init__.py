@@ -4,6 +4,7 @@ from . import kernels_numpy, lr_scheduler
 from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .lbfgs import LBFGS
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
@@ -12,4 +13,5 @@ from .nadam import NAdam
 from .radam import RAdam
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "kernels_numpy", "lr_scheduler",
-           "Adamax", "NAdam", "RAdam"]
+           "Adamax", "NAdam", "RAdam",
+           "LBFGS"]
