@@ -8,6 +8,9 @@
 #include "optim/axpy.h"
 #include "optim/rmsprop.h"
 #include "optim/sgd.h"
+#include "optim/asgd.h"
+#include "optim/rprop.h"
+#include "optim/lion.h"
 
 namespace minigrad {
 namespace MINIGRAD_ISA {

@@ -45,6 +45,12 @@ struct AdamArgs {
 };
 // x, y (x += alpha * y: the bandwidth reference)
 struct AxpyArgs { double alpha; };
+// param, grad, ax (eta and mu: this step's, from the parameter's state)
+struct AsgdArgs { double eta, lambd, mu, weight_decay; bool maximize; };
+// param, grad, prev, step_size
+struct RpropArgs { double etaminus, etaplus, step_size_min, step_size_max; bool maximize; };
+// param, grad, exp_avg
+struct LionArgs { double lr, beta1, beta2, weight_decay; bool maximize; };
 
 // Every kernel, once: its name (the function template in csrc/optim/<name>.h, the KernelsOf member,
 // the Python function in bindings.cpp) and its Args. The kernel table of each instruction set and
@@ -56,7 +62,10 @@ struct AxpyArgs { double alpha; };
   X(adadelta, AdadeltaArgs) \
   X(rmsprop, RmspropArgs)   \
   X(adam, AdamArgs)         \
-  X(axpy, AxpyArgs)
+  X(axpy, AxpyArgs)         \
+  X(asgd, AsgdArgs)         \
+  X(rprop, RpropArgs)       \
+  X(lion, LionArgs)
 
 // One function pointer per kernel: void (*sgd)(const Batch<T>&, const SgdArgs&), ...
 template <typename T>

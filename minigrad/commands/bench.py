@@ -35,6 +35,10 @@ VARIANTS = {
     "adam": ("Adam", {}, 28),
     "adam-amsgrad": ("Adam", {"amsgrad": True}, 36),
     "adamw": ("AdamW", {}, 28),
+    "asgd": ("ASGD", {}, 16),  # μ = 1 until t0 = 1e6 steps: ax ← θ is written, not read
+    "asgd-averaging": ("ASGD", {"t0": 0.0}, 20),
+    "rprop": ("Rprop", {}, 28),
+    "lion": ("Lion", {}, 20),
 }
 SIZES = [1_000, 10_000, 100_000, 1 << 20, 1 << 24]
 QUICK_SIZES = [10_000, 1 << 20]
@@ -70,7 +74,7 @@ def _steps(variant, shapes, dtype, torch):
     for backend in ("cpp", "numpy"):
         opt = getattr(optim, name)([_param(d.copy(), g) for d, g in start], **options, backend=backend)
         steps[backend] = opt.step
-    if torch is not None:
+    if torch is not None and hasattr(torch.optim, name):  # torch has no Lion
         for label, path in (("torch", {"foreach": False}), ("torch-fused", {"fused": True})):
             tensors = [torch.tensor(d, requires_grad=True) for d, _ in start]
             for t, (_, g) in zip(tensors, start):

@@ -198,6 +198,9 @@ SCALARS = {
     "rmsprop": dict(lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=True, maximize=False),
     "adam": ADAM_SCALARS,
     "axpy": dict(alpha=0.5),
+    "asgd": dict(eta=0.01, lambd=1e-4, mu=0.5, weight_decay=0.0, maximize=False),
+    "rprop": dict(etaminus=0.5, etaplus=1.2, step_size_min=1e-6, step_size_max=50.0, maximize=False),
+    "lion": dict(lr=1e-4, beta1=0.9, beta2=0.99, weight_decay=0.0, maximize=False),
 }
 
 

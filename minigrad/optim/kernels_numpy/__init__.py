@@ -15,5 +15,8 @@ from .adam import adam
 from .axpy import axpy
 from .rmsprop import rmsprop
 from .sgd import sgd
+from .asgd import asgd
+from .rprop import rprop
+from .lion import lion
 
-__all__ = ["sgd", "adagrad", "adadelta", "rmsprop", "adam", "axpy"]
+__all__ = ["sgd", "adagrad", "adadelta", "rmsprop", "adam", "axpy", "asgd", "rprop", "lion"]
