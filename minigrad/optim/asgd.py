@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional, cast
 
 import numpy as np
 
@@ -9,6 +9,8 @@ from .optimizer import Optimizer, _index, require
 if TYPE_CHECKING:
     from .._typing import Array
     from .optimizer import KernelCall, ParamGroup, Params, State
+
+    StepKey = tuple[int, Optional[float], float]  # (t, η or None before the first step, μ)
 
 STEP_SCALARS = ("eta", "mu")  # per-parameter numbers of the state, beside the step count
 
@@ -45,12 +47,12 @@ class ASGD(Optimizer):
 
     counts_steps = False  # step, eta and mu move together, in _run
 
-    def _step_keys(self, states: list[State]) -> list[tuple[int, float | None, float]]:
+    def _step_keys(self, states: list[State]) -> list[StepKey]:
         """(t, η, μ) of the step about to be taken; η is None before the first step (then lr)."""
         return [(s.get("step", 0) + 1, s.get("eta"), s.get("mu", 1.0)) for s in states]
 
-    def _kernel_call(self, group: ParamGroup, key: tuple[int, float | None, float], data: list[Array],
-                     grads: list[Array], state_lists: dict[str, list[Array]]) -> None:
+    def _kernel_call(self, group: ParamGroup, key: StepKey, data: list[Array], grads: list[Array],
+                     state_lists: dict[str, list[Array]]) -> None:
         _, eta, mu = key
         self._kernels.asgd(data, grads, state_lists["ax"], eta=_float32(group["lr"]) if eta is None else eta,
                            lambd=group["lambd"], mu=mu, weight_decay=group["weight_decay"],
@@ -58,8 +60,8 @@ class ASGD(Optimizer):
 
     def _run(self, calls: list[KernelCall]) -> None:
         super()._run(calls)
-        for group, (step, _, _), _, states, _ in calls:
-            lr, lambd = group["lr"], group["lambd"]
+        for group, key, _, states, _ in calls:
+            step, lr, lambd = cast("StepKey", key)[0], group["lr"], group["lambd"]
             eta = _float32(lr / (1 + lambd * lr * step) ** group["alpha"])
             mu = _float32(1 / max(1, step - group["t0"]))
             for s in states:
