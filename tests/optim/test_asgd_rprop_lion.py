@@ -1,6 +1,6 @@
-"""ASGD, Rprop and Lion: steps computed by hand, Lion against its paper's update, torch's state
-where torch keeps per-parameter numbers (ASGD's η and μ), state_dict resume and torch's
-state_dicts, and bad arrays refused before any write."""
+"""ASGD, Rprop and Lion: steps computed by hand, Lion against its paper's update, ASGD's per-parameter
+η and μ, state_dict resume, and bad arrays refused before any write (against torch, and loading
+torch's state_dicts: test_optim_torch_parity.py)."""
 import copy
 
 import numpy as np
@@ -76,28 +76,6 @@ def test_asgd_parameters_at_different_steps_in_one_group_keep_their_own_eta_and_
         assert p.numpy().tobytes() == q.numpy().tobytes()
         assert {k: v for k, v in together.state[p].items() if k != "ax"} == \
             {k: v for k, v in opt.state[q].items() if k != "ax"}
-
-
-def test_asgd_follows_torch_when_lr_changes_and_params_skip_steps():
-    torch = pytest.importorskip("torch")
-    params = make_params(np.float64, [5, 3])
-    twins = [torch.tensor(p.numpy().copy(), requires_grad=True) for p in params]
-    ours = optim.ASGD(params, lr=0.05, lambd=0.3, t0=2.0, weight_decay=0.1)
-    theirs = torch.optim.ASGD(twins, lr=0.05, lambd=0.3, t0=2.0, weight_decay=0.1, foreach=False)
-    rng = np.random.default_rng(2)
-    for step in range(12):
-        for opt in (ours, theirs):
-            opt.param_groups[0]["lr"] = 0.05 / (1 + step)
-        for i, (p, t) in enumerate(zip(params, twins)):
-            skip = i == 1 and step in (2, 3, 7)
-            p.grad = None if skip else rng.standard_normal(p.data.shape)
-            t.grad = None if skip else torch.from_numpy(p.grad.numpy().copy())
-        ours.step()
-        theirs.step()
-    for p, t in zip(params, twins):
-        np.testing.assert_allclose(p.numpy(), t.detach().numpy(), rtol=1e-12)
-        for key, value in theirs.state[t].items():
-            np.testing.assert_allclose(ours.state[p][key], value.numpy(), rtol=1e-12, err_msg=key)
 
 
 # ---- Rprop -----------------------------------------------------------------------------------------
@@ -252,36 +230,6 @@ def test_resume_from_a_state_dict_is_exact(name, options, backend):
     for p, q in zip(straight, resumed):
         assert p.numpy().tobytes() == q.numpy().tobytes()
         assert opts[0].state[p]["step"] == opt.state[q]["step"] == 9
-
-
-@pytest.mark.parametrize("name, options", CASES[:2])
-def test_loads_a_torch_state_dict(name, options):
-    torch = pytest.importorskip("torch")
-    params = make_params(np.float64, [4, 3])
-    twins = [torch.tensor(p.numpy().copy(), requires_grad=True) for p in params]
-    theirs = getattr(torch.optim, name)(twins, **options, foreach=False)
-    rng = np.random.default_rng(0)
-    grads = [[rng.standard_normal(p.data.shape) for p in params] for _ in range(8)]
-    for step in grads[:4]:
-        for t, g in zip(twins, step):
-            t.grad = torch.from_numpy(g.copy())
-        theirs.step()
-    for p, t in zip(params, twins):
-        p.data[...] = t.detach().numpy()
-    sd = theirs.state_dict()
-    converted = {"state": {i: {k: v.numpy() for k, v in s.items()} for i, s in sd["state"].items()},
-                 "param_groups": sd["param_groups"]}
-    ours = getattr(optim, name)(params, **options)
-    ours.load_state_dict(converted)
-    for step in grads[4:]:
-        for p, t, g in zip(params, twins, step):
-            p.grad, t.grad = g.copy(), torch.from_numpy(g.copy())
-        ours.step()
-        theirs.step()
-    for p, t in zip(params, twins):
-        np.testing.assert_allclose(p.numpy(), t.detach().numpy(), rtol=1e-12)
-        for key, value in theirs.state[t].items():
-            np.testing.assert_allclose(ours.state[p][key], value.numpy(), rtol=1e-12, err_msg=key)
 
 
 def test_asgd_load_state_dict_refuses_a_bad_eta_before_changing_anything():
