@@ -24,12 +24,16 @@ void rprop_loop(T* __restrict p, const T* __restrict g, T* __restrict prev, T* _
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) {
     T d = sign * g[i];
-    const T s = sign_or_zero(d * prev[i]);
-    T size = step_size[i] * (s > 0 ? etaplus : s < 0 ? etaminus : T(1));
+    const T product = d * prev[i];  // its sign is torch's sign(d·prev): a NaN is neither
+    const bool same = product > 0, flipped = product < 0;
+    // two selects, each comparison made unconditionally: a nested ?: leaves a branch (no SIMD)
+    T factor = same ? etaplus : T(1);
+    factor = flipped ? etaminus : factor;
+    T size = step_size[i] * factor;
     size = size < lo ? lo : size;  // clamp, keeping a NaN
     size = size > hi ? hi : size;
     step_size[i] = size;
-    d = s < 0 ? T(0) : d;
+    d = flipped ? T(0) : d;
     p[i] = p[i] - sign_or_zero(d) * size;
     prev[i] = d;
   }
