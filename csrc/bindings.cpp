@@ -483,6 +483,36 @@ Signature<RadamArgs> radam_signature{
       launch(c, table().f32.radam, table().f64.radam, a);
     },
     "RAdam step over a list of tensors, in place (csrc/optim/radam.h)."};
+Signature<AsgdArgs> asgd_signature{
+    "asgd", {"params", "grads", "axs"},
+    {MINIGRAD_FIELD(AsgdArgs, eta), MINIGRAD_FIELD(AsgdArgs, lambd), MINIGRAD_FIELD(AsgdArgs, mu),
+     MINIGRAD_FIELD(AsgdArgs, weight_decay), MINIGRAD_FIELD(AsgdArgs, maximize)},
+    [](PyObject* const* l, const AsgdArgs& a) {
+      auto c = check_arrays("asgd()", {{"params", l[0], true}, {"grads", l[1], false}, {"axs", l[2], true}});
+      launch(c, table().f32.asgd, table().f64.asgd, a);
+    },
+    "ASGD step over a list of tensors, in place (csrc/optim/asgd.h)."};
+
+Signature<RpropArgs> rprop_signature{
+    "rprop", {"params", "grads", "prevs", "step_sizes"},
+    {MINIGRAD_FIELD(RpropArgs, etaminus), MINIGRAD_FIELD(RpropArgs, etaplus), MINIGRAD_FIELD(RpropArgs, step_size_min),
+     MINIGRAD_FIELD(RpropArgs, step_size_max), MINIGRAD_FIELD(RpropArgs, maximize)},
+    [](PyObject* const* l, const RpropArgs& a) {
+      auto c = check_arrays("rprop()", {{"params", l[0], true}, {"grads", l[1], false}, {"prevs", l[2], true},
+                                      {"step_sizes", l[3], true}});
+      launch(c, table().f32.rprop, table().f64.rprop, a);
+    },
+    "Rprop step over a list of tensors, in place (csrc/optim/rprop.h)."};
+
+Signature<LionArgs> lion_signature{
+    "lion", {"params", "grads", "exp_avgs"},
+    {MINIGRAD_FIELD(LionArgs, lr), MINIGRAD_FIELD(LionArgs, beta1), MINIGRAD_FIELD(LionArgs, beta2),
+     MINIGRAD_FIELD(LionArgs, weight_decay), MINIGRAD_FIELD(LionArgs, maximize)},
+    [](PyObject* const* l, const LionArgs& a) {
+      auto c = check_arrays("lion()", {{"params", l[0], true}, {"grads", l[1], false}, {"exp_avgs", l[2], true}});
+      launch(c, table().f32.lion, table().f64.lion, a);
+    },
+    "Lion step over a list of tensors, in place (csrc/optim/lion.h)."};
 
 template <typename Args, Signature<Args>* sig>
 PyObject* kernel_entry(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
@@ -562,6 +592,9 @@ PYBIND11_MODULE(_C, m) {
   add_kernel<AdamaxArgs, &adamax_signature>(m);
   add_kernel<NadamArgs, &nadam_signature>(m);
   add_kernel<RadamArgs, &radam_signature>(m);
+  add_kernel<AsgdArgs, &asgd_signature>(m);
+  add_kernel<RpropArgs, &rprop_signature>(m);
+  add_kernel<LionArgs, &lion_signature>(m);
   m.def(
       "check_arrays",
       [](const char* op, const std::vector<std::pair<std::string, py::handle>>& lists,

@@ -11,6 +11,9 @@
 #include "optim/adamax.h"
 #include "optim/nadam.h"
 #include "optim/radam.h"
+#include "optim/asgd.h"
+#include "optim/rprop.h"
+#include "optim/lion.h"
 
 namespace minigrad {
 namespace MINIGRAD_ISA {

@@ -57,6 +57,12 @@ struct RadamArgs {
   double lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2_sqrt, rect;
   bool rectified, maximize, decoupled_weight_decay;
 };
+// param, grad, ax (eta and mu: this step's, from the parameter's state)
+struct AsgdArgs { double eta, lambd, mu, weight_decay; bool maximize; };
+// param, grad, prev, step_size
+struct RpropArgs { double etaminus, etaplus, step_size_min, step_size_max; bool maximize; };
+// param, grad, exp_avg
+struct LionArgs { double lr, beta1, beta2, weight_decay; bool maximize; };
 
 // Every kernel, once: its name (the function template in csrc/optim/<name>.h, the KernelsOf member,
 // the Python function in bindings.cpp) and its Args. The kernel table of each instruction set and
@@ -71,7 +77,10 @@ struct RadamArgs {
   X(axpy, AxpyArgs)         \
   X(adamax, AdamaxArgs)     \
   X(nadam, NadamArgs)       \
-  X(radam, RadamArgs)
+  X(radam, RadamArgs)       \
+  X(asgd, AsgdArgs)         \
+  X(rprop, RpropArgs)       \
+  X(lion, LionArgs)
 
 // One function pointer per kernel: void (*sgd)(const Batch<T>&, const SgdArgs&), ...
 template <typename T>

@@ -48,6 +48,15 @@ def radam(params: _Arrays[_Float], grads: _Arrays[_Float], exp_avgs: _Arrays[_Fl
           bias_correction2_sqrt: float, rect: float, rectified: bool, maximize: bool,
           decoupled_weight_decay: bool) -> None:
     """RAdam step over a list of tensors, in place (csrc/optim/radam.h)."""
+def asgd(params: _Arrays[_Float], grads: _Arrays[_Float], axs: _Arrays[_Float], *, eta: float, lambd: float, mu: float,
+         weight_decay: float, maximize: bool) -> None:
+    """ASGD step over a list of tensors, in place (csrc/optim/asgd.h)."""
+def rprop(params: _Arrays[_Float], grads: _Arrays[_Float], prevs: _Arrays[_Float], step_sizes: _Arrays[_Float], *,
+          etaminus: float, etaplus: float, step_size_min: float, step_size_max: float, maximize: bool) -> None:
+    """Rprop step over a list of tensors, in place (csrc/optim/rprop.h)."""
+def lion(params: _Arrays[_Float], grads: _Arrays[_Float], exp_avgs: _Arrays[_Float], *, lr: float, beta1: float,
+         beta2: float, weight_decay: float, maximize: bool) -> None:
+    """Lion step over a list of tensors, in place (csrc/optim/lion.h)."""
 
 def check_arrays(op: str, lists: Sequence[tuple[str, object]], read_only: Sequence[str] = ["grads"],
                  one_dtype: bool = True, skip_missing: bool = False, unused: Sequence[str] = []) -> None:

@@ -38,6 +38,10 @@ VARIANTS = {
     "adamax": ("Adamax", {}, 28),
     "nadam": ("NAdam", {}, 28),
     "radam": ("RAdam", {}, 28),
+    "asgd": ("ASGD", {}, 16),  # μ = 1 until t0 = 1e6 steps: ax ← θ is written, not read
+    "asgd-averaging": ("ASGD", {"t0": 0.0}, 20),
+    "rprop": ("Rprop", {}, 28),
+    "lion": ("Lion", {}, 20),
 }
 SIZES = [1_000, 10_000, 100_000, 1 << 20, 1 << 24]
 QUICK_SIZES = [10_000, 1 << 20]
@@ -73,7 +77,7 @@ def _steps(variant, shapes, dtype, torch):
     for backend in ("cpp", "numpy"):
         opt = getattr(optim, name)([_param(d.copy(), g) for d, g in start], **options, backend=backend)
         steps[backend] = opt.step
-    if torch is not None:
+    if torch is not None and hasattr(torch.optim, name):  # torch has no Lion
         for label, path in (("torch", {"foreach": False}), ("torch-fused", {"fused": True})):
             tensors = [torch.tensor(d, requires_grad=True) for d, _ in start]
             for t, (_, g) in zip(tensors, start):

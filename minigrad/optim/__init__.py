@@ -4,14 +4,16 @@ from . import kernels_numpy, lr_scheduler
 from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
-from .lbfgs import LBFGS
-from .optimizer import Optimizer
-from .rmsprop import RMSprop
-from .sgd import SGD
 from .adamax import Adamax
+from .asgd import ASGD
+from .lbfgs import LBFGS
+from .lion import Lion
 from .nadam import NAdam
+from .optimizer import Optimizer
 from .radam import RAdam
+from .rmsprop import RMSprop
+from .rprop import Rprop
+from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "kernels_numpy", "lr_scheduler",
-           "Adamax", "NAdam", "RAdam",
-           "LBFGS"]
+__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "ASGD",
+           "Rprop", "LBFGS", "Lion", "kernels_numpy", "lr_scheduler"]

@@ -47,7 +47,13 @@ NADAM = [c for c in _product("NAdam", lr=[0.01], betas=[(0.9, 0.999), (0.3, 0.8)
 RADAM = [c for c in _product("RAdam", lr=[0.01], betas=[(0.9, 0.999), (0.3, 0.8), (0.9, 0.5)], weight_decay=[0, 0.1],
                              decoupled_weight_decay=[False, True], maximize=[False, True])
          if c[1]["weight_decay"] or not c[1]["decoupled_weight_decay"]]
-ALL = SGD + ADAGRAD + ADADELTA + RMSPROP + ADAM + ADAMW + ADAMAX + NADAM + RADAM
+# t0=0 averages from the third step on (μ = 1/(t − 1)); lambd=0.5 makes the η decay visible.
+ASGD = _product("ASGD", lr=[0.01], lambd=[1e-4, 0.5], t0=[1e6, 0.0], weight_decay=[0, 0.1], maximize=[False, True])
+# step_sizes=(1e-3, 0.02) clamps at both ends within a few steps.
+RPROP = _product("Rprop", lr=[0.01], etas=[(0.5, 1.2), (0.3, 1.5)], step_sizes=[(1e-6, 50), (1e-3, 0.02)],
+                 maximize=[False, True])
+LION = _product("Lion", lr=[0.01], betas=[(0.9, 0.99), (0.3, 0.8)], weight_decay=[0, 0.1], maximize=[False, True])
+ALL = SGD + ADAGRAD + ADADELTA + RMSPROP + ADAM + ADAMW + ADAMAX + NADAM + RADAM + ASGD + RPROP + LION
 IDS = [_id(c) for c in ALL]
 
 # One param group holding every interesting size: empty, one element, odd lengths shorter than a

@@ -203,6 +203,9 @@ SCALARS = {
                   grad_step_size=1e-2, exp_avg_step_size=1e-2, maximize=False, decoupled_weight_decay=False),
     "radam": dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, bias_correction1=0.1,
                   bias_correction2_sqrt=0.03, rect=0.5, rectified=True, maximize=False, decoupled_weight_decay=False),
+    "asgd": dict(eta=0.01, lambd=1e-4, mu=0.5, weight_decay=0.0, maximize=False),
+    "rprop": dict(etaminus=0.5, etaplus=1.2, step_size_min=1e-6, step_size_max=50.0, maximize=False),
+    "lion": dict(lr=1e-4, beta1=0.9, beta2=0.99, weight_decay=0.0, maximize=False),
 }
 
 

@@ -12,11 +12,14 @@ Scalars are Python floats, so NumPy computes in the arrays' dtype (as the kernel
 from .adadelta import adadelta
 from .adagrad import adagrad
 from .adam import adam
-from .axpy import axpy
-from .rmsprop import rmsprop
-from .sgd import sgd
 from .adamax import adamax
+from .asgd import asgd
+from .axpy import axpy
+from .lion import lion
 from .nadam import nadam
 from .radam import radam
+from .rmsprop import rmsprop
+from .rprop import rprop
+from .sgd import sgd
 
-__all__ = ["sgd", "adagrad", "adadelta", "rmsprop", "adam", "axpy", "adamax", "nadam", "radam"]
+__all__ = ["sgd", "adagrad", "adadelta", "rmsprop", "adam", "axpy", "adamax", "nadam", "radam", "asgd", "rprop", "lion"]

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional, cast
+
+import numpy as np
+
+from .optimizer import Optimizer, _index, require
+
+if TYPE_CHECKING:
+    from .._typing import Array
+    from .optimizer import KernelCall, ParamGroup, Params, State
+
+    StepKey = tuple[int, Optional[float], float]  # (t, η or None before the first step, μ)
+
+STEP_SCALARS = ("eta", "mu")  # per-parameter numbers of the state, beside the step count
+
+
+def _float32(x: float) -> float:
+    """x rounded to float32: torch keeps η and μ in float32 tensors (its default scalar dtype)."""
+    return float(np.float32(x))
+
+
+class ASGD(Optimizer):
+    """Averaged stochastic gradient descent, as torch.optim.ASGD::
+
+        d ← −g if maximize else g;    d ← d + λθ
+        θ ← θ·(1 − lambd·η);   θ ← θ − η·d
+        ax ← ax + (θ − ax)·μ, or ax ← θ when μ = 1
+        then, for the next step:  η ← lr / (1 + lambd·lr·t)^alpha,   μ ← 1 / max(1, t − t0)
+
+    η starts at lr and μ at 1. Each parameter's state keeps its own η and μ (computed here in
+    float64 once per step and, as torch stores them, rounded to float32) besides ``step`` and ``ax``.
+    """
+
+    def __init__(self, params: Params, lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75, t0: float = 1e6,
+                 weight_decay: float = 0, *, maximize: bool = False, backend: str = "cpp",
+                 skip_nonfinite: bool = False) -> None:
+        defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay, maximize=maximize)
+        super().__init__(params, defaults, backend, skip_nonfinite)
+
+    def _validate(self, group: ParamGroup) -> None:
+        require(group["lr"] >= 0, "Invalid learning rate: {}", group["lr"])
+        require(group["weight_decay"] >= 0, "Invalid weight_decay value: {}", group["weight_decay"])
+
+    def _state_names(self, group: ParamGroup) -> tuple[str, ...]:
+        return ("ax",)
+
+    counts_steps = False  # step, eta and mu move together, in _run
+
+    def _step_keys(self, states: list[State]) -> list[StepKey]:
+        """(t, η, μ) of the step about to be taken; η is None before the first step (then lr)."""
+        return [(s.get("step", 0) + 1, s.get("eta"), s.get("mu", 1.0)) for s in states]
+
+    def _kernel_call(self, group: ParamGroup, key: StepKey, data: list[Array], grads: list[Array],
+                     state_lists: dict[str, list[Array]]) -> None:
+        _, eta, mu = key
+        self._kernels.asgd(data, grads, state_lists["ax"], eta=_float32(group["lr"]) if eta is None else eta,
+                           lambd=group["lambd"], mu=mu, weight_decay=group["weight_decay"],
+                           maximize=group["maximize"])
+
+    def _run(self, calls: list[KernelCall]) -> None:
+        super()._run(calls)
+        for group, key, _, states, _ in calls:
+            step, lr, lambd = cast("StepKey", key)[0], group["lr"], group["lambd"]
+            eta = _float32(lr / (1 + lambd * lr * step) ** group["alpha"])
+            mu = _float32(1 / max(1, step - group["t0"]))
+            for s in states:
+                s.update(step=step, eta=eta, mu=mu)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """As Optimizer's, with η and μ: numbers (torch's 0-d tensors, through NumPy), not arrays."""
+        saved = state_dict.get("state") if isinstance(state_dict, dict) else None
+        if not isinstance(saved, dict):
+            return super().load_state_dict(state_dict)  # which says what is wrong
+        scalars = {i: {name: _scalar(s[name], name, i) for name in STEP_SCALARS if name in s}
+                   for i, s in saved.items() if isinstance(s, dict)}
+        arrays = {i: {name: v for name, v in s.items() if name not in STEP_SCALARS} if isinstance(s, dict) else s
+                  for i, s in saved.items()}
+        super().load_state_dict({**state_dict, "state": arrays})
+        by_index = {_index(i): p for s, g in zip(state_dict["param_groups"], self.param_groups)
+                    for i, p in zip(s["params"], g["params"])}
+        for i, values in scalars.items():
+            self.state[by_index[_index(i)]].update(values)
+
+
+def _scalar(value: object, name: str, index: object) -> float:
+    """A saved η or μ: a real number, or an array holding one."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf" or array.size != 1:
+        raise TypeError(f"loaded state dict: state {name!r} of parameter {index} must be a number, "
+                        f"got {type(value).__name__}")
+    return float(array.reshape(()))
