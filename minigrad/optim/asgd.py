@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING, Any, Optional, cast
 
 import numpy as np
 
-from .optimizer import Optimizer, _index, require
+from .optimizer import Optimizer, require
 
 if TYPE_CHECKING:
     from .._typing import Array
@@ -12,7 +12,6 @@ if TYPE_CHECKING:
 
     StepKey = tuple[int, Optional[float], float]  # (t, η or None before the first step, μ)
 
-STEP_SCALARS = ("eta", "mu")  # per-parameter numbers of the state, beside the step count
 
 
 def _float32(x: float) -> float:
@@ -45,7 +44,7 @@ class ASGD(Optimizer):
     def _state_names(self, group: ParamGroup) -> tuple[str, ...]:
         return ("ax",)
 
-    counts_steps = False  # step, eta and mu move together, in _run
+    scalar_state = ("eta", "mu")  # torch's 0-d tensors: this step's rate and averaging weight
 
     def _step_keys(self, states: list[State]) -> list[StepKey]:
         """(t, η, μ) of the step about to be taken; η is None before the first step (then lr)."""
@@ -58,35 +57,10 @@ class ASGD(Optimizer):
                            lambd=group["lambd"], mu=mu, weight_decay=group["weight_decay"],
                            maximize=group["maximize"])
 
-    def _run(self, calls: list[KernelCall]) -> None:
-        super()._run(calls)
-        for group, key, _, states, _ in calls:
-            step, lr, lambd = cast("StepKey", key)[0], group["lr"], group["lambd"]
-            eta = _float32(lr / (1 + lambd * lr * step) ** group["alpha"])
-            mu = _float32(1 / max(1, step - group["t0"]))
-            for s in states:
-                s.update(step=step, eta=eta, mu=mu)
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """As Optimizer's, with η and μ: numbers (torch's 0-d tensors, through NumPy), not arrays."""
-        saved = state_dict.get("state") if isinstance(state_dict, dict) else None
-        if not isinstance(saved, dict):
-            return super().load_state_dict(state_dict)  # which says what is wrong
-        scalars = {i: {name: _scalar(s[name], name, i) for name in STEP_SCALARS if name in s}
-                   for i, s in saved.items() if isinstance(s, dict)}
-        arrays = {i: {name: v for name, v in s.items() if name not in STEP_SCALARS} if isinstance(s, dict) else s
-                  for i, s in saved.items()}
-        super().load_state_dict({**state_dict, "state": arrays})
-        by_index = {_index(i): p for s, g in zip(state_dict["param_groups"], self.param_groups)
-                    for i, p in zip(s["params"], g["params"])}
-        for i, values in scalars.items():
-            self.state[by_index[_index(i)]].update(values)
-
-
-def _scalar(value: object, name: str, index: object) -> float:
-    """A saved η or μ: a real number, or an array holding one."""
-    array = np.asarray(value)
-    if array.dtype.kind not in "biuf" or array.size != 1:
-        raise TypeError(f"loaded state dict: state {name!r} of parameter {index} must be a number, "
-                        f"got {type(value).__name__}")
-    return float(array.reshape(()))
+    def _advance(self, group: ParamGroup, key: StepKey, states: list[State]) -> None:
+        """The step count, and η and μ for the next step (in float32, as torch's tensors hold them)."""
+        step, lr, lambd = key[0], group["lr"], group["lambd"]
+        eta = _float32(lr / (1 + lambd * lr * step) ** group["alpha"])
+        mu = _float32(1 / max(1, step - group["t0"]))
+        for s in states:
+            s.update(step=step, eta=eta, mu=mu)

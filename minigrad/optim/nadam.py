@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from .adam import validate_adam_family
-from .optimizer import Optimizer, _index, require
+from .optimizer import Optimizer, require
 
 if TYPE_CHECKING:
     from .._typing import Array
@@ -43,7 +43,7 @@ class NAdam(Optimizer):
     def _state_names(self, group: ParamGroup) -> tuple[str, ...]:
         return ("exp_avg", "exp_avg_sq")
 
-    counts_steps = False  # the step count moves with mu_product, in _run
+    scalar_state = ("mu_product",)  # Πₜ, torch's 0-d tensor
 
     def _step_keys(self, states: list[State]) -> list[tuple[int, float]]:
         """(t, Πₜ₋₁): both enter the step sizes, and each parameter keeps its own product."""
@@ -60,28 +60,19 @@ class NAdam(Optimizer):
                             exp_avg_step_size=lr * mu_next / (1 - mu_product * mu_next), maximize=group["maximize"],
                             decoupled_weight_decay=group["decoupled_weight_decay"])
 
-    def _run(self, calls: list[KernelCall]) -> None:
-        super()._run(calls)
-        for group, key, _, states, _ in calls:
-            step, mu_product = cast("tuple[int, float]", key)  # a key of _step_keys
-            product = _momentum_schedule(group, step, mu_product)[2]
-            for s in states:
-                s["step"], s["mu_product"] = step, product
+    def _advance(self, group: ParamGroup, key: tuple[int, float], states: list[State]) -> None:
+        """The step count and the product Πₜ move together."""
+        step, mu_product = key
+        product = _momentum_schedule(group, step, mu_product)[2]
+        for s in states:
+            s["step"], s["mu_product"] = step, product
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """As Optimizer.load_state_dict; each parameter's ``mu_product`` is a number (torch's 0-d
-        tensor, converted to NumPy, is one too), checked with the rest before anything changes."""
-        saved_state = state_dict.get("state") if isinstance(state_dict, dict) else None
-        if not isinstance(saved_state, dict):
-            return super().load_state_dict(state_dict)  # which raises the base class's error
-        products = {i: _mu_product(s.get("mu_product"), i) for i, s in saved_state.items() if isinstance(s, dict) and s}
-        arrays = {i: {k: v for k, v in s.items() if k != "mu_product"} if isinstance(s, dict) else s
-                  for i, s in saved_state.items()}
-        super().load_state_dict({**state_dict, "state": arrays})
-        by_index = {_index(i): p for saved, group in zip(state_dict["param_groups"], self.param_groups)
-                    for i, p in zip(saved["params"], group["params"])}
-        for i, product in products.items():
-            self.state[by_index[_index(i)]]["mu_product"] = product
+    def _scalar_state_value(self, name: str, value: float, index: object) -> float:
+        """A saved ``mu_product``: a product of μ's in [0, 1), so between 0 and 1."""
+        if not 0 <= value <= 1:
+            raise ValueError(f"loaded state dict: state 'mu_product' of parameter {index} must be between 0 and 1, "
+                             f"got {value}")
+        return value
 
 
 def _momentum_schedule(group: ParamGroup, step: int, mu_product: float) -> tuple[float, float, float]:
@@ -90,15 +81,3 @@ def _momentum_schedule(group: ParamGroup, step: int, mu_product: float) -> tuple
     mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * psi)))
     mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * psi)))
     return mu, mu_next, float(np.float32(mu_product) * np.float32(mu))
-
-
-def _mu_product(value: object, index: object) -> float:
-    """A checked saved ``mu_product``: a real number between 0 and 1 (a product of μ's in [0, 1))."""
-    number = value.item() if isinstance(value, (np.ndarray, np.generic)) and np.size(value) == 1 else value
-    if isinstance(number, bool) or not isinstance(number, (int, float)):
-        raise TypeError(f"loaded state dict: state 'mu_product' of parameter {index} must be a number, got "
-                        f"{type(value).__name__}")
-    if not 0 <= number <= 1:
-        raise ValueError(f"loaded state dict: state 'mu_product' of parameter {index} must be between 0 and 1, "
-                         f"got {number}")
-    return float(number)

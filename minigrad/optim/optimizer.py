@@ -218,9 +218,8 @@ class Optimizer:
             self._kernel_call(_numbers(group), key, [p._data for p in params], grads, state_lists)  # type: ignore[arg-type]
         mark_modified(*(p for _, _, params, _, _ in calls for p in params))
         if self.counts_steps:
-            for _, key, _, states, _ in calls:
-                for s in states:
-                    s["step"] = key
+            for group, key, _, states, _ in calls:
+                self._advance(group, key, states)
 
     def _grads_finite(self) -> bool:
         return all(np.isfinite(p._grad._data).all() for group in self.param_groups for p in group["params"]
@@ -248,7 +247,8 @@ class Optimizer:
 
     # ---- what each optimizer defines ------------------------------------------------------------
 
-    counts_steps = True  # keep state["step"], the number of updates each parameter has had (its key)
+    counts_steps = True  # keep state["step"], the number of updates each parameter has had (_advance)
+    scalar_state: tuple[str, ...] = ()  # per-parameter state that is a number, not an array (besides "step")
 
     def _validate(self, group: ParamGroup) -> None:
         """Raise torch's ValueError for an invalid hyperparameter of ``group``."""
@@ -266,6 +266,17 @@ class Optimizer:
         whose keys differ go in separate calls); sees the states as they are before the step. Here
         the step t about to be taken (bias corrections and decayed rates depend on it)."""
         return [s.get("step", 0) + 1 for s in states]
+
+    def _advance(self, group: ParamGroup, key: Any, states: list[State]) -> None:
+        """After a step's kernel calls all ran: the state that moves with the step, here the count
+        (``key`` is the step just taken). An optimizer whose key carries more (a per-parameter
+        product, a decayed rate) moves that too."""
+        for s in states:
+            s["step"] = key
+
+    def _scalar_state_value(self, name: str, value: float, index: object) -> float:
+        """A saved entry of ``scalar_state`` (already a real number), checked; raise to refuse it."""
+        return value
 
     def _kernel_call(self, group: ParamGroup, key: Any, data: list[Array], grads: list[Array],
                      state_lists: dict[str, list[Array]]) -> None:
@@ -313,7 +324,12 @@ class Optimizer:
             if not isinstance(saved, dict):
                 raise TypeError(f"loaded state dict: the state of parameter {i} must be a dict, got {type(saved).__name__}")
             p = by_index[_index(i)]
-            new_state[p] = {name: _state_value(value, p, name, i) for name, value in saved.items()}
+            new_state[p] = {name: self._scalar_state_value(name, _number(value, name, i), i) if name in self.scalar_state
+                            else _state_value(value, p, name, i) for name, value in saved.items()}
+            missing = [name for name in self.scalar_state if "step" in saved and name not in saved]
+            if missing:  # it moves with the step count: without it the next step would start it over
+                raise TypeError(f"loaded state dict: state {missing[0]!r} of parameter {i} is missing (a parameter "
+                                "that has taken steps has it)")
         new_groups = [{**{k: v for k, v in g.items() if k == "param_names"},  # kept unless the saved group has names
                        **{k: v for k, v in s.items() if k != "params"}, "params": g["params"]}
                       for s, g in zip(saved_groups, self.param_groups)]
@@ -337,6 +353,15 @@ def _index(i: object) -> int:
 
 
 MAX_STEP = 2 ** 53  # beyond, a float step count stops counting (and bias corrections are 1)
+
+
+def _number(value: object, name: str, index: object) -> float:
+    """A saved state entry that is a number (or a one-element array of one, as torch's 0-d tensors become)."""
+    number = value.item() if isinstance(value, (np.ndarray, np.generic)) and np.size(value) == 1 else value
+    if isinstance(number, bool) or not isinstance(number, (int, float)):
+        raise TypeError(f"loaded state dict: state {name!r} of parameter {index} must be a number, got "
+                        f"{type(value).__name__}")
+    return float(number)
 
 
 def _state_value(value: object, param: Tensor, name: str, index: object) -> Array | int | float:

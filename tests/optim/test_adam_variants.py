@@ -317,7 +317,7 @@ def test_a_bad_state_array_fails_the_step_before_any_write(name, backend):
 
 
 @pytest.mark.parametrize("value, error, message", [
-    (None, TypeError, "state 'mu_product' of parameter 1 must be a number, got NoneType"),
+    (None, TypeError, "state 'mu_product' of parameter 1 is missing"),
     ("0.5", TypeError, "must be a number, got str"),
     (np.ones(2), TypeError, "must be a number, got ndarray"),
     (1.5, ValueError, "state 'mu_product' of parameter 1 must be between 0 and 1, got 1.5"),
