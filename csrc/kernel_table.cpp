@@ -8,6 +8,7 @@
 #include "optim/axpy.h"
 #include "optim/rmsprop.h"
 #include "optim/sgd.h"
+#include "optim/sparse_adam.h"
 
 namespace minigrad {
 namespace MINIGRAD_ISA {

@@ -45,6 +45,14 @@ struct AdamArgs {
 };
 // x, y (x += alpha * y: the bandwidth reference)
 struct AxpyArgs { double alpha; };
+// param, exp_avg, exp_avg_sq (n × width each), values (k × width): the gradient's rows, numel k·width.
+// rows[i] (k int64, strictly increasing) and widths[i] are set by the binding, not by keywords.
+struct SparseAdamArgs {
+  double beta1, beta2, eps, step_size;
+  bool maximize;
+  const int64_t* const* rows;
+  const int64_t* widths;
+};
 
 // Every kernel, once: its name (the function template in csrc/optim/<name>.h, the KernelsOf member,
 // the Python function in bindings.cpp) and its Args. The kernel table of each instruction set and
@@ -56,7 +64,8 @@ struct AxpyArgs { double alpha; };
   X(adadelta, AdadeltaArgs) \
   X(rmsprop, RmspropArgs)   \
   X(adam, AdamArgs)         \
-  X(axpy, AxpyArgs)
+  X(axpy, AxpyArgs)         \
+  X(sparse_adam, SparseAdamArgs)
 
 // One function pointer per kernel: void (*sgd)(const Batch<T>&, const SgdArgs&), ...
 template <typename T>

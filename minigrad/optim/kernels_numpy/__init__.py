@@ -15,5 +15,6 @@ from .adam import adam
 from .axpy import axpy
 from .rmsprop import rmsprop
 from .sgd import sgd
+from .sparse_adam import sparse_adam
 
-__all__ = ["sgd", "adagrad", "adadelta", "rmsprop", "adam", "axpy"]
+__all__ = ["sgd", "adagrad", "adadelta", "rmsprop", "adam", "axpy", "sparse_adam"]
