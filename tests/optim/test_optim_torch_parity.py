@@ -58,7 +58,8 @@ def test_centered_rmsprop_with_overflowing_squares_as_torch(backend, momentum):
     assert np.all(np.isfinite(p.numpy()))
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW"])
+@pytest.mark.parametrize("name", ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW",
+                                  "SparseAdam"])
 def test_same_defaults_as_torch(name):
     ours = getattr(optim, name)(make_params(np.float32, [3])).defaults
     theirs = getattr(torch.optim, name)([torch.zeros(3, requires_grad=True)]).defaults
@@ -68,7 +69,8 @@ def test_same_defaults_as_torch(name):
 @pytest.mark.parametrize("name, options", [("SGD", dict(lr=-1)), ("Adam", dict(betas=(0.9, 1.0))),
                                            ("Adagrad", dict(initial_accumulator_value=-1)),
                                            ("Adadelta", dict(rho=2.0)), ("RMSprop", dict(alpha=-1)),
-                                           ("SGD", dict(nesterov=True))])
+                                           ("SGD", dict(nesterov=True)),
+                                           ("SparseAdam", dict(eps=0.0))])
 def test_same_validation_messages_as_torch(name, options):
     with pytest.raises(ValueError) as theirs:
         getattr(torch.optim, name)([torch.zeros(3, requires_grad=True)], **options)

@@ -168,6 +168,30 @@ def test_state_dict_resume_is_exact(backend):
     assert s1["step"] == s2["step"] == 12 and s1["exp_avg_sq"].tobytes() == s2["exp_avg_sq"].tobytes()
 
 
+@pytest.mark.parametrize("backend", ["cpp", "numpy"])
+def test_loads_a_torch_state_dict(backend):
+    torch = pytest.importorskip("torch")
+    shape, start = (20, 3), np.random.default_rng(4).standard_normal((20, 3))
+    grads = list(random_grads(shape, np.float64, 8, seed=5))
+    theirs = torch.nn.Parameter(torch.from_numpy(start.copy()))
+    ref = torch.optim.SparseAdam([theirs], lr=0.02)
+    for step, (rows, values) in enumerate(grads):
+        theirs.grad = torch.sparse_coo_tensor(torch.from_numpy(rows[None]), torch.from_numpy(values), shape,
+                                              check_invariants=True)
+        ref.step()
+        if step == 3:  # convert torch's checkpoint through NumPy and continue from it
+            ours = mg.Parameter(theirs.detach().numpy().copy())
+            opt = optim.SparseAdam([ours], lr=0.5, backend=backend)
+            sd = ref.state_dict()
+            opt.load_state_dict({"state": {i: {k: v.numpy() if torch.is_tensor(v) else v for k, v in s.items()}
+                                           for i, s in sd["state"].items()}, "param_groups": sd["param_groups"]})
+        elif step > 3:
+            ours.grad = sparse_coo_tensor(rows[None], values, shape)
+            opt.step()
+    assert opt.param_groups[0]["lr"] == 0.02 and opt.state[ours]["step"] == 8
+    np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
 def test_a_rejected_step_creates_no_state_and_counts_no_step():
     good, bad = mg.Parameter(np.ones((3, 2))), mg.Parameter(np.ones((3, 2)))
     opt = optim.SparseAdam([good, bad])
