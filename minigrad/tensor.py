@@ -676,9 +676,11 @@ def _as_array(data: TensorLike, dtype: DTypeLike | None = None) -> Array:
 
 def _operand(x: Array | Scalar, like: Tensor) -> int | float | Array:
     """A non-tensor operand: Python numbers stay weakly typed (the tensor's dtype wins, as in torch);
-    arrays and NumPy scalars are cast to a float tensor's dtype."""
+    arrays and NumPy scalars are cast to a float tensor's dtype; a sparse gradient is densified."""
     if isinstance(x, (int, float)):
         return x
+    if getattr(x, "is_sparse", False):  # dense (op) sparse: a dense result, as torch's
+        x = x.to_dense()._data
     array = np.asarray(x)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"unsupported operand of type {type(x).__name__} for a tensor")

@@ -61,6 +61,8 @@ def test_accumulation_rules_are_torchs():
     with pytest.raises(RuntimeError, match=r"add\(sparse, dense\) is not supported"):
         sparse_coo_tensor([[0]], np.ones((1, 2)), (4, 2)) + np.ones((4, 2))
     assert (np.ones((4, 2)) + sparse_coo_tensor([[0, 0]], np.ones((2, 2)), (4, 2)))[0].tolist() == [3, 3]
+    dense_sum = mg.ones(4, 2, dtype=mg.float64) + sparse_coo_tensor([[0, 0]], np.ones((2, 2)), (4, 2))
+    assert isinstance(dense_sum, mg.Tensor) and dense_sum.numpy()[:, 0].tolist() == [3, 1, 1, 1]
 
 
 @pytest.mark.parametrize("embedding_first", [True, False])
