@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdlib>
+#include <iterator>
 #include <type_traits>
 #include <string>
 #include <vector>
@@ -513,6 +514,133 @@ Signature<LionArgs> lion_signature{
       launch(c, table().f32.lion, table().f64.lion, a);
     },
     "Lion step over a list of tensors, in place (csrc/optim/lion.h)."};
+// ---- row-sparse gradients: the lists a row kernel (sparse_adam) adds to its dense ones --------------
+
+// For tensor i: indices[i] (k,) int64, strictly increasing in [0, params[i].shape[0]) (a coalesced
+// gradient's rows: each row updated once), and values[i] (k, *params[i].shape[1:]) of the param's
+// dtype; both C-contiguous and aligned, and sharing no memory with any array the kernel writes.
+// Appends values[i] to tensor i's arrays in `c` (checked dense lists), makes numel the values' size,
+// and returns each tensor's rows and row width for the kernel.
+struct Rows {
+  std::vector<const int64_t*> rows;
+  std::vector<int64_t> widths;
+};
+
+Rows check_rows(const char* op, Checked& c, py::handle indices_seq, py::handle values_seq) {
+  using api = py::detail::npy_api;
+  const std::string where = std::string(op) + ": ";
+  const std::pair<const char*, py::handle> lists[] = {{"indices", indices_seq}, {"values", values_seq}};
+  for (const auto& [name, seq] : lists) {
+    if (!PyList_CheckExact(seq.ptr()) && !PyTuple_CheckExact(seq.ptr()))
+      fail(PyExc_TypeError,
+           where + name + " must be a list or tuple of numpy arrays, got " + Py_TYPE(seq.ptr())->tp_name);
+    PyObject* snapshot = PySequence_Tuple(seq.ptr());
+    if (!snapshot) throw py::error_already_set();
+    c.held.push_back(py::reinterpret_steal<py::object>(snapshot));
+    if (PyTuple_GET_SIZE(snapshot) != c.count)
+      fail(PyExc_ValueError, where + name + " has " + std::to_string(PyTuple_GET_SIZE(snapshot)) +
+                                 " arrays but params has " + std::to_string(c.count));
+  }
+  const size_t dense = c.held.size() - 2;  // the snapshots of the dense lists come first; params is held[0]
+  struct Span { const char* begin; const char* end; };
+  std::vector<Span> written;
+  for (int64_t i = 0; i < c.count; ++i)
+    for (int k = 0; k < c.arity; ++k) {
+      const char* base = static_cast<const char*>(c.arrays[i * c.arity + k]);
+      const auto size = c.numel[i] * (c.is_double ? 8 : 4);
+      if (size > 0) written.push_back({base, base + size});
+    }
+  std::sort(written.begin(), written.end(), [](const Span& x, const Span& y) { return x.begin < y.begin; });
+  auto overlaps_written = [&](const char* begin, const char* end) {
+    auto after = std::upper_bound(written.begin(), written.end(), begin,
+                                  [](const char* b, const Span& s) { return b < s.begin; });
+    return (after != written.end() && after->begin < end) ||
+           (after != written.begin() && std::prev(after)->end > begin);
+  };
+  Rows out;
+  std::vector<void*> arrays;
+  for (int64_t i = 0; i < c.count; ++i) {
+    const auto* param = py::detail::array_proxy(PyTuple_GET_ITEM(c.held[0].ptr(), i));
+    const auto* param_descr = py::detail::array_descriptor_proxy(param->descr);
+    auto at = [&](const char* name) { return where + name + "[" + std::to_string(i) + "]"; };
+    if (param->nd < 1) fail(PyExc_ValueError, at("params") + " has no rows (a 0-d array)");
+    int64_t width = 1;
+    for (int d = 1; d < param->nd; ++d) width *= param->dimensions[d];
+    PyObject* index_item = PyTuple_GET_ITEM(c.held[dense].ptr(), i);
+    PyObject* value_item = PyTuple_GET_ITEM(c.held[dense + 1].ptr(), i);
+    for (PyObject* item : {index_item, value_item})
+      if (!api::get().PyArray_Check_(item))
+        fail(PyExc_TypeError, at(item == index_item ? "indices" : "values") + " must be a numpy.ndarray, got " +
+                                  Py_TYPE(item)->tp_name);
+    const auto* index = py::detail::array_proxy(index_item);
+    const auto* index_descr = py::detail::array_descriptor_proxy(index->descr);
+    const bool int64 = index_descr->type_num == api::NPY_LONGLONG_ ||
+                       (index_descr->type_num == api::NPY_LONG_ && sizeof(long) == 8);
+    if (!int64 || index_descr->byteorder == (PY_BIG_ENDIAN ? '<' : '>'))
+      fail(PyExc_TypeError,
+           at("indices") + " has dtype " + describe_dtype(index_item) + "; expected int64 in native byte order");
+    const auto* value = py::detail::array_proxy(value_item);
+    const auto* value_descr = py::detail::array_descriptor_proxy(value->descr);
+    if (value_descr->type_num != param_descr->type_num || value_descr->byteorder == (PY_BIG_ENDIAN ? '<' : '>'))
+      fail(PyExc_TypeError, at("values") + " has dtype " + describe_dtype(value_item) + " but params[" +
+                                std::to_string(i) + "] has " + dtype_name(param_descr->type_num));
+    const int64_t k = index->nd == 1 ? index->dimensions[0] : -1;
+    if (k < 0) fail(PyExc_ValueError, at("indices") + " has shape " + shape_str(index) + "; expected (k,): the rows");
+    if (value->nd != param->nd || value->dimensions[0] != k ||
+        !std::equal(value->dimensions + 1, value->dimensions + value->nd, param->dimensions + 1))
+      fail(PyExc_ValueError, at("values") + " has shape " + shape_str(value) + "; expected one row of params[" +
+                                 std::to_string(i) + "] " + shape_str(param) + " per index, " +
+                                 std::to_string(k) + " rows");
+    for (const auto* a : {index, value}) {
+      const char* name = a == index ? "indices" : "values";
+      if (!(a->flags & api::NPY_ARRAY_C_CONTIGUOUS_)) fail(PyExc_ValueError, at(name) + " is not C-contiguous");
+      if (!(a->flags & api::NPY_ARRAY_ALIGNED_)) fail(PyExc_ValueError, at(name) + " is not aligned to its dtype");
+    }
+    const auto* rows = reinterpret_cast<const int64_t*>(index->data);
+    for (int64_t r = 0; r < k; ++r) {
+      if (rows[r] < 0 || rows[r] >= param->dimensions[0])
+        fail(PyExc_ValueError, at("indices") + " holds row " + std::to_string(rows[r]) + ", out of range for " +
+                                   std::to_string(param->dimensions[0]) + " rows");
+      if (r > 0 && rows[r] <= rows[r - 1])
+        fail(PyExc_ValueError, at("indices") + " is not strictly increasing (row " + std::to_string(rows[r]) +
+                                   " after " + std::to_string(rows[r - 1]) +
+                                   "); coalesce the gradient: each row once, sorted");
+    }
+    const size_t value_bytes = k * width * (c.is_double ? 8 : 4);
+    if ((k > 0 && overlaps_written(index->data, index->data + k * 8)) ||
+        (value_bytes > 0 && overlaps_written(value->data, value->data + value_bytes)))
+      fail(PyExc_ValueError, where + "indices[" + std::to_string(i) + "] or values[" + std::to_string(i) +
+                                 "] overlaps an array the kernel updates; every updated array needs its own buffer");
+    arrays.insert(arrays.end(), c.arrays.begin() + i * c.arity, c.arrays.begin() + (i + 1) * c.arity);
+    arrays.push_back(value->data);
+    c.numel[i] = k * width;
+    out.rows.push_back(rows);
+    out.widths.push_back(width);
+  }
+  c.arrays = std::move(arrays);
+  c.arity += 1;
+  return out;
+}
+
+// The dense lists of sparse_adam, checked as every kernel's, then its row lists.
+Rows check_sparse_adam(Checked& c, PyObject* const* l) {
+  c = check_arrays("sparse_adam()", {{"params", l[0], true}, {"exp_avgs", l[1], true}, {"exp_avg_sqs", l[2], true}});
+  return check_rows("sparse_adam()", c, l[3], l[4]);
+}
+
+Signature<SparseAdamArgs> sparse_adam_signature{
+    "sparse_adam", {"params", "exp_avgs", "exp_avg_sqs", "indices", "values"},
+    {MINIGRAD_FIELD(SparseAdamArgs, beta1), MINIGRAD_FIELD(SparseAdamArgs, beta2), MINIGRAD_FIELD(SparseAdamArgs, eps),
+     MINIGRAD_FIELD(SparseAdamArgs, step_size), MINIGRAD_FIELD(SparseAdamArgs, maximize)},
+    [](PyObject* const* l, const SparseAdamArgs& a) {
+      Checked c;
+      const Rows rows = check_sparse_adam(c, l);
+      SparseAdamArgs args = a;
+      args.rows = rows.rows.data();
+      args.widths = rows.widths.data();
+      launch(c, table().f32.sparse_adam, table().f64.sparse_adam, args);
+    },
+    "SparseAdam step on the rows of coalesced row-sparse gradients, in place (csrc/optim/sparse_adam.h)."};
 
 template <typename Args, Signature<Args>* sig>
 PyObject* kernel_entry(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
@@ -595,6 +723,7 @@ PYBIND11_MODULE(_C, m) {
   add_kernel<AsgdArgs, &asgd_signature>(m);
   add_kernel<RpropArgs, &rprop_signature>(m);
   add_kernel<LionArgs, &lion_signature>(m);
+  add_kernel<SparseAdamArgs, &sparse_adam_signature>(m);
   m.def(
       "check_arrays",
       [](const char* op, const std::vector<std::pair<std::string, py::handle>>& lists,
@@ -613,6 +742,15 @@ PYBIND11_MODULE(_C, m) {
       "The kernels' argument checks, for the NumPy twins and the optimizer classes: lists is "
       "[(name, arrays), ...] with params first and grads second; an unused list (an optional state "
       "the options do not need) must still be a list or tuple, and is not read.");
+  m.def(
+      "check_sparse_adam",
+      [](py::handle params, py::handle exp_avgs, py::handle exp_avg_sqs, py::handle indices, py::handle values) {
+        PyObject* const l[] = {params.ptr(), exp_avgs.ptr(), exp_avg_sqs.ptr(), indices.ptr(), values.ptr()};
+        Checked c;
+        check_sparse_adam(c, l);
+      },
+      "params"_a, "exp_avgs"_a, "exp_avg_sqs"_a, "indices"_a, "values"_a,
+      "sparse_adam()'s argument checks, for its NumPy twin: raises TypeError or ValueError as the kernel would.");
   m.def("set_simd", &set_simd, "level"_a, "Use the kernels compiled for this SIMD level (see build_info()).");
   m.def("set_num_threads", &set_num_threads, "n"_a);
   m.def("get_num_threads", &get_num_threads);

@@ -14,6 +14,7 @@
 #include "optim/asgd.h"
 #include "optim/rprop.h"
 #include "optim/lion.h"
+#include "optim/sparse_adam.h"
 
 namespace minigrad {
 namespace MINIGRAD_ISA {

@@ -63,6 +63,14 @@ struct AsgdArgs { double eta, lambd, mu, weight_decay; bool maximize; };
 struct RpropArgs { double etaminus, etaplus, step_size_min, step_size_max; bool maximize; };
 // param, grad, exp_avg
 struct LionArgs { double lr, beta1, beta2, weight_decay; bool maximize; };
+// param, exp_avg, exp_avg_sq (n × width each), values (k × width): the gradient's rows, numel k·width.
+// rows[i] (k int64, strictly increasing) and widths[i] are set by the binding, not by keywords.
+struct SparseAdamArgs {
+  double beta1, beta2, eps, step_size;
+  bool maximize;
+  const int64_t* const* rows;
+  const int64_t* widths;
+};
 
 // Every kernel, once: its name (the function template in csrc/optim/<name>.h, the KernelsOf member,
 // the Python function in bindings.cpp) and its Args. The kernel table of each instruction set and
@@ -80,7 +88,8 @@ struct LionArgs { double lr, beta1, beta2, weight_decay; bool maximize; };
   X(radam, RadamArgs)       \
   X(asgd, AsgdArgs)         \
   X(rprop, RpropArgs)       \
-  X(lion, LionArgs)
+  X(lion, LionArgs)         \
+  X(sparse_adam, SparseAdamArgs)
 
 // One function pointer per kernel: void (*sgd)(const Batch<T>&, const SgdArgs&), ...
 template <typename T>

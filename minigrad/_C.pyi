@@ -58,11 +58,20 @@ def lion(params: _Arrays[_Float], grads: _Arrays[_Float], exp_avgs: _Arrays[_Flo
          beta2: float, weight_decay: float, maximize: bool) -> None:
     """Lion step over a list of tensors, in place (csrc/optim/lion.h)."""
 
+def sparse_adam(params: _Arrays[_Float], exp_avgs: _Arrays[_Float], exp_avg_sqs: _Arrays[_Float],
+                indices: list[NDArray[np.int64]] | tuple[NDArray[np.int64], ...], values: _Arrays[_Float], *,
+                beta1: float, beta2: float, eps: float, step_size: float, maximize: bool) -> None:
+    """SparseAdam step on the rows of coalesced row-sparse gradients, in place (csrc/optim/sparse_adam.h)."""
+
 def check_arrays(op: str, lists: Sequence[tuple[str, object]], read_only: Sequence[str] = ["grads"],
                  one_dtype: bool = True, skip_missing: bool = False, unused: Sequence[str] = []) -> None:
     """The kernels' argument checks, for the NumPy twins and the optimizer classes: lists is
     [(name, arrays), ...] with params first and grads second (with ``skip_missing``, a tensor whose
     grads entry is None is left out); raises TypeError or ValueError before any kernel writes."""
+
+def check_sparse_adam(params: object, exp_avgs: object, exp_avg_sqs: object, indices: object,
+                      values: object) -> None:
+    """sparse_adam()'s argument checks, for its NumPy twin: raises TypeError or ValueError as the kernel would."""
 
 def set_simd(level: str) -> None:
     """Use the kernels compiled for this SIMD level (one of ``build_info()["simd_supported"]``)."""

@@ -30,6 +30,7 @@ from . import autograd, cuda, functional
 from . import data, nn
 from .checkpoint import load, save
 from .functional import log_softmax, softmax
+from .sparse import sparse_coo_tensor
 
 # torch's module paths: one module under both names (not a copy)
 sys.modules[__name__ + ".nn.functional"] = functional
@@ -65,7 +66,8 @@ __all__ = ["build_info", "get_num_threads", "get_thread_policy", "set_num_thread
            "arange", "as_tensor", "empty", "empty_like", "eye", "from_numpy", "full", "full_like", "linspace",
            "logspace", "ones", "ones_like", "rand", "rand_like", "randint", "randn", "randn_like", "tensor", "zeros",
            "zeros_like", "enable_grad", "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled",
-           "gradcheck", "load", "save", "optim", "autograd", "cuda", "functional", "data", "nn", "utils"]
+           "gradcheck", "load", "save", "optim", "autograd", "cuda", "functional", "data", "nn", "utils",
+           "sparse_coo_tensor"]
 
 __version__ = build_info()["version"]
 

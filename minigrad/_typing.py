@@ -11,10 +11,11 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 if TYPE_CHECKING:
     from types import EllipsisType, ModuleType
 
+    from .sparse import SparseTensor
     from .tensor import Tensor
 
 __all__ = ["T", "Array", "FloatArray", "FloatDType", "Number", "Nested", "Scalar", "Operand", "Dim", "TensorLike",
-           "IndexItem", "Index", "Backward",
+           "IndexItem", "Index", "Grad", "Backward",
            "ArrayLike", "DTypeLike", "ModuleType"]  # the last three re-exported from NumPy and types
 
 T = TypeVar("T")
@@ -29,5 +30,6 @@ Dim = Union[int, Sequence[int], None]  # one dim, several, or (None) all of them
 TensorLike = Union["Tensor", ArrayLike]  # a Tensor, an ndarray, a number, or (nested) sequences of numbers
 IndexItem = Union[None, int, slice, "EllipsisType", "Tensor", ArrayLike]
 Index = Union[IndexItem, Tuple[IndexItem, ...]]  # NumPy's basic and advanced indexing, Tensors as index arrays
-Backward = Callable[[Array], Sequence[Optional[Array]]]  # an op's g ↦ the gradients of its inputs (None: not needed)
+Grad = Union[Array, "SparseTensor"]  # a gradient in the engine: dense, or row-sparse (embedding(..., sparse=True))
+Backward = Callable[[Array], Sequence[Optional[Grad]]]  # an op's g ↦ the gradients of its inputs (None: not needed)
 

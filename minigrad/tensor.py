@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import builtins
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Sequence
 
 import numpy as np
 
@@ -34,6 +34,7 @@ from .random import _generator
 from .utils.hooks import RemovableHandle
 if TYPE_CHECKING:
     from .device import device  # noqa: F401  (the annotation of the device property)
+    from .sparse import SparseTensor
     from ._typing import (Array, ArrayLike, Backward, Dim, DTypeLike, Index, ModuleType, Nested, Number, Operand,
                           Scalar, T, TensorLike)
 
@@ -49,7 +50,7 @@ class Tensor:
                  "_hooks", "__weakref__")  # the array and the engine's fields (see minigrad.autograd.engine)
     __array_ufunc__ = None  # `ndarray + tensor` defers to Tensor.__radd__ instead of making an object array
     __hash__ = object.__hash__  # == is elementwise; tensors hash by identity, as in torch
-    _data: Array; _grad: Tensor | None  # the fields' types (annotations only: the slots above hold the values)
+    _data: Array; _grad: Tensor | SparseTensor | None  # the fields' types (annotations: the slots hold the values)
     _hooks: OrderedDict[int, Callable[[Tensor], Tensor | None]] | None
     _parents: tuple[Tensor, ...]; _backward: Backward | None; _name: str | None; _created: int
 
@@ -88,25 +89,28 @@ class Tensor:
         self._data = array
 
     @property
-    def grad(self) -> Tensor | None:
-        """The gradient accumulated by ``backward()`` (a Tensor of this tensor's shape and dtype), or None."""
+    def grad(self) -> Tensor | SparseTensor | None:
+        """The gradient accumulated by ``backward()`` (a Tensor of this tensor's shape and dtype; a
+        ``minigrad.sparse.SparseTensor`` from ``embedding(..., sparse=True)``), or None."""
         return self._grad
 
     @grad.setter
-    def grad(self, value: TensorLike | None) -> None:
-        if value is not None:
-            array = _unwrap(value)
-            if not isinstance(array, np.ndarray):
-                raise TypeError(f"assigned grad expected to be a Tensor, an ndarray or None but got grad of "
-                                f"type {type(value).__name__}")
-            if array.shape != self._data.shape:
-                raise ValueError(f"assigned grad has data of a different size: {array.shape}, the tensor has "
-                                 f"{self._data.shape}")
-            if array.dtype != self._data.dtype:
-                raise TypeError(f"assigned grad has data of a different type: {array.dtype}, the tensor has "
-                                f"{self._data.dtype}")
-            value = value if isinstance(value, Tensor) else _wrap(array)
-        self._grad = value
+    def grad(self, value: TensorLike | SparseTensor | None) -> None:
+        if value is None:
+            self._grad = None
+            return
+        sparse = getattr(value, "is_sparse", False)  # a SparseTensor is checked by its dense shape and dtype
+        array: Any = value if sparse else _unwrap(value)
+        if not (sparse or isinstance(array, np.ndarray)):
+            raise TypeError(f"assigned grad expected to be a Tensor, an ndarray or None but got grad of "
+                            f"type {type(value).__name__}")
+        if array.shape != self._data.shape:
+            raise ValueError(f"assigned grad has data of a different size: {array.shape}, the tensor has "
+                             f"{self._data.shape}")
+        if array.dtype != self._data.dtype:
+            raise TypeError(f"assigned grad has data of a different type: {array.dtype}, the tensor has "
+                            f"{self._data.dtype}")
+        self._grad = array if sparse else value if isinstance(value, Tensor) else _wrap(array)
 
     @property
     def requires_grad(self) -> bool:
@@ -132,6 +136,8 @@ class Tensor:
 
     @property
     def device(self) -> device: return CPU
+
+    is_sparse: Literal[False] = False  # dense; a sparse gradient is a minigrad.sparse.SparseTensor
 
     @property
     def is_leaf(self) -> bool:
@@ -670,9 +676,11 @@ def _as_array(data: TensorLike, dtype: DTypeLike | None = None) -> Array:
 
 def _operand(x: Array | Scalar, like: Tensor) -> int | float | Array:
     """A non-tensor operand: Python numbers stay weakly typed (the tensor's dtype wins, as in torch);
-    arrays and NumPy scalars are cast to a float tensor's dtype."""
+    arrays and NumPy scalars are cast to a float tensor's dtype; a sparse gradient is densified."""
     if isinstance(x, (int, float)):
         return x
+    if getattr(x, "is_sparse", False):  # dense (op) sparse: a dense result, as torch's
+        x = x.to_dense()._data
     array = np.asarray(x)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"unsupported operand of type {type(x).__name__} for a tensor")

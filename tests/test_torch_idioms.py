@@ -187,6 +187,8 @@ CASES = [
         ("ConstantLR", "factor=0.5, total_iters=2"), ("PolynomialLR", "total_iters=4, power=2.0"))],
     *[(f"optim.{n}", f"o = optim.{n}([p]); (p * p).sum().backward(); o.step(); out = p.detach()", T)
       for n in ("Adamax", "NAdam", "RAdam", "ASGD", "Rprop")],
+    ("optim.SparseAdam", "e = nn.Embedding(5, 3, sparse=True); o = optim.SparseAdam(e.parameters())\n"
+     "e(mg.tensor([[0, 2], [2, 4]])).sum().backward(); o.step(); out = e.weight.detach()", T),
 ]
 
 
@@ -195,7 +197,6 @@ CASES = [
 STEP = "(p * p).sum().backward(); o.step()"
 LAYER = "img = mg.ones(1, 4, 3, 3); out = {}; assert tuple(out.shape) == {}"
 LEFT_TO_OTHER_ISSUES = [
-    ("optim.SparseAdam", "optimizers", "o = optim.SparseAdam([p])"),
     *[(i, "transformers/applications", LAYER.format(e, s)) for i, e, s in (
         ("nn.ConvTranspose2d", "nn.ConvTranspose2d(4, 2, 2, stride=2)(img)", (1, 2, 6, 6)),
         ("nn.Upsample", "nn.Upsample(scale_factor=2, mode='nearest')(img)", (1, 4, 6, 6)),

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar, cast, overlo
 import numpy as np
 
 if TYPE_CHECKING:
-    from .._typing import Array, Backward
+    from .._typing import Array, Backward, Grad
     from ..tensor import Tensor
 
     _F = TypeVar("_F", bound=Callable[..., Any])
@@ -47,6 +47,7 @@ class _GradMode(threading.local):
 
 
 _grad_mode = _GradMode()
+DENSE = (np.ndarray, np.generic)  # a dense gradient (a NumPy scalar for a 0-d one); else a sparse one (minigrad.sparse)
 _clock = 0  # counts in-place changes; a node's _created is the clock when it was made
 _changed_at: dict[int, int] = {}  # id(memory owner) -> the clock of the last in-place change to that memory
 
@@ -199,14 +200,14 @@ def topological_order(root: Tensor) -> list[Tensor]:
 
 
 def run_backward(root: Tensor, grad: Array, retain_graph: bool,
-                 inputs: Sequence[Tensor] | None = None) -> list[Array | None] | None:
+                 inputs: Sequence[Tensor] | None = None) -> list[Grad | None] | None:
     """Backpropagate ``grad`` (d loss / d root, already of root's shape and dtype) through the graph,
     accumulating into leaves' ``.grad``; or, given ``inputs``, into nothing: then the gradients of
     those tensors are returned (None for one the graph does not reach), as ``autograd.grad``."""
     from ..tensor import _wrap  # once per pass (tensor.py imports this module first)
-    grads = {id(root): grad}
+    grads: dict[int, Grad] = {id(root): grad}
     wanted = {id(t) for t in inputs} if inputs is not None else None
-    captured: dict[int, Array] = {}
+    captured: dict[int, Grad] = {}
     for node in reversed(topological_order(root)):
         g = grads.pop(id(node), None)
         if g is None:
@@ -221,6 +222,8 @@ def run_backward(root: Tensor, grad: Array, retain_graph: bool,
             accumulate(node, g, _wrap)
         if backward is None:
             continue
+        if not isinstance(g, DENSE):  # a sparse gradient reaching an op (a weight made by ops): densified
+            g = g.to_dense()._data
         created = node._created
         changed_since = created < _clock  # any in-place change since the node ran (else nothing to look up)
         if changed_since and version(node) > created:
@@ -230,36 +233,51 @@ def run_backward(root: Tensor, grad: Array, retain_graph: bool,
                 raise _modified_error(p, node)
             if pg is None or not p._requires_grad:
                 continue
-            if pg.shape != p._data.shape:
+            if isinstance(pg, DENSE) and pg.shape != p._data.shape:  # (a sparse one has the shape)
                 pg = unbroadcast(pg, p._data.shape)
             key = id(p)
-            grads[key] = grads[key] + pg if key in grads else pg
+            if key in grads:  # (dense first: dense + sparse is dense, sparse + dense is refused, as torch's add)
+                grads[key] = pg + grads[key] if isinstance(pg, DENSE) else grads[key] + pg
+            else:
+                grads[key] = pg
         if not retain_graph:  # free the saved arrays; _name stays for grad_fn and the error above
             node._backward, node._parents = None, ()
     return None if inputs is None else [captured.get(id(t)) for t in inputs]
 
 
-def accumulate(t: Tensor, g: Array, wrap: Callable[[Array], Tensor]) -> None:
+def accumulate(t: Tensor, g: Grad, wrap: Callable[[Array], Tensor]) -> None:
     """t.grad += g, in place; a first gradient is copied (it may be shared with other tensors'
-    gradients) into a C-contiguous array of t's dtype, held by a new tensor (``wrap``)."""
-    if t._grad is None:
-        t._grad = wrap(np.array(g, dtype=t._data.dtype, order="C"))
+    gradients) into a C-contiguous array of t's dtype, held by a new tensor (``wrap``). A sparse
+    gradient (``minigrad.sparse``) follows torch: sparse + sparse stays sparse (a new one), a dense
+    one with a sparse one is dense (added in place into a dense ``.grad``)."""
+    grad, dtype = t._grad, t._data.dtype
+    if isinstance(g, DENSE):
+        if grad is None:
+            t._grad = wrap(np.array(g, dtype=dtype, order="C"))
+        elif grad.is_sparse:
+            t._grad = wrap(np.asarray(g + grad, dtype=dtype))  # dense + sparse: a new dense array
+        else:
+            grad._data += g
+    elif grad is None:
+        t._grad = g.astype(dtype)
+    elif grad.is_sparse:
+        t._grad = grad + g
     else:
-        t._grad._data += g
+        g.add_to_(grad._data)
 
 
-def _run_hooks(t: Tensor, g: Array) -> Array:
+def _run_hooks(t: Tensor, g: Grad) -> Grad:
     """The gradient of ``t`` through each hook of ``t.register_hook`` in turn: a hook sees it as a
-    tensor and may return a replacement of the same shape (None keeps it)."""
+    tensor (a sparse one as it is) and may return a replacement of the same shape (None keeps it)."""
     from ..tensor import Tensor, _wrap
     for hook in list((t._hooks or {}).values()):
-        result = hook(_wrap(g))
+        result = hook(_wrap(g) if isinstance(g, DENSE) else g)  # type: ignore[arg-type]  # sparse: as it is
         if result is None:
             continue
-        if not isinstance(result, Tensor) or result.shape != g.shape:
+        if not (isinstance(result, Tensor) or getattr(result, "is_sparse", False)) or result.shape != g.shape:
             raise TypeError(f"a gradient hook of a tensor of shape {t.shape} must return None or a tensor of that "
                             f"shape, got {getattr(result, 'shape', type(result).__name__)}")
-        g = result._data
+        g = result._data if isinstance(result, Tensor) else result
     return g
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from ..tensor import Tensor, _node, _unwrap, _wrap
-from .engine import no_grad, run_backward
+from .engine import DENSE, no_grad, run_backward
 
 if TYPE_CHECKING:
     from .._typing import Array, TensorLike
@@ -74,6 +74,7 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
         keep = bool(retain_graph) or k < len(outputs) - 1
         for i, g in enumerate(run_backward(out, seed, keep, inputs) or ()):
             if g is not None:
+                g = g if isinstance(g, DENSE) else g.to_dense()._data  # returned dense (torch: sparse)
                 total[i] = g if total[i] is None else total[i] + g
     results = []
     for i, (t, g) in enumerate(zip(inputs, total)):

@@ -72,7 +72,7 @@ def gradcheck(fn: Callable[..., object], inputs: Tensor | Sequence[object], eps:
                         if t.grad.shape != t.shape or t.grad.dtype != t.dtype:
                             raise GradcheckError(f"gradcheck: input {k}'s grad has shape {t.grad.shape} and dtype "
                                                  f"{t.grad.dtype}; expected {t.shape} and {t.dtype}")
-                        analytic[k][row] = t.grad._data.ravel()
+                        analytic[k][row] = (t.grad.to_dense() if t.grad.is_sparse else t.grad)._data.ravel()
             row += 1
     for t in wrt:
         t.grad = None

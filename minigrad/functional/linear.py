@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..sparse import SparseTensor
 from ..tensor import Tensor, _node, _unwrap
 
 if TYPE_CHECKING:
-    from .._typing import Array, TensorLike
+    from .._typing import Array, Grad, TensorLike
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -33,18 +34,23 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return _node(out, (input, weight) if bias is None else (input, weight, bias), backward, "linear")
 
 
-def embedding(input: TensorLike, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+def embedding(input: TensorLike, weight: Tensor, padding_idx: int | None = None, *, sparse: bool = False) -> Tensor:
     """Rows of ``weight`` (num_embeddings, dim) at the integer ``input``; the row at ``padding_idx``
-    gets no gradient."""
+    gets no gradient. With ``sparse``, the weight's gradient is row-sparse (``minigrad.sparse``, as
+    torch's): the looked-up rows and their gradients, one entry per lookup, none for ``padding_idx``."""
     index, w = np.asarray(_unwrap(input)), weight._data
     if index.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got {index.dtype}")
     if index.size and not (-len(w) <= index.min() and index.max() < len(w)):
         raise IndexError(f"embedding: indices must lie in [0, {len(w)}), got {index.min()}..{index.max()}")
 
-    def backward(g: Array) -> tuple[Array]:
+    def backward(g: Array) -> tuple[Grad]:
+        rows, g_rows = index.reshape(-1) % max(len(w), 1), g.reshape(-1, w.shape[1])
+        if sparse:
+            keep = rows != padding_idx % len(w) if padding_idx is not None else slice(None)
+            return (SparseTensor(rows[keep].astype(np.int64), np.array(g_rows[keep]), w.shape),)
         gw = np.zeros_like(w, dtype=g.dtype)
-        np.add.at(gw, index.reshape(-1), g.reshape(-1, w.shape[1]))
+        np.add.at(gw, rows, g_rows)
         if padding_idx is not None:
             gw[padding_idx] = 0
         return (gw,)

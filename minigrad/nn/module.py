@@ -343,7 +343,8 @@ class Module:
                     grad = p._grad
                     p._grad = None  # a grad of the old dtype would not fit the new data
                     p.data = np.ascontiguousarray(p._data, dtype=dtype)
-                    p.grad = None if grad is None else grad._data.astype(dtype)
+                    if grad is not None:
+                        p.grad = grad.astype(dtype) if grad.is_sparse else grad._data.astype(dtype)
             for b in module._buffers.values():
                 if b is not None and (b.dtype.kind == "f" or not floating_only):
                     b.data = b._data.astype(dtype)

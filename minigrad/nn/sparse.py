@@ -1,4 +1,5 @@
-"""Embedding: a lookup table of num_embeddings vectors, initialised N(0, 1)."""
+"""Embedding: a lookup table of num_embeddings vectors, initialised N(0, 1); ``sparse=True`` makes the
+weight's gradient row-sparse (``minigrad.sparse``), for ``optim.SparseAdam``."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -18,8 +19,9 @@ if TYPE_CHECKING:
 
 class Embedding(Module):
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
-                 dtype: DTypeLike | None = None) -> None:
+                 dtype: DTypeLike | None = None, *, sparse: bool = False) -> None:
         super().__init__()
+        self.sparse = sparse  # the weight's gradient row-sparse (minigrad.sparse), for SparseAdam
         if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
             raise ValueError("padding_idx must be within num_embeddings")
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
@@ -31,8 +33,9 @@ class Embedding(Module):
                 self.weight[self.padding_idx] = 0
 
     def forward(self, indices: TensorLike) -> Tensor:
-        return F.embedding(indices, self.weight, padding_idx=self.padding_idx)
+        return F.embedding(indices, self.weight, padding_idx=self.padding_idx, sparse=self.sparse)
 
     def extra_repr(self) -> str:
         return f"{self.num_embeddings}, {self.embedding_dim}" + (
-            f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")
+            f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "") + (
+            ", sparse=True" if self.sparse else "")

@@ -14,6 +14,7 @@ from .radam import RAdam
 from .rmsprop import RMSprop
 from .rprop import Rprop
 from .sgd import SGD
+from .sparse_adam import SparseAdam
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "ASGD",
-           "Rprop", "LBFGS", "Lion", "kernels_numpy", "lr_scheduler"]
+           "Rprop", "SparseAdam", "LBFGS", "Lion", "kernels_numpy", "lr_scheduler"]

@@ -132,7 +132,7 @@ class Optimizer:
             if set_to_none:
                 p._grad = None  # (no shape checks to run for None)
             elif p._grad is not None:
-                p._grad._data.fill(0)
+                p._grad.zero_() if p._grad.is_sparse else p._grad._data.fill(0)  # sparse: no entries left, as torch
 
     def step(self, closure: Callable[[], Loss] | None = None) -> Loss | None:
         """One update of every parameter that has a gradient; returns ``closure()``'s loss if given.
@@ -147,6 +147,8 @@ class Optimizer:
         for index, group in enumerate(self.param_groups):
             self._validate(group)
             params = group["params"]
+            if any(p._grad is not None and p._grad.is_sparse for p in params):
+                raise RuntimeError(_sparse_grad_error(type(self).__name__))
             _C.check_arrays(f"{type(self).__name__}.step: param_groups[{index}]",
                             [("params", [p._data for p in params]), ("grads", _grad_arrays(params))],
                             one_dtype=False, skip_missing=True)
@@ -203,19 +205,23 @@ class Optimizer:
                     _C.check_arrays(f"{type(self).__name__}.step: param_groups[{index}]", lists, skip_missing=True)
                     calls.append((group, key, params, states, state_lists))
         except BaseException:
-            for p, name in created:
-                del self.state[p][name]
-                if not self.state[p]:
-                    del self.state[p]
+            self._forget(created)
             raise
         return calls
+
+    def _forget(self, created: list[tuple[Tensor, str]]) -> None:
+        """Remove the state entries (param, name) a rejected step created."""
+        for p, name in created:
+            del self.state[p][name]
+            if not self.state[p]:
+                del self.state[p]
 
     def _run(self, calls: list[KernelCall]) -> None:
         """The kernel calls; then, once all succeeded, every updated parameter's version (so that a
         graph that saved it refuses to backpropagate) and step count."""
         for group, key, params, _, state_lists in calls:
             grads = _grad_arrays(params)  # none is None: the checks ran
-            self._kernel_call(_numbers(group), key, [p._data for p in params], grads, state_lists)  # type: ignore[arg-type]
+            self._kernel_call(_numbers(group), key, [p._data for p in params], grads, state_lists)
         mark_modified(*(p for _, _, params, _, _ in calls for p in params))
         if self.counts_steps:
             for group, key, _, states, _ in calls:
@@ -405,6 +411,20 @@ def _numbers(group: ParamGroup) -> ParamGroup:
     return {**group, "lr": float(lr)} if isinstance(lr, Tensor) else group
 
 
-def _grad_arrays(params: Iterable[Tensor | None]) -> list[Array | None]:
-    """The gradients' arrays (None for a parameter without gradient, or in place of a None)."""
-    return [g._data if p is not None and (g := p._grad) is not None else None for p in params]
+def _grad_arrays(params: Iterable[Tensor | None]) -> list[Any]:
+    """The gradients' arrays (None for a parameter without gradient, or in place of a None; a sparse
+    gradient as it is, which the dense kernels refuse)."""
+    return [(g if g.is_sparse else g._data) if p is not None and (g := p._grad) is not None else None
+            for p in params]
+
+
+# torch 2.13's errors for a sparse gradient; SGD and Adagrad accept one in torch, not (yet) in minigrad
+_SPARSE_GRAD_ERRORS = {"Adam": "Adam does not support sparse gradients, please consider SparseAdam instead",
+                       "RMSprop": "RMSprop does not support sparse gradients",
+                       "Adadelta": "Adadelta does not support sparse gradients"}
+
+
+def _sparse_grad_error(name: str) -> str:
+    return _SPARSE_GRAD_ERRORS.get("Adam" if name == "AdamW" else name) or (
+        f"{name} does not support sparse gradients in minigrad, please consider SparseAdam instead (or densify the "
+        "gradient first: p.grad = p.grad.to_dense())")

@@ -206,6 +206,7 @@ SCALARS = {
     "asgd": dict(eta=0.01, lambd=1e-4, mu=0.5, weight_decay=0.0, maximize=False),
     "rprop": dict(etaminus=0.5, etaplus=1.2, step_size_min=1e-6, step_size_max=50.0, maximize=False),
     "lion": dict(lr=1e-4, beta1=0.9, beta2=0.99, weight_decay=0.0, maximize=False),
+    "sparse_adam": dict(beta1=0.9, beta2=0.999, eps=1e-8, step_size=1e-2, maximize=False),
 }
 
 
@@ -309,7 +310,8 @@ def test_every_kernel_checks_its_state_lists(kernels):
 
 # ---- one signature on both backends: the array lists, then keyword-only scalars ------------------
 
-_C_UTILITIES = {"check_arrays", "set_simd", "set_num_threads", "get_num_threads", "set_thread_policy",
+_C_UTILITIES = {"check_arrays", "check_sparse_adam",
+                "set_simd", "set_num_threads", "get_num_threads", "set_thread_policy",
                 "get_thread_policy", "build_info"}
 
 
@@ -339,6 +341,8 @@ def test_scalars_passed_by_position_raise_type_error(kernels, name):
     kernel = getattr(kernels, name)
     n_lists = len(parameters(kernel)[0])
     lists = [[np.full(4, 1 / (k + 1))] for k in range(n_lists)]  # a valid state for every kernel
+    if name == "sparse_adam":  # its rows: indices (k,) int64 and values (k,)
+        lists[3:] = [[np.array([0, 2])], [np.array([0.5, -1.0])]]
     before = snapshot(lists)
     with pytest.raises(TypeError):
         kernel(*lists, *SCALARS[name].values())

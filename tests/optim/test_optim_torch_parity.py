@@ -63,7 +63,7 @@ def test_centered_rmsprop_with_overflowing_squares_as_torch(backend, momentum):
 
 
 @pytest.mark.parametrize("name", ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW",
-                                  "Adamax", "NAdam", "RAdam", "ASGD", "Rprop"])
+                                  "Adamax", "NAdam", "RAdam", "ASGD", "Rprop", "SparseAdam"])
 def test_same_defaults_as_torch(name):
     ours = getattr(optim, name)(make_params(np.float32, [3])).defaults
     theirs = getattr(torch.optim, name)([torch.zeros(3, requires_grad=True)]).defaults
@@ -79,7 +79,7 @@ def test_same_defaults_as_torch(name):
                                            ("RAdam", dict(betas=(0.9, -0.1))),
                                            ("ASGD", dict(lr=-0.5)), ("ASGD", dict(weight_decay=-1)),
                                            ("Rprop", dict(lr=-1)), ("Rprop", dict(etas=(1.0, 1.2))),
-                                           ("Rprop", dict(etas=(0.5, 1.0)))])
+                                           ("Rprop", dict(etas=(0.5, 1.0))), ("SparseAdam", dict(eps=0.0))])
 def test_same_validation_messages_as_torch(name, options):
     with pytest.raises(ValueError) as theirs:
         getattr(torch.optim, name)([torch.zeros(3, requires_grad=True)], **options)

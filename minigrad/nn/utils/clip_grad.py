@@ -16,11 +16,22 @@ if TYPE_CHECKING:
     from ..._typing import Array
 
 
-def _grads(parameters: Tensor | Iterable[Tensor]) -> list[Array]:
-    """The arrays of the non-None grads of one tensor or an iterable of them."""
+def _grads(parameters: Tensor | Iterable[Tensor], coalesce: bool = False) -> list[Array]:
+    """The arrays of the non-None grads of one tensor or an iterable of them: of a sparse grad, its
+    values (with ``coalesce``, first made its coalesced equivalent, so each row's values are its sum)."""
     if isinstance(parameters, Tensor):
         parameters = [parameters]
-    return [g._data for p in parameters if (g := p.grad) is not None]
+    arrays = []
+    for p in parameters:
+        if (g := p.grad) is None:
+            continue
+        if g.is_sparse:
+            if coalesce:
+                g = p.grad = g.coalesce()
+            arrays.append(g._vals)
+        else:
+            arrays.append(g._data)
+    return arrays
 
 
 def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0,
@@ -31,9 +42,11 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     ``|g|``); every grad is multiplied by ``min(max_norm / (total + 1e-6), 1)``. Returns ``total``
     (before clipping) as a float. A non-finite ``total`` raises ``RuntimeError`` if
     ``error_if_nonfinite``, else scales by nan (or by 0 for an infinite total), as torch does.
-    ``foreach`` is accepted for torch compatibility and ignored.
+    ``foreach`` is accepted for torch compatibility and ignored. A sparse grad (``minigrad.sparse``)
+    is replaced by its coalesced equivalent (the same gradient) and counts by its values (torch 2.13
+    has no norm kernel for sparse tensors and raises NotImplementedError).
     """
-    grads = _grads(parameters)
+    grads = _grads(parameters, coalesce=True)  # a sparse grad's norm is its coalesced values' norm
     if not grads:
         return 0.0
     norm_type = float(norm_type)
@@ -53,5 +66,5 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
     """Clamp every grad element into ``[-clip_value, clip_value]`` (nan stays nan)."""
     clip_value = float(clip_value)
-    for g in _grads(parameters):
+    for g in _grads(parameters, coalesce=True):
         np.clip(g, -clip_value, clip_value, out=g)
