@@ -6,6 +6,7 @@ from .adam import validate_adam_family
 from .optimizer import Optimizer
 
 if TYPE_CHECKING:
+    from ..tensor import Tensor
     from .._typing import Array
     from .optimizer import ParamGroup, Params
 
@@ -20,10 +21,12 @@ class Adamax(Optimizer):
     The bias correction is computed here once per step, in float64.
     """
 
-    def __init__(self, params: Params, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0, *, maximize: bool = False, backend: str = "cpp",
+    def __init__(self, params: Params, lr: float | Tensor = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, foreach: bool | None = None, *, maximize: bool = False,
+                 differentiable: bool = False, capturable: bool = False, backend: str = "cpp",
                  skip_nonfinite: bool = False) -> None:
-        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach, maximize=maximize,
+                        differentiable=differentiable, capturable=capturable)
         super().__init__(params, defaults, backend, skip_nonfinite)
 
     def _validate(self, group: ParamGroup) -> None:

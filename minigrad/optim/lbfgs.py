@@ -36,7 +36,7 @@ class LBFGS(Optimizer):
     max_iter·5/4). One param group only; the state (torch's names) sits with the first parameter.
     """
 
-    def __init__(self, params: Params, lr: float = 1, max_iter: int = 20, max_eval: int | None = None,
+    def __init__(self, params: Params, lr: float | Tensor = 1, max_iter: int = 20, max_eval: int | None = None,
                  tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9, history_size: int = 100,
                  line_search_fn: str | None = None) -> None:
         if isinstance(lr, Tensor) and lr.numel() != 1:

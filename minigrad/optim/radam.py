@@ -6,6 +6,7 @@ from .adam import validate_adam_family
 from .optimizer import Optimizer
 
 if TYPE_CHECKING:
+    from ..tensor import Tensor
     from .._typing import Array
     from .optimizer import ParamGroup, Params
 
@@ -25,10 +26,12 @@ class RAdam(Optimizer):
     ρₜ, rect and the bias corrections are computed here once per step, in float64.
     """
 
-    def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0, decoupled_weight_decay: bool = False, *, maximize: bool = False,
-                 backend: str = "cpp", skip_nonfinite: bool = False) -> None:
-        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize,
+    def __init__(self, params: Params, lr: float | Tensor = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, decoupled_weight_decay: bool = False, *,
+                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, backend: str = "cpp", skip_nonfinite: bool = False) -> None:
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach, maximize=maximize,
+                        capturable=capturable, differentiable=differentiable,
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults, backend, skip_nonfinite)
 

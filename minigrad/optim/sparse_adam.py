@@ -26,7 +26,7 @@ class SparseAdam(Optimizer):
     they missed, as in torch). A dense gradient is refused with torch's error.
     """
 
-    def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+    def __init__(self, params: Params, lr: float | Tensor = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  maximize: bool = False, *, backend: str = "cpp", skip_nonfinite: bool = False) -> None:
         defaults = dict(lr=lr, betas=betas, eps=eps, maximize=maximize)
         super().__init__(params, defaults, backend, skip_nonfinite)
