@@ -101,6 +101,10 @@ def test_lr_grid_is_centred_on_a_log_scale():
     assert tuning.lr_grid(0.3, 1, 0.5) == [0.3]
 
 
+def test_every_task_declares_a_target():
+    assert set(tuning.GOALS) == set(compare.TASKS)
+
+
 def test_time_to_target_is_the_first_step_whose_running_mean_reaches_it():
     history = [(1, 0.1, 3.0), (2, 0.2, 1.0), (3, 0.3, 0.5), (4, 0.4, 0.2), (5, 0.5, 0.1)]
     loss = tuning.Goal(0.6, 2, False, True, "")  # running means of 2: 2, 0.75, 0.35, ... → steps 3 and 4
