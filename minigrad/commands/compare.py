@@ -173,7 +173,7 @@ def parse_args(argv):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true",
                    help=f"2-D functions + digits-mlp, {QUICK.epochs} epochs, {QUICK.budget} lr trials, 1 seed, "
-                   "no backend timing: ~15 s on 2 cores")
+                   "no backend timing: ~13 s of CPU time")
     p.add_argument("--tasks", help="comma-separated, from: 2d, " + ", ".join(TASKS) + " (default: 2d, digits-mlp, "
                    "digits-cnn, char-lstm, cartpole; --quick: 2d, digits-mlp)")
     p.add_argument("--budget", type=integer(1),
