@@ -26,7 +26,6 @@ except ImportError:
     pass
 
 
-
 class OptimizerChoice(namedtuple("OptimizerChoice", "cls options closure", defaults=(False,))):
     """An optimizer by name: its minigrad.optim class name, its options besides lr (the class's
     defaults otherwise), and whether its ``step`` needs a closure (LBFGS: driven with one on
