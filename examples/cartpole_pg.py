@@ -10,7 +10,9 @@ loss of a batch is −mean(log π(a|s)·A) + mse(V(s), (1 − γ)·G), with the 
 normalized over the batch. Acting takes one small forward pass per step without a graph; the
 update takes one batched forward and backward pass over all of the batch's steps.
 The metric is the average return of the greedy policy (argmax of the logits) over --eval-episodes
-evaluation episodes (the same episodes for every run: their seeds come from --seed only).
+evaluation episodes (the same episodes for every run: their seeds come from --seed only). The
+validation split (``run(split="validation")``, what ``minigrad compare`` tunes on) is another set
+of greedy episodes, whose reset seeds are even where the test episodes' are odd: never the same.
 """
 import numpy as np
 
@@ -20,7 +22,8 @@ import minigrad.nn as nn
 from minigrad.examples import common
 from minigrad.examples.arguments import integer
 
-LR = {"sgd": 0.1, "momentum": 0.03, "adagrad": 0.1, "adadelta": 1.0, "rmsprop": 3e-3, "adam": 1e-2, "adamw": 1e-2}
+LR = {"sgd": 0.1, "momentum": 0.03, "nesterov": 0.03,
+      "adagrad": 0.1, "adadelta": 1.0, "rmsprop": 3e-3, "adam": 1e-2, "adamw": 1e-2}
 EPOCHS = 20
 NEEDS = ("gymnasium",)  # the optional modules it needs: CartPole-v1 is gymnasium's
 UPDATES_PER_EPOCH = 10
@@ -36,9 +39,10 @@ class ActorCritic(nn.Module):
         self.value = nn.Sequential(nn.Linear(4, hidden), nn.Tanh(), nn.Linear(hidden, 1))
 
 
-def play(env, policy, rng, greedy=False):
-    """One episode, its start drawn from ``rng``; returns its observations (T×4) and actions (T)."""
-    obs, _ = env.reset(seed=int(rng.integers(2 ** 31)))
+def play(env, policy, rng, greedy=False, reset_seed=None):
+    """One episode, its start from ``reset_seed`` (drawn from ``rng`` if None); returns its observations
+    (T×4) and actions (T)."""
+    obs, _ = env.reset(seed=int(rng.integers(2 ** 31)) if reset_seed is None else reset_seed)
     observations, actions = [], []
     done = False
     with mg.no_grad():
@@ -65,19 +69,22 @@ def loss_on(model, episodes):
     return -(log_probs * mg.tensor(advantages)).mean() + F.mse_loss(values, mg.tensor(returns))
 
 
-def evaluate(env, policy, seed, episodes):
-    """Returns of the greedy policy over ``episodes`` episodes whose starts depend on ``seed`` only."""
+def evaluate(env, policy, seed, episodes, split="test"):
+    """Returns of the greedy policy over ``episodes`` episodes whose starts depend on ``seed`` only:
+    their reset seeds are odd for the test split, even for the validation split."""
     rng = np.random.default_rng([seed, 1])
-    return np.array([len(play(env, policy, rng, greedy=True)[1]) for _ in range(episodes)])
+    reset_seeds = 2 * rng.integers(2 ** 30, size=episodes) + (split == "test")
+    return np.array([len(play(env, policy, rng, greedy=True, reset_seed=int(s))[1]) for s in reset_seeds])
 
 
 def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=True, max_steps=None, save=None,
-        resume=None, timing=False, batch_episodes=4, eval_episodes=100):
+        resume=None, timing=False, batch_episodes=4, eval_episodes=100, split="test"):
     """Train and evaluate; returns common.result's dict (history: (update, seconds, mean return of
-    the batch); metric: the greedy policy's average return)."""
+    the batch); metric: the greedy policy's average return on ``split``'s episodes)."""
     import gymnasium  # optional (NEEDS): imported here, so that --help works without it
 
-    lr, epochs = LR[optimizer] if lr is None else lr, EPOCHS if epochs is None else epochs
+    lr, epochs = common.tuned_lr(LR, optimizer) if lr is None else lr, EPOCHS if epochs is None else epochs
+    common.check_split(split)
     mg.manual_seed(seed)
     rng = mg.default_generator()
     env = gymnasium.make("CartPole-v1")
@@ -103,8 +110,8 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
         if log.done:
             break
 
-    returns = evaluate(env, model.policy, seed, eval_episodes)
-    report = (f"greedy policy over {eval_episodes} evaluation episodes: return {returns.mean():.1f} "
+    returns = evaluate(env, model.policy, seed, eval_episodes, split)
+    report = (f"greedy policy over {eval_episodes} {split} episodes: return {returns.mean():.1f} "
               f"(min {returns.min()}, max {returns.max()}; 500 is the cap)")
     return common.result(log, "average_return", float(returns.mean()), model, optimizer, lr, backend, timing, report)
 

@@ -20,7 +20,8 @@ import minigrad.nn as nn
 from minigrad.examples import common
 from minigrad.examples.arguments import integer, positive
 
-LR = {"sgd": 10.0, "momentum": 1.0, "adagrad": 0.1, "adadelta": 10.0, "rmsprop": 3e-3, "adam": 1e-2, "adamw": 1e-2}
+LR = {"sgd": 10.0, "momentum": 1.0, "nesterov": 1.0,
+      "adagrad": 0.1, "adadelta": 10.0, "rmsprop": 3e-3, "adam": 1e-2, "adamw": 1e-2}
 EPOCHS = 8
 NEEDS = ()  # the optional modules it needs
 
@@ -95,19 +96,27 @@ def sample(model, corpus, prime, length, temperature):
 
 def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=True, max_steps=None, save=None,
         resume=None, timing=False, num_chars=200_000, cell="lstm", hidden=128, seq_len=64, batch_size=32,
-        clip=1.0, temperature=0.8, sample_chars=300):
-    """Train and validate; returns common.result's dict (metric: validation bits per character)."""
-    lr, epochs = LR[optimizer] if lr is None else lr, EPOCHS if epochs is None else epochs
+        clip=1.0, temperature=0.8, sample_chars=300, split="test"):
+    """Train and validate; returns common.result's dict (metric: validation bits per character, on the
+    corpus' held-out end). With ``split="validation"`` the last ``common.VALIDATION_FRACTION`` of the
+    training text is held out instead (text: one contiguous piece, the same for every seed) and the
+    metric is measured there, so the corpus' held-out end stays unseen."""
+    lr, epochs = common.tuned_lr(LR, optimizer) if lr is None else lr, EPOCHS if epochs is None else epochs
+    common.check_split(split)
     mg.manual_seed(seed)
     corpus = mg.data.text_corpus(num_chars)
     vocab_size = len(corpus.vocab)
-    train_rows, val_rows = streams(corpus.train, batch_size), streams(corpus.val, batch_size)
-    baseline = unigram_bits(corpus.train, vocab_size)
+    train_ids, held_ids = corpus.train, corpus.val
+    if split == "validation":
+        n_train = len(train_ids) - round(len(train_ids) * common.VALIDATION_FRACTION)
+        train_ids, held_ids = train_ids[:n_train], train_ids[n_train:]
+    train_rows, val_rows = streams(train_ids, batch_size), streams(held_ids, batch_size)
+    baseline = unigram_bits(train_ids, vocab_size)
     model = CharModel(vocab_size, hidden, cell)
     opt = common.make_optimizer(optimizer, model.parameters(), lr, backend)
     log = common.RunLog(quiet, max_steps, timing)
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
-    log.print(f"{len(corpus.train):,} training characters, vocabulary {vocab_size}, unigram baseline "
+    log.print(f"{len(train_ids):,} training characters, vocabulary {vocab_size}, unigram baseline "
               f"{baseline:.3f} bits/char")
 
     for epoch in range(first_epoch, epochs):
@@ -136,7 +145,8 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
     if sample_chars:
         text = sample(model, corpus, "def ", sample_chars, temperature)
         report += f"\n\nsample (temperature {temperature}):\n{text}"
-    return common.result(log, "val_bpc", val_bpc, model, optimizer, lr, backend, timing, report)
+    metric_name = "val_bpc" if split == "test" else "validation_bpc"
+    return common.result(log, metric_name, val_bpc, model, optimizer, lr, backend, timing, report)
 
 
 def main(argv=None):

@@ -3,7 +3,9 @@ history, time spent in ``opt.step()``), checkpoints, the C++-vs-NumPy optimizer 
 closing summary. The training loops themselves stay in the examples."""
 import argparse
 import copy
+import inspect
 import time
+from collections import namedtuple
 
 import numpy as np
 
@@ -23,15 +25,53 @@ try:  # one BLAS thread: these models' matmuls are small, and BLAS threads that 
 except ImportError:
     pass
 
-# --optimizer name: (minigrad.optim class, options besides lr)
-OPTIMIZERS = {"sgd": ("SGD", {}), "momentum": ("SGD", {"momentum": 0.9}), "adagrad": ("Adagrad", {}),
-              "adadelta": ("Adadelta", {}), "rmsprop": ("RMSprop", {}), "adam": ("Adam", {}), "adamw": ("AdamW", {})}
+
+class OptimizerChoice(namedtuple("OptimizerChoice", "cls options closure", defaults=(False,))):
+    """An optimizer by name: its minigrad.optim class name, its options besides lr (the class's
+    defaults otherwise), and whether its ``step`` needs a closure (LBFGS: driven with one on
+    ``minigrad compare``'s 2-D functions; the examples' minibatch loops cannot, so they leave it out)."""
+
+
+# every optimizer the examples and ``minigrad compare`` construct, by name: adding an optimizer is one entry
+OPTIMIZERS = {"sgd": OptimizerChoice("SGD", {}), "momentum": OptimizerChoice("SGD", {"momentum": 0.9}),
+              "nesterov": OptimizerChoice("SGD", {"momentum": 0.9, "nesterov": True}),
+              "adagrad": OptimizerChoice("Adagrad", {}), "adadelta": OptimizerChoice("Adadelta", {}),
+              "rmsprop": OptimizerChoice("RMSprop", {}), "adam": OptimizerChoice("Adam", {}),
+              "adamw": OptimizerChoice("AdamW", {})}
+# the --optimizer choices of the examples: those stepped without a closure
+MINIBATCH_OPTIMIZERS = [name for name, choice in OPTIMIZERS.items() if not choice.closure]
+
+SPLITS = ("test", "validation")
+VALIDATION_FRACTION = 0.2  # of the training data, held out by ``hold_out`` when a run is scored on "validation"
 
 
 def make_optimizer(name, params, lr, backend="cpp"):
     """The optimizer called ``name`` (a key of OPTIMIZERS) over ``params``."""
-    cls, options = OPTIMIZERS[name]
+    cls, options, _ = OPTIMIZERS[name]
     return getattr(mg.optim, cls)(list(params), lr=lr, **options, backend=backend)
+
+
+def default_lr(name):
+    """The default lr of optimizer ``name``'s class (torch's)."""
+    return inspect.signature(getattr(mg.optim, OPTIMIZERS[name].cls)).parameters["lr"].default
+
+
+def tuned_lr(lrs, name):
+    """An example's lr for optimizer ``name``: its tuned one in ``lrs``, else the class's default."""
+    return lrs[name] if name in lrs else default_lr(name)
+
+
+def check_split(split):
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+
+
+def hold_out(n, seed, fraction=VALIDATION_FRACTION):
+    """The validation split of ``n`` training items: (indices kept for training, held-out indices),
+    each sorted; a random ``fraction`` of them, the same for the same ``seed``."""
+    order = np.random.default_rng([seed, 2]).permutation(n)
+    held = int(round(n * fraction))
+    return np.sort(order[held:]), np.sort(order[:held])
 
 
 def parser(task, doc, lrs, epochs):
@@ -39,10 +79,10 @@ def parser(task, doc, lrs, epochs):
     rates by optimizer name. Every option is a keyword argument of the example's ``run``."""
     p = argparse.ArgumentParser(prog=f"minigrad train {task}", description=doc,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
-                   help="default: adam ('momentum' is SGD with momentum 0.9)")
+    p.add_argument("--optimizer", choices=MINIBATCH_OPTIMIZERS, default="adam",
+                   help="default: adam ('momentum' is SGD with momentum 0.9, 'nesterov' adds Nesterov's)")
     p.add_argument("--lr", type=positive, help="learning rate (default: tuned for each optimizer: "
-                   + ", ".join(f"{name} {lr:g}" for name, lr in lrs.items()) + ")")
+                   + ", ".join(f"{name} {lr:g}" for name, lr in lrs.items()) + "; the class's default for the others)")
     p.add_argument("--backend", choices=("cpp", "numpy"), default="cpp", help="optimizer kernels (default: cpp)")
     p.add_argument("--epochs", type=integer(1), default=epochs, help=f"total epochs (default: {epochs})")
     p.add_argument("--seed", type=integer(0), default=0, help="random seed (default: 0)")

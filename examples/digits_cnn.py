@@ -11,7 +11,8 @@ import minigrad.nn as nn
 from minigrad.examples import common
 from minigrad.examples.digits_mlp import NEEDS, train
 
-LR = {"sgd": 0.1, "momentum": 0.01, "adagrad": 0.03, "adadelta": 1.0, "rmsprop": 1e-3, "adam": 1e-3, "adamw": 1e-3}
+LR = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01,
+      "adagrad": 0.03, "adadelta": 1.0, "rmsprop": 1e-3, "adam": 1e-3, "adamw": 1e-3}
 EPOCHS = 15
 
 

@@ -13,9 +13,16 @@ import minigrad.functional as F
 import minigrad.nn as nn
 from minigrad.examples import common
 
-LR = {"sgd": 0.1, "momentum": 0.01, "adagrad": 0.03, "adadelta": 1.0, "rmsprop": 1e-3, "adam": 1e-3, "adamw": 1e-3}
+LR = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01,
+      "adagrad": 0.03, "adadelta": 1.0, "rmsprop": 1e-3, "adam": 1e-3, "adamw": 1e-3}
 EPOCHS = 30
 NEEDS = ("sklearn",)  # the optional modules it needs: the digits ship with scikit-learn
+
+
+@functools.cache
+def digits(split):
+    """mg.data.digits(split), read once per process (``minigrad compare`` trains dozens of models on them)."""
+    return mg.data.digits(split)
 
 
 def mlp():
@@ -32,13 +39,19 @@ def accuracy(model, x, y):
 
 
 def train(make_model, lrs, default_epochs, optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=True,
-          max_steps=None, save=None, resume=None, timing=False, batch_size=32):
+          max_steps=None, save=None, resume=None, timing=False, batch_size=32, split="test"):
     """Train ``make_model()`` on the training digits (``lr`` defaults to ``lrs[optimizer]``) and test
-    it; returns common.result's dict (metric: test accuracy)."""
-    lr, epochs = lrs[optimizer] if lr is None else lr, default_epochs if epochs is None else epochs
+    it; returns common.result's dict (metric: test accuracy). With ``split="validation"`` it trains on
+    the training digits less a held-out part (``common.hold_out``, by seed) and scores on that part."""
+    lr, epochs = common.tuned_lr(lrs, optimizer) if lr is None else lr, default_epochs if epochs is None else epochs
+    common.check_split(split)
     mg.manual_seed(seed)
-    x_train, y_train = mg.data.digits("train")
-    x_test, y_test = mg.data.digits("test")
+    x_train, y_train = digits("train")
+    if split == "test":
+        x_test, y_test = digits("test")
+    else:
+        kept, held = common.hold_out(len(y_train), seed)
+        x_train, y_train, x_test, y_test = x_train[kept], y_train[kept], x_train[held], y_train[held]
     loader = mg.data.DataLoader(mg.data.TensorDataset(x_train, y_train), batch_size, shuffle=True)
     model = make_model()
     opt = common.make_optimizer(optimizer, model.parameters(), lr, backend)
@@ -53,13 +66,15 @@ def train(make_model, lrs, default_epochs, optimizer="adam", lr=None, backend="c
             log.step(opt, loss.item())
             if log.done:
                 break
-        log.print(f"epoch {epoch + 1:3d}  loss {log.epoch_loss():.4f}  train acc "
-                  f"{accuracy(model, x_train, y_train):.4f}  test acc {accuracy(model, x_test, y_test):.4f}")
+        if not log.quiet:  # the accuracies cost a pass over the data each
+            log.print(f"epoch {epoch + 1:3d}  loss {log.epoch_loss():.4f}  train acc "
+                      f"{accuracy(model, x_train, y_train):.4f}  {split} acc {accuracy(model, x_test, y_test):.4f}")
         if save:
             common.save_checkpoint(save, model, opt, optimizer, epoch + 1, log)
         if log.done:
             break
-    return common.result(log, "test_accuracy", accuracy(model, x_test, y_test), model, optimizer, lr, backend, timing)
+    metric = accuracy(model, x_test, y_test)
+    return common.result(log, f"{split}_accuracy", metric, model, optimizer, lr, backend, timing)
 
 
 # run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=True, max_steps=None, ...): the MLP

@@ -26,7 +26,8 @@ import minigrad.nn as nn
 from minigrad.examples import common
 
 L1, L2 = 1.0, 0.8
-LR = {"sgd": 1.0, "momentum": 0.03, "adagrad": 0.1, "adadelta": 1.0, "rmsprop": 3e-3, "adam": 1e-2, "adamw": 1e-2}
+LR = {"sgd": 1.0, "momentum": 0.03, "nesterov": 0.03,
+      "adagrad": 0.1, "adadelta": 1.0, "rmsprop": 3e-3, "adam": 1e-2, "adamw": 1e-2}
 EPOCHS = 100
 NEEDS = ()  # the optional modules it needs (--plot: matplotlib, checked by common.main)
 
@@ -73,12 +74,18 @@ def evaluate(model, targets):
 
 
 def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=True, max_steps=None, save=None,
-        resume=None, timing=False, plot=None, batch_size=256):
-    """Train and test; returns common.result's dict (metric: mean reach error on held-out targets)."""
-    lr, epochs = LR[optimizer] if lr is None else lr, EPOCHS if epochs is None else epochs
+        resume=None, timing=False, plot=None, batch_size=256, split="test"):
+    """Train and test; returns common.result's dict (metric: mean reach error on held-out targets).
+    With ``split="validation"`` it trains on the training targets less a held-out part
+    (``common.hold_out``, by seed) and measures the reach error there."""
+    lr, epochs = common.tuned_lr(LR, optimizer) if lr is None else lr, EPOCHS if epochs is None else epochs
+    common.check_split(split)
     mg.manual_seed(seed)
     train_targets = sample_targets(16384, mg.default_generator())
     test_targets = sample_targets(4096, np.random.default_rng([seed, 1]))
+    if split == "validation":
+        kept, held = common.hold_out(len(train_targets), seed)
+        train_targets, test_targets = train_targets[kept], train_targets[held]
     loader = mg.data.DataLoader(mg.data.TensorDataset(train_targets), batch_size, shuffle=True)
     model = nn.Sequential(nn.Linear(2, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 2))
     opt = common.make_optimizer(optimizer, model.parameters(), lr, backend)

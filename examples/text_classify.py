@@ -17,7 +17,8 @@ from minigrad.data import SNIPPET_MODULES
 from minigrad.examples import common
 from minigrad.examples.arguments import integer
 
-LR = {"sgd": 0.3, "momentum": 0.1, "adagrad": 0.03, "adadelta": 1.0, "rmsprop": 3e-3, "adam": 1e-2, "adamw": 1e-2}
+LR = {"sgd": 0.3, "momentum": 0.1, "nesterov": 0.1,
+      "adagrad": 0.03, "adadelta": 1.0, "rmsprop": 3e-3, "adam": 1e-2, "adamw": 1e-2}
 EPOCHS = 20
 NEEDS = ()  # the optional modules it needs
 
@@ -63,12 +64,22 @@ def confusion_matrix(labels, predicted, names):
 
 
 def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=True, max_steps=None, save=None,
-        resume=None, timing=False, hidden=64, batch_size=32, clip=1.0):
-    """Train and test; returns common.result's dict (metric: test accuracy)."""
-    lr, epochs = LR[optimizer] if lr is None else lr, EPOCHS if epochs is None else epochs
+        resume=None, timing=False, hidden=64, batch_size=32, clip=1.0, split="test"):
+    """Train and test; returns common.result's dict (metric: test accuracy). With ``split="validation"``
+    it trains on the training snippets less a held-out part (``common.hold_out``, by seed; a held-out
+    snippet whose text is also a kept one is dropped, as the test split does) and scores on that part."""
+    lr, epochs = common.tuned_lr(LR, optimizer) if lr is None else lr, EPOCHS if epochs is None else epochs
+    common.check_split(split)
     mg.manual_seed(seed)
     train_snippets, y_train = mg.data.text_corpus_snippets(split="train")
-    test_snippets, y_test = mg.data.text_corpus_snippets(split="test")
+    if split == "test":
+        test_snippets, y_test = mg.data.text_corpus_snippets(split="test")
+    else:
+        kept, held = common.hold_out(len(y_train), seed)
+        trained = {train_snippets[i] for i in kept}
+        held = [i for i in held if train_snippets[i] not in trained]
+        test_snippets, y_test = [train_snippets[i] for i in held], y_train[held]
+        train_snippets, y_train = [train_snippets[i] for i in kept], y_train[kept]
     vocab = sorted(set("".join(train_snippets)))
     x_train, x_test = encode(train_snippets, vocab), encode(test_snippets, vocab)
     loader = mg.data.DataLoader(mg.data.TensorDataset(x_train, y_train), batch_size, shuffle=True)
@@ -87,14 +98,14 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
             if log.done:
                 break
         log.print(f"epoch {epoch + 1:3d}  loss {log.epoch_loss():.4f}  "
-                  f"test acc {np.mean(predict(model, x_test) == y_test):.4f}")
+                  f"{split} acc {np.mean(predict(model, x_test) == y_test):.4f}")
         if save:
             common.save_checkpoint(save, model, opt, optimizer, epoch + 1, log)
         if log.done:
             break
     predicted = predict(model, x_test)
     report = confusion_matrix(y_test, predicted, SNIPPET_MODULES)
-    return common.result(log, "test_accuracy", float(np.mean(predicted == y_test)), model, optimizer, lr, backend,
+    return common.result(log, f"{split}_accuracy", float(np.mean(predicted == y_test)), model, optimizer, lr, backend,
                          timing, report)
 
 

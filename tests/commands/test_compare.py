@@ -1,11 +1,17 @@
-"""minigrad compare: the 2-D part end to end (PNG and JSON), the behaviours its plot shows, the
-task part on one small task, and skipping a task that does not import."""
+"""minigrad compare: the 2-D part end to end (PNG and JSON), the behaviours its plot shows; the
+tuning protocol (selection on validation only, the same budget for every optimizer, time to target
+and performance profiles against hand-computed cases, the runs' JSON) on a stand-in task and
+--quick end to end; bad arguments; skipping a task that does not import."""
 import json
+import math
+import types
 
 import numpy as np
 import pytest
 
-from minigrad.commands import compare
+import minigrad as mg
+from minigrad.commands import compare, tuning
+from minigrad.examples import common
 
 QUADRATIC, DOUBLE_WELL, SADDLE = (compare.FUNCTIONS[name] for name in ("ill-conditioned quadratic", "double well",
                                                                       "saddle"))
@@ -49,29 +55,6 @@ def test_2d_plot_draws_every_trajectory_over_each_function():
     assert fig.get_suptitle() == "5 steps from the same start (a dot per step)"
 
 
-def test_task_plot_draws_a_curve_per_optimizer_against_steps_and_seconds():
-    pytest.importorskip("matplotlib")
-    def run(scale):  # 10 steps, 0.5 s each, the loss scale / step
-        return {"history": [(step, 0.5 * step, scale / step) for step in range(1, 11)]}
-    records = {"digits-mlp": {"sgd": [run(1), run(3)], "adam lr×0.5": [run(2), run(2)]},
-               "cartpole": {"adam": [run(100)]}}
-    fig = compare.plot_tasks(records)
-    assert len(fig.axes) == 4  # a row per task: by steps, by seconds
-    (mlp_steps, mlp_seconds, pole_steps, pole_seconds) = fig.axes
-    for ax, xlabel in ((mlp_steps, "optimizer steps"), (mlp_seconds, "wall-clock seconds")):
-        assert ax.get_title() == "digits-mlp (mean of 2 seeds, smoothed)"
-        assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_yscale()) == (xlabel, "training loss", "log")
-        assert [line.get_label() for line in ax.get_lines()] == ["sgd", "adam lr×0.5"]
-        assert all(len(line.get_xdata()) == 10 for line in ax.get_lines())
-    assert pole_steps.get_title() == "cartpole (mean of 1 seed, smoothed)"
-    assert (pole_seconds.get_ylabel(), pole_seconds.get_yscale()) == ("mean episode return", "linear")
-    sgd_by_step, sgd_by_time = mlp_steps.get_lines()[0], mlp_seconds.get_lines()[0]
-    assert list(sgd_by_step.get_xdata()) == list(range(1, 11))
-    assert list(sgd_by_time.get_xdata()) == [0.5 * step for step in range(1, 11)]
-    assert sgd_by_step.get_ydata()[0] == 2.0  # the mean of the two seeds' first losses, 1 and 3
-    assert [text.get_text() for text in mlp_steps.get_legend().get_texts()] == ["sgd", "adam lr×0.5"]
-
-
 def test_adaptive_methods_beat_sgd_on_the_ill_conditioned_quadratic_at_the_same_small_lr():
     """On the flat axis (curvature 0.1) SGD's steps are lr·0.1·x; Adam's and RMSprop's about lr."""
     sgd = final_distance(QUADRATIC, "sgd", lr=0.01)
@@ -96,17 +79,150 @@ def test_adagrad_steps_shrink():
     assert steps[-1] < 0.3 * steps[0]
 
 
-def test_task_table_on_digits_mlp(tmp_path, capsys):
+def test_a_step_that_needs_a_closure_is_driven_with_one(monkeypatch):
+    """An optimizer whose step refuses to run without a closure (as LBFGS's) goes through trajectory."""
+    class ClosureOnly(mg.optim.SGD):
+        def step(self, closure=None):
+            assert closure is not None, "this optimizer needs a closure"
+            return super().step(closure)
+
+    monkeypatch.setattr(mg.optim, "ClosureOnly", ClosureOnly, raising=False)
+    monkeypatch.setitem(common.OPTIMIZERS, "closure-only", common.OptimizerChoice("ClosureOnly", {}, closure=True))
+    path = compare.trajectory(QUADRATIC, "closure-only", steps=3, lr=0.05)
+    np.testing.assert_allclose(path[1], [-4.5 * (1 - 0.05 * 0.1), 0.6 * (1 - 0.05 * 10)])  # x − lr·∇f
+    assert len(path) == 4
+
+
+# ---- the tuning protocol ----------------------------------------------------------------------------
+
+def test_lr_grid_is_centred_on_a_log_scale():
+    np.testing.assert_allclose(tuning.lr_grid(1e-2, 3, 0.5), [1e-2 / 10 ** 0.5, 1e-2, 1e-2 * 10 ** 0.5])
+    np.testing.assert_allclose(tuning.lr_grid(1.0, 4, 1.0), [10 ** -1.5, 10 ** -0.5, 10 ** 0.5, 10 ** 1.5])
+    assert tuning.lr_grid(0.3, 1, 0.5) == [0.3]
+
+
+def test_every_task_declares_a_target():
+    assert set(tuning.GOALS) == set(compare.TASKS)
+
+
+def test_time_to_target_is_the_first_step_whose_running_mean_reaches_it():
+    history = [(1, 0.1, 3.0), (2, 0.2, 1.0), (3, 0.3, 0.5), (4, 0.4, 0.2), (5, 0.5, 0.1)]
+    loss = tuning.Goal(0.6, 2, False, True, "")  # running means of 2: 2, 0.75, 0.35, ... → steps 3 and 4
+    assert tuning.time_to_target(history, loss) == (4.0, 0.4)
+    assert tuning.time_to_target(history, loss._replace(window=1)) == (3.0, 0.3)
+    assert tuning.time_to_target(history, loss._replace(target=0.01)) == (math.inf, math.inf)
+    assert tuning.time_to_target(history[:1], loss) == (math.inf, math.inf)  # shorter than the window
+    returns = tuning.Goal(2.0, 2, True, True, "")  # a return: reached from above; means of 2: 2, 5, 6.5
+    assert tuning.time_to_target([(1, 1.0, 1.0), (2, 2.0, 3.0), (3, 3.0, 7.0), (4, 4.0, 6.0)], returns) == (2.0, 2.0)
+    assert tuning.time_to_target([(1, 1.0, math.nan), (2, 2.0, 0.0), (3, 3.0, 0.0)], loss) == (3.0, 3.0)
+
+
+def test_performance_profile_counts_tasks_within_tau_of_the_fastest():
+    times = {"a": {"x": 1.0, "y": 2.0, "z": math.inf},   # ratios x 1, y 2, z never
+             "b": {"x": 3.0, "y": 1.0, "z": 1.5},        # ratios x 3, y 1, z 1.5
+             "c": {"x": math.inf, "y": math.inf, "z": math.inf}}  # nobody: against everyone
+    profile = tuning.performance_profile(times, [1, 1.5, 2, 3])
+    assert profile == {"x": [1 / 3, 1 / 3, 1 / 3, 2 / 3], "y": [1 / 3, 1 / 3, 2 / 3, 2 / 3],
+                       "z": [0, 1 / 3, 1 / 3, 1 / 3]}
+    scores = tuning.profile_score({"a": {"x": 1.0, "y": 2.0}})  # y is within τ from τ = 2 on, a third of [1, 4]
+    assert scores["x"] == 1 and scores["y"] == pytest.approx(2 / 3, abs=0.01)
+
+
+def trial(lr, metric, split="validation"):
+    return {"lr": lr, "metric": metric, "split": split}
+
+
+def test_select_takes_the_best_validation_trial_and_refuses_any_other_split():
+    trials = [trial(0.1, 0.5), trial(0.3, 0.9), trial(1.0, 0.9), trial(3.0, math.nan)]
+    assert tuning.select(trials, maximize=True)["lr"] == 0.3  # a tie goes to the smaller lr
+    assert tuning.select(trials, maximize=False)["lr"] == 0.1  # NaN is the worst either way
+    with pytest.raises(ValueError, match="validation trials only, got a test trial"):
+        tuning.select(trials + [trial(10.0, 1.0, "test")], maximize=True)
+
+
+def stand_in(calls):
+    """A task module whose validation metric prefers the smallest lr and whose test metric the largest:
+    selection that looked at the test split would choose differently. ``calls`` records every run."""
+    def run(optimizer, lr, backend, epochs, seed, split, timing=False):
+        calls.append((optimizer, lr, seed, split))
+        history = [(step, 0.01 * step, 1.0 / step) for step in range(1, 11)]  # loss 1/step: target 0.25 at step 5
+        out = {"history": history, "metric_name": f"{split}_score", "metric": -lr if split == "validation" else lr,
+               "lr": lr, "steps": 10, "seconds": 0.1}
+        if timing:
+            out["loop_step_seconds"] = {"cpp": 1e-5, "numpy": 4e-5}
+        return out
+    return types.SimpleNamespace(run=run, LR={"adam": 0.01}, NEEDS=(), EPOCHS=1)
+
+
+@pytest.fixture
+def stand_in_task(monkeypatch):
+    calls = []
+    module, load = stand_in(calls), compare.examples.load
+    monkeypatch.setitem(compare.TASKS, "stand-in", "stand_in")
+    monkeypatch.setitem(tuning.GOALS, "stand-in", tuning.Goal(0.25, 2, False, True, "loss ≤ 0.25"))
+    monkeypatch.setattr(compare.examples, "load", lambda task: module if task == "stand-in" else load(task))
+    return calls
+
+
+def test_protocol_selects_on_validation_with_the_same_budget_and_scores_on_test(tmp_path, stand_in_task):
+    pytest.importorskip("matplotlib")
+    assert compare.main(["--tasks", "stand-in", "--budget", "3", "--seeds", "2", "--out", str(tmp_path),
+                         "--no-progress"]) == 0
+    names = common.MINIBATCH_OPTIMIZERS
+    tuned = [(name, lr, seed) for name, lr, seed, split in stand_in_task if split == "validation"]
+    scored = [(name, lr, seed) for name, lr, seed, split in stand_in_task if split == "test"]
+    assert stand_in_task[:len(tuned)] == [(*t, "validation") for t in tuned]  # every trial before any scoring
+    for name in names:
+        grid = [lr for n, lr, _ in tuned if n == name]
+        centre = 0.01 if name == "adam" else common.default_lr(name)
+        np.testing.assert_allclose(grid, tuning.lr_grid(centre, 3, 0.5))  # the same budget, a grid about its centre
+        assert [(lr, seed) for n, lr, seed in scored if n == name] == [(grid[0], 0), (grid[0], 1)]
+    assert {seed for _, _, seed in tuned} == {tuning.TUNING_SEED}
+    report = json.loads((tmp_path / "compare.json").read_text())
+    rows = report["tasks"]["stand-in"]
+    assert [row["lr"] for row in rows] == [row["grid"][0] for row in rows]
+    assert all(row["test_metrics"] == [row["grid"][0]] * 2 and row["steps_to_target"] == 5 for row in rows)
+    assert report["protocol"]["budget"] == 3 and report["protocol"]["grid_centres"]["stand-in"]["adam"] == 0.01
+    assert "| adam | 0.00316 … 0.0316 | 0.00316 |" in (tmp_path / "tables.md").read_text()
+
+
+def test_every_run_is_in_the_json_with_its_curve_split_and_time_to_target(tmp_path, stand_in_task):
+    pytest.importorskip("matplotlib")
+    compare.main(["--tasks", "stand-in", "--budget", "2", "--seeds", "1", "--out", str(tmp_path), "--no-progress",
+                  "--json", str(tmp_path / "runs.json")])
+    runs = json.loads((tmp_path / "runs.json").read_text())["runs"]
+    names = common.MINIBATCH_OPTIMIZERS
+    assert len(runs) == len(names) * (2 + 1)
+    for run in runs:
+        assert set(run) >= {"task", "optimizer", "phase", "lr", "seed", "split", "metric_name", "metric", "curve",
+                            "steps", "seconds", "steps_to_target", "seconds_to_target"}
+        assert (run["phase"], run["split"]) in (("tuning", "validation"), ("final", "test"))
+        assert run["task"] == "stand-in" and len(run["curve"]) == 10 and run["curve"][0] == [1, 0.01, 1.0]
+        assert (run["steps_to_target"], run["seconds_to_target"]) == (5, 0.05)
+    assert sum(run["phase"] == "tuning" for run in runs) == 2 * len(names)
+
+
+def test_quick_end_to_end(tmp_path):
     pytest.importorskip("matplotlib")
     pytest.importorskip("sklearn")
-    report = tmp_path / "compare.json"
-    compare.main(["--tasks", "digits-mlp", "--epochs", "1", "--seeds", "2",
-                  "--out", str(tmp_path), "--json", str(report), "--no-progress"])
-    assert (tmp_path / "optimizers_tasks.png").read_bytes().startswith(PNG)
-    rows = json.loads(report.read_text())["tasks"]["digits-mlp"]["rows"]
-    assert [row["optimizer"] for row in rows] == list(compare.common.OPTIMIZERS)
-    assert all(len(row["metrics"]) == 2 and row["step_us"]["cpp"] > 0 and row["step_us"]["numpy"] > 0 for row in rows)
-    assert "test_accuracy" in capsys.readouterr().out
+    assert compare.main(["--quick", "--out", str(tmp_path), "--no-progress"]) == 0
+    for png in ("optimizers_2d.png", "optimizers_tasks.png", "performance_profile.png"):
+        assert (tmp_path / png).read_bytes().startswith(PNG)
+    report = json.loads((tmp_path / "compare.json").read_text())
+    assert set(report["functions"]) == set(compare.FUNCTIONS)
+    assert [row["optimizer"] for row in report["tasks"]["digits-mlp"]] == common.MINIBATCH_OPTIMIZERS
+    assert {(run["split"], run["metric_name"]) for run in report["runs"]} == {
+        ("validation", "validation_accuracy"), ("test", "test_accuracy")}
+    assert len(report["runs"]) == len(common.MINIBATCH_OPTIMIZERS) * (compare.QUICK.budget + 1)
+    assert "### digits-mlp: test_accuracy" in (tmp_path / "tables.md").read_text()
+
+
+@pytest.mark.parametrize("option, value", [("--budget", "0"), ("--seeds", "0"), ("--grid-step", "-1"),
+                                           ("--epochs", "two"), ("--tasks", "2d,nope"), ("--backend", "gpu")])
+def test_bad_arguments_name_the_argument(option, value, capsys):
+    with pytest.raises(SystemExit) as exit:
+        compare.parse_args([option, value])
+    assert exit.value.code == 2 and f"argument {option}" in capsys.readouterr().err
 
 
 def test_a_task_that_does_not_import_is_skipped(tmp_path, capsys, monkeypatch):

@@ -27,6 +27,27 @@ def test_cartpole_runs_a_few_steps():
     assert out["metric_name"] == "average_return" and 1 <= out["metric"] <= 500
 
 
+def test_cartpole_validation_and_test_episodes_never_share_a_reset_seed(monkeypatch):
+    cartpole_pg = cartpole()
+    seeds = {}
+
+    def play(env, policy, rng, greedy=False, reset_seed=None):
+        seeds.setdefault(split, []).append(reset_seed)
+        return np.zeros((3, 4)), np.zeros(3, dtype=np.int64)
+
+    monkeypatch.setattr(cartpole_pg, "play", play)
+    for split in ("validation", "test"):
+        assert list(cartpole_pg.evaluate(None, None, seed=7, episodes=50, split=split)) == [3] * 50
+    assert all(s % 2 == 0 for s in seeds["validation"]) and all(s % 2 == 1 for s in seeds["test"])
+    assert len(set(seeds["validation"])) > 45
+
+
+def test_control_examples_score_a_validation_split():
+    out = robot_arm.run(max_steps=2, split="validation")
+    assert out["metric_name"] == "mean_reach_error" and np.isfinite(out["metric"])
+    assert cartpole().run(max_steps=1, eval_episodes=2, split="validation")["report"].count("validation episodes") == 1
+
+
 def test_arm_runs_a_few_steps():
     out = robot_arm.run(optimizer="rmsprop", backend="numpy", max_steps=3)
     check_result(out, 3)

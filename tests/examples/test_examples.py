@@ -112,4 +112,41 @@ def test_make_optimizer(name):
     p = mg.nn.Parameter(np.ones(3, np.float32))
     opt = common.make_optimizer(name, [p], 0.1, backend="numpy")
     assert opt.backend == "numpy" and opt.param_groups[0]["lr"] == 0.1
-    assert opt.param_groups[0].get("momentum", 0) == (0.9 if name == "momentum" else 0)
+    assert opt.param_groups[0].get("momentum", 0) == (0.9 if name in ("momentum", "nesterov") else 0)
+    assert opt.param_groups[0].get("nesterov", False) == (name == "nesterov")
+
+
+def test_tuned_lr_falls_back_to_the_class_default():
+    assert common.tuned_lr(digits_mlp.LR, "sgd") == 0.1
+    assert common.tuned_lr({}, "adadelta") == common.default_lr("adadelta") == 1.0
+    assert common.default_lr("adam") == 1e-3
+
+
+def test_hold_out_splits_the_training_items_by_seed():
+    kept, held = common.hold_out(10, seed=3)
+    assert len(held) == 2 and sorted([*kept, *held]) == list(range(10)) and not set(kept) & set(held)
+    assert all((a == b).all() for a, b in zip(common.hold_out(10, seed=3), (kept, held)))
+    assert any(not np.array_equal(common.hold_out(100, seed)[1], common.hold_out(100, 3)[1]) for seed in (4, 5))
+
+
+@pytest.mark.parametrize("module, options", EXAMPLES, ids=["digits_mlp", "digits_cnn", "char_lstm", "text_classify"])
+def test_validation_split_scores_on_held_out_training_data(module, options):
+    if module in (digits_mlp, digits_cnn):
+        pytest.importorskip("sklearn")
+    out = module.run(max_steps=2, split="validation", **options)
+    assert out["metric_name"].startswith("validation_") and math.isfinite(out["metric"])
+    with pytest.raises(ValueError, match="split must be one of"):
+        module.run(max_steps=1, split="train", **options)
+
+
+def test_char_lstm_validation_text_is_the_training_text_end(monkeypatch):
+    """The validation run never reads the corpus' held-out end (the test split), and trains on less."""
+    scored = []
+    monkeypatch.setattr(char_lstm, "bits_per_char", lambda model, rows, seq_len: scored.append(rows) or 3.0)
+    options = dict(max_steps=1, num_chars=20_000, hidden=8, sample_chars=0)
+    char_lstm.run(split="validation", **options)
+    char_lstm.run(split="test", **options)
+    corpus = mg.data.text_corpus(20_000)
+    n_train = len(corpus.train) - round(0.2 * len(corpus.train))
+    np.testing.assert_array_equal(scored[0], char_lstm.streams(corpus.train[n_train:], 32))
+    np.testing.assert_array_equal(scored[-1], char_lstm.streams(corpus.val, 32))
