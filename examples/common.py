@@ -37,7 +37,10 @@ OPTIMIZERS = {"sgd": OptimizerChoice("SGD", {}), "momentum": OptimizerChoice("SG
               "nesterov": OptimizerChoice("SGD", {"momentum": 0.9, "nesterov": True}),
               "adagrad": OptimizerChoice("Adagrad", {}), "adadelta": OptimizerChoice("Adadelta", {}),
               "rmsprop": OptimizerChoice("RMSprop", {}), "adam": OptimizerChoice("Adam", {}),
-              "adamw": OptimizerChoice("AdamW", {})}
+              "adamw": OptimizerChoice("AdamW", {}), "adamax": OptimizerChoice("Adamax", {}),
+              "nadam": OptimizerChoice("NAdam", {}), "radam": OptimizerChoice("RAdam", {}),
+              "asgd": OptimizerChoice("ASGD", {}), "rprop": OptimizerChoice("Rprop", {}),
+              "lion": OptimizerChoice("Lion", {}), "lbfgs": OptimizerChoice("LBFGS", {}, closure=True)}
 # the --optimizer choices of the examples: those stepped without a closure
 MINIBATCH_OPTIMIZERS = [name for name, choice in OPTIMIZERS.items() if not choice.closure]
 
@@ -47,7 +50,9 @@ VALIDATION_FRACTION = 0.2  # of the training data, held out by ``hold_out`` when
 
 def make_optimizer(name, params, lr, backend="cpp"):
     """The optimizer called ``name`` (a key of OPTIMIZERS) over ``params``."""
-    cls, options, _ = OPTIMIZERS[name]
+    cls, options, closure = OPTIMIZERS[name]
+    if closure:  # LBFGS: no kernel, hence no backend to choose
+        return getattr(mg.optim, cls)(list(params), lr=lr, **options)
     return getattr(mg.optim, cls)(list(params), lr=lr, **options, backend=backend)
 
 
