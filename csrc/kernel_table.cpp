@@ -8,6 +8,8 @@
 #include "optim/axpy.h"
 #include "optim/rmsprop.h"
 #include "optim/sgd.h"
+#include "optim/adafactor.h"
+#include "optim/muon.h"
 
 namespace minigrad {
 namespace MINIGRAD_ISA {
