@@ -15,5 +15,7 @@ from .adam import adam
 from .axpy import axpy
 from .rmsprop import rmsprop
 from .sgd import sgd
+from .adafactor import adafactor
+from .muon import muon_momentum, muon_update
 
-__all__ = ["sgd", "adagrad", "adadelta", "rmsprop", "adam", "axpy"]
+__all__ = ["sgd", "adagrad", "adadelta", "rmsprop", "adam", "axpy", "adafactor", "muon_momentum", "muon_update"]
