@@ -198,6 +198,10 @@ SCALARS = {
     "rmsprop": dict(lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=True, maximize=False),
     "adam": ADAM_SCALARS,
     "axpy": dict(alpha=0.5),
+    "adafactor": dict(lr=0.01, weight_decay=0.0, eps1=1e-30, eps2=1e-3, d=1.0, rho=0.01, one_minus_beta2=1.0,
+                      maximize=False),
+    "muon_momentum": dict(momentum=0.95, nesterov=True),
+    "muon_update": dict(lr=1e-3, weight_decay=0.1, adjusted_lr=1e-3),
 }
 
 
@@ -331,12 +335,14 @@ def test_scalars_passed_by_position_raise_type_error(kernels, name):
     kernel = getattr(kernels, name)
     n_lists = len(parameters(kernel)[0])
     lists = [[np.full(4, 1 / (k + 1))] for k in range(n_lists)]  # a valid state for every kernel
+    if name == "adafactor":  # a vector's second moment is not factored: no row or column factor
+        lists[2:4] = [[None], [None]]
     before = snapshot(lists)
     with pytest.raises(TypeError):
         kernel(*lists, *SCALARS[name].values())
     assert_unchanged(lists, before)
     kernel(*lists, **SCALARS[name])  # the same values by keyword: a step
-    assert any(a.tobytes() != b.tobytes() for a, b in zip(lists[0], before))
+    assert any(a.tobytes() != b.tobytes() for a, b in zip([a for arrays in lists for a in arrays], before))
 
 
 def test_axpy_twins_agree():
