@@ -245,7 +245,8 @@ Checked check_arrays(const char* op, const std::vector<ListArg>& lists, bool one
         if (a->nd != param->nd || !std::equal(a->dimensions, a->dimensions + a->nd, want))
           fail(PyExc_ValueError, at() + " has shape " + shape_str(a) + " but " + lists[0].name + "[" +
                                      std::to_string(i) + "] has shape " + shape_str(param) +
-                                     (lists[k].layout == Layout::same ? "" : " (expected " + shape_str(want, param->nd) + ")"));
+                                     (lists[k].layout == Layout::same ? ""
+                                                                      : " (expected " + shape_str(want, param->nd) + ")"));
       }
       if (!(a->flags & api::NPY_ARRAY_C_CONTIGUOUS_))
         fail(PyExc_ValueError, at() +

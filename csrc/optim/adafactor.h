@@ -87,12 +87,14 @@ void adafactor_phases(const Batch<T>& batch, const AdafactorArgs& a) {
       const int64_t size = t.rows * t.cols, step = std::max<int64_t>(1, kAdafactorBlock / t.cols) * t.cols;
       for (int64_t m = 0; m < n / size; ++m) {
         matrix_tensor.push_back(id);
-        for (int64_t b = m * size; b < (m + 1) * size; b += step) blocks.push_back({id, b, std::min((m + 1) * size, b + step), 0, 0});
+        for (int64_t b = m * size; b < (m + 1) * size; b += step)
+          blocks.push_back({id, b, std::min((m + 1) * size, b + step), 0, 0});
         for (int64_t c = 0; c < t.cols; c += kAdafactorStrip)
           strips.push_back({id, m, c, std::min(t.cols, c + kAdafactorStrip)});
       }
     } else {
-      for (int64_t b = 0; b < n; b += kAdafactorBlock) blocks.push_back({id, b, std::min(n, b + kAdafactorBlock), 0, 0});
+      for (int64_t b = 0; b < n; b += kAdafactorBlock)
+        blocks.push_back({id, b, std::min(n, b + kAdafactorBlock), 0, 0});
     }
     tensors.push_back(t);
     total += n;
@@ -125,7 +127,8 @@ void adafactor_phases(const Batch<T>& batch, const AdafactorArgs& a) {
   };
   // ΣU² over [begin, end) of tensor t: a vector's block in kLanes sums, a factored block row by row
   auto update_sq = [&](const AdafactorTensor<T>& t, int64_t begin, int64_t end) {
-    if (!t.row) return sum_squares(end - begin, [&](int64_t j) { return double(update(t.v[begin + j], t.g[begin + j])); });
+    if (!t.row)
+      return sum_squares(end - begin, [&](int64_t j) { return double(update(t.v[begin + j], t.g[begin + j])); });
     const int64_t m = begin / (t.rows * t.cols);
     const T divisor = divisors[t.first_matrix + m];
     const T* col = t.col + m * t.cols;

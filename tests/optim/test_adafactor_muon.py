@@ -170,10 +170,13 @@ def read_only(a):
 BAD_ADAFACTOR_ARRAYS = [
     (spoil(2, lambda a: np.zeros((4, 1, 1), np.float32)), ValueError,
      r"row_vars\[2\] has shape \(4, 1, 1\) but params\[2\] has shape \(3, 4, 6\) \(expected \(3, 4, 1\)\)"),
-    (spoil(3, lambda a: np.zeros((3, 4, 1), np.float32)), ValueError, r"col_vars\[2\] has shape .* \(expected \(3, 1, 6\)\)"),
-    (spoil(4, lambda a: np.zeros((3, 4, 6), np.float32)), ValueError, r"variances\[2\] must be None: .* is factored"),
+    (spoil(3, lambda a: np.zeros((3, 4, 1), np.float32)), ValueError,
+     r"col_vars\[2\] has shape .* \(expected \(3, 1, 6\)\)"),
+    (spoil(4, lambda a: np.zeros((3, 4, 6), np.float32)), ValueError,
+     r"variances\[2\] must be None: .* is factored"),
     (spoil(2, lambda a: None), TypeError, r"row_vars\[2\] must be a numpy.ndarray, got NoneType"),
-    (spoil(3, lambda a: a.astype(np.float64)), TypeError, r"col_vars\[2\] has dtype float64 but params\[2\] has float32"),
+    (spoil(3, lambda a: a.astype(np.float64)), TypeError,
+     r"col_vars\[2\] has dtype float64 but params\[2\] has float32"),
     (spoil(2, read_only), ValueError, r"row_vars\[2\] is read-only"),
     (spoil(3, lambda a: np.zeros((3, 2, 6), np.float32)[:, :1]), ValueError, r"col_vars\[2\] is not C-contiguous"),
 ]

@@ -1,7 +1,7 @@
 """The NumPy twin of csrc/optim/adafactor.h."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -9,18 +9,18 @@ from ._common import check, lerp_
 
 if TYPE_CHECKING:
     from ..._typing import Array
-    from ._common import Arrays
+    from ._common import Arrays, MaybeArrays
 
 
-def adafactor(params: Arrays, grads: Arrays, row_vars: Sequence[Optional[Array]], col_vars: Sequence[Optional[Array]],
-              variances: Sequence[Optional[Array]], *, lr: float, weight_decay: float, eps1: float, eps2: float,
-              d: float, rho: float, one_minus_beta2: float, maximize: bool) -> None:
+def adafactor(params: Arrays, grads: Arrays, row_vars: MaybeArrays, col_vars: MaybeArrays, variances: MaybeArrays, *,
+              lr: float, weight_decay: float, eps1: float, eps2: float, d: float, rho: float, one_minus_beta2: float,
+              maximize: bool) -> None:
     """α ← max(eps2, RMS(θ))·ρ;  θ ← θ(1 − lr·λ);
     ≥ 2-D: R ← lerp(R, mean_cols(g²), w);  C ← lerp(C, mean_rows(g²), w);  V̂ ← R·C / max(mean_rows(R), eps1)
     < 2-D: V ← lerp(V, g², w);  V̂ ← V
     U ← g / max(√V̂, eps1);  θ ← θ − α / max(1, RMS(U)/d) · U        (w = one_minus_beta2; sums in float64)"""
-    check("adafactor()", dict(params=params, grads=grads, row_vars=row_vars, col_vars=col_vars,  # type: ignore[dict-item]
-                              variances=variances), factored=["row_vars", "col_vars", "variances"])
+    check("adafactor()", dict(params=params, grads=grads, row_vars=row_vars, col_vars=col_vars, variances=variances),
+          factored=["row_vars", "col_vars", "variances"])
     for p, g, row, col, v in zip(params, grads, row_vars, col_vars, variances):
         if p.size == 0:
             continue
