@@ -10,7 +10,8 @@
 //   D  each tensor: α = max(eps2, RMS(θ))·ρ and the clipping divisor max(1, RMS(U)/d)
 //   E  every block: θ ← θ(1 − lr·λ);  θ ← θ − α/divisor·U  (U recomputed, not stored)
 // Every sum is accumulated in double in a fixed order (kLanes running sums combined in order, blocks
-// combined in order), so the results are bitwise identical for any thread count and SIMD level.
+// combined in order), so the results are bitwise identical for any thread count and SIMD level. Whether
+// a call runs on the team or alone is the driver's thread policy, as for the elementwise kernels.
 // A tensor with no elements is left as it is (torch divides by its zero size and raises).
 // Compiled inside kernel_table.cpp, once per instruction set (csrc/driver.h); the NumPy twin is in
 // minigrad/optim/kernels_numpy/adafactor.py.
@@ -102,7 +103,14 @@ void adafactor_phases(const Batch<T>& batch, const AdafactorArgs& a) {
   std::vector<T> divisors(matrix_tensor.size());
   const int64_t nblocks = static_cast<int64_t>(blocks.size()), nstrips = static_cast<int64_t>(strips.size()),
                 nmatrices = static_cast<int64_t>(matrix_tensor.size()), ntensors = static_cast<int64_t>(tensors.size());
-  const int threads = threads_for(total);
+  // On the team or alone as the driver's thread policy says (for_each_range): the work items are the same
+  // either way, so the results are too.
+  int threads = threads_for(total);
+  static ThreadChoice choices[64];  // one per size class, for this instantiation
+  ThreadChoice& choice = choices[size_class(total)];
+  const bool team = threads > 1 && choice.use_team(threads);
+  if (!team) threads = 1;
+  const auto started = std::chrono::steady_clock::now();
 
   // U = g / max(√V̂, eps1) from the updated second moment V̂ (torch: clamp V̂ at eps1², rsqrt, times g)
   auto update = [=](T v, T g) {
@@ -216,6 +224,8 @@ void adafactor_phases(const Batch<T>& batch, const AdafactorArgs& a) {
       });
     }
   }
+  if (threads_for(total) > 1)
+    choice.record(team, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 }
 
 template <typename T>
