@@ -98,13 +98,28 @@ void choose_simd_at_import() {
 
 // ---- argument checking ---------------------------------------------------------------------------
 
+// The shape a list's arrays have, from their param's shape. The factored layouts are Adafactor's:
+// a ≥ 2-D param's second moment is a row factor (last dim 1) and a column factor (second-to-last dim
+// 1), a < 2-D param's is an unfactored array; the layout a param does not use is None in the list.
+enum class Layout { same, row_factor, col_factor, unfactored };
+
 // One list argument of a kernel: its name, the Python sequence, and whether the kernel writes it.
 struct ListArg {
   const char* name;
   py::handle seq;
   bool written;
   bool used = true;  // false: an optional state the options do not need (passed as nullptr)
+  Layout layout = Layout::same;
 };
+
+// The shape a factored layout asks of an array beside a param of shape dims[0..nd); false: None.
+bool factored_shape(Layout layout, const Py_intptr_t* dims, int nd, std::vector<Py_intptr_t>& shape) {
+  shape.assign(dims, dims + nd);
+  if (layout == Layout::unfactored) return nd < 2;
+  if (nd < 2) return false;
+  shape[nd - (layout == Layout::row_factor ? 1 : 2)] = 1;
+  return true;
+}
 
 // What the checks hand to a kernel: one dtype, and a pointer per (tensor, list).
 struct Checked {
@@ -113,6 +128,7 @@ struct Checked {
   int arity = 0;
   std::vector<void*> arrays;  // [tensor][list]
   std::vector<int64_t> numel;
+  std::vector<int64_t> rows, cols;  // each param's last two dims (fewer than two dims: 1 × numel)
   // A tuple per list, holding a strong reference to every array until the kernel has returned: the
   // kernel runs without the GIL, and another thread may empty the caller's list meanwhile.
   std::vector<py::object> held;
@@ -124,11 +140,12 @@ struct Checked {
 }
 
 // As Python prints a shape: (), (3,), (3, 4).
-std::string shape_str(const py::detail::PyArray_Proxy* a) {
+std::string shape_str(const Py_intptr_t* dims, int nd) {
   std::string s = "(";
-  for (int d = 0; d < a->nd; ++d) s += (d ? ", " : "") + std::to_string(a->dimensions[d]);
-  return s + (a->nd == 1 ? ",)" : ")");
+  for (int d = 0; d < nd; ++d) s += (d ? ", " : "") + std::to_string(dims[d]);
+  return s + (nd == 1 ? ",)" : ")");
 }
+std::string shape_str(const py::detail::PyArray_Proxy* a) { return shape_str(a->dimensions, a->nd); }
 
 const char* dtype_name(int type_num) {
   using api = py::detail::npy_api;
@@ -146,7 +163,9 @@ std::string describe_dtype(PyObject* array) {
 //  - each array has its param's shape, is C-contiguous and aligned, and is writeable if the kernel
 //    writes it (ValueError): an in-place update must land in the caller's array, never a copy;
 //  - no array the kernel writes overlaps any other array of the call (ValueError);
-//  - with skip_missing, a tensor whose grads entry is None is left out.
+//  - with skip_missing, a tensor whose grads entry is None is left out;
+//  - a list with a factored layout holds None where the param's shape does not use it (ValueError
+//    for an array there), and arrays of the reduced shape elsewhere.
 Checked check_arrays(const char* op, const std::vector<ListArg>& lists, bool one_dtype = true,
                      bool skip_missing = false) {
   using api = py::detail::npy_api;
@@ -191,6 +210,17 @@ Checked check_arrays(const char* op, const std::vector<ListArg>& lists, bool one
       PyObject* item = item_at(k, i);
       // The message prefix, built only when a check fails (this runs for every array of every step).
       auto at = [&] { return where + lists[k].name + "[" + std::to_string(i) + "]"; };
+      std::vector<Py_intptr_t> shape;  // a factored layout's expected shape
+      if (k > 0 && lists[k].layout != Layout::same &&
+          !factored_shape(lists[k].layout, param->dimensions, param->nd, shape)) {
+        if (item != Py_None)
+          fail(PyExc_ValueError, at() + " must be None: " + lists[0].name + "[" + std::to_string(i) +
+                                     "] has shape " + shape_str(param) +
+                                     (param->nd < 2 ? ", whose second moment is not factored"
+                                                    : ", whose second moment is factored into rows and columns"));
+        out.arrays.push_back(nullptr);
+        continue;
+      }
       if (!api::get().PyArray_Check_(item))
         fail(PyExc_TypeError, at() + " must be a numpy.ndarray, got " + Py_TYPE(item)->tp_name);
       const auto* a = py::detail::array_proxy(item);
@@ -212,9 +242,12 @@ Checked check_arrays(const char* op, const std::vector<ListArg>& lists, bool one
           fail(PyExc_TypeError, at() + " has dtype " + dtype_name(descr->type_num) + " but " +
                                     lists[0].name + "[" + std::to_string(i) + "] has " +
                                     dtype_name(p_descr->type_num));
-        if (a->nd != param->nd || !std::equal(a->dimensions, a->dimensions + a->nd, param->dimensions))
+        const Py_intptr_t* want = lists[k].layout == Layout::same ? param->dimensions : shape.data();
+        if (a->nd != param->nd || !std::equal(a->dimensions, a->dimensions + a->nd, want))
           fail(PyExc_ValueError, at() + " has shape " + shape_str(a) + " but " + lists[0].name + "[" +
-                                     std::to_string(i) + "] has shape " + shape_str(param));
+                                     std::to_string(i) + "] has shape " + shape_str(param) +
+                                     (lists[k].layout == Layout::same ? ""
+                                                                      : " (expected " + shape_str(want, param->nd) + ")"));
       }
       if (!(a->flags & api::NPY_ARRAY_C_CONTIGUOUS_))
         fail(PyExc_ValueError, at() +
@@ -226,7 +259,11 @@ Checked check_arrays(const char* op, const std::vector<ListArg>& lists, bool one
         fail(PyExc_ValueError, at() + " is read-only; the kernel updates it in place");
       int64_t numel = 1;
       for (int d = 0; d < a->nd; ++d) numel *= a->dimensions[d];
-      if (k == 0) out.numel.push_back(numel);
+      if (k == 0) {
+        out.numel.push_back(numel);
+        out.rows.push_back(a->nd < 2 ? 1 : a->dimensions[a->nd - 2]);
+        out.cols.push_back(a->nd < 2 ? numel : a->dimensions[a->nd - 1]);
+      }
       out.arrays.push_back(a->data);
       if (numel > 0)
         spans.push_back({a->data, a->data + numel * (descr->type_num == api::NPY_DOUBLE_ ? 8 : 4), lists[k].written, k, i});
@@ -258,7 +295,7 @@ void launch(const Checked& c, F32 f32, F64 f64, const Args& args) {
     using T = std::remove_pointer_t<decltype(typed_null)>;
     std::vector<T*> arrays(c.arrays.size());
     std::transform(c.arrays.begin(), c.arrays.end(), arrays.begin(), [](void* p) { return static_cast<T*>(p); });
-    const Batch<T> batch{arrays.data(), c.numel.data(), c.count, c.arity};
+    const Batch<T> batch{arrays.data(), c.numel.data(), c.count, c.arity, c.rows.data(), c.cols.data()};
     py::gil_scoped_release release;
     kernel(batch, args);
   };
@@ -641,6 +678,41 @@ Signature<SparseAdamArgs> sparse_adam_signature{
       launch(c, table().f32.sparse_adam, table().f64.sparse_adam, args);
     },
     "SparseAdam step on the rows of coalesced row-sparse gradients, in place (csrc/optim/sparse_adam.h)."};
+Signature<AdafactorArgs> adafactor_signature{
+    "adafactor", {"params", "grads", "row_vars", "col_vars", "variances"},
+    {MINIGRAD_FIELD(AdafactorArgs, lr), MINIGRAD_FIELD(AdafactorArgs, weight_decay),
+     MINIGRAD_FIELD(AdafactorArgs, eps1), MINIGRAD_FIELD(AdafactorArgs, eps2), MINIGRAD_FIELD(AdafactorArgs, d),
+     MINIGRAD_FIELD(AdafactorArgs, rho), MINIGRAD_FIELD(AdafactorArgs, one_minus_beta2),
+     MINIGRAD_FIELD(AdafactorArgs, maximize)},
+    [](PyObject* const* l, const AdafactorArgs& a) {
+      auto c = check_arrays("adafactor()", {{"params", l[0], true}, {"grads", l[1], false},
+                                          {"row_vars", l[2], true, true, Layout::row_factor},
+                                          {"col_vars", l[3], true, true, Layout::col_factor},
+                                          {"variances", l[4], true, true, Layout::unfactored}});
+      launch(c, table().f32.adafactor, table().f64.adafactor, a);
+    },
+    "Adafactor step over a list of tensors, in place: row_vars/col_vars for >= 2-D params, variances for "
+    "the others, None elsewhere (csrc/optim/adafactor.h)."};
+
+Signature<MuonMomentumArgs> muon_momentum_signature{
+    "muon_momentum", {"grads", "momentum_buffers", "updates"},
+    {MINIGRAD_FIELD(MuonMomentumArgs, momentum), MINIGRAD_FIELD(MuonMomentumArgs, nesterov)},
+    [](PyObject* const* l, const MuonMomentumArgs& a) {
+      auto c = check_arrays("muon_momentum()", {{"grads", l[0], false}, {"momentum_buffers", l[1], true},
+                                              {"updates", l[2], true}});
+      launch(c, table().f32.muon_momentum, table().f64.muon_momentum, a);
+    },
+    "Muon's momentum over a list of tensors, in place; writes the matrices to orthogonalise (csrc/optim/muon.h)."};
+
+Signature<MuonUpdateArgs> muon_update_signature{
+    "muon_update", {"params", "orthos"},
+    {MINIGRAD_FIELD(MuonUpdateArgs, lr), MINIGRAD_FIELD(MuonUpdateArgs, weight_decay),
+     MINIGRAD_FIELD(MuonUpdateArgs, adjusted_lr)},
+    [](PyObject* const* l, const MuonUpdateArgs& a) {
+      auto c = check_arrays("muon_update()", {{"params", l[0], true}, {"orthos", l[1], false}});
+      launch(c, table().f32.muon_update, table().f64.muon_update, a);
+    },
+    "Muon's parameter update over a list of tensors, in place (csrc/optim/muon.h)."};
 
 template <typename Args, Signature<Args>* sig>
 PyObject* kernel_entry(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
@@ -724,21 +796,27 @@ PYBIND11_MODULE(_C, m) {
   add_kernel<RpropArgs, &rprop_signature>(m);
   add_kernel<LionArgs, &lion_signature>(m);
   add_kernel<SparseAdamArgs, &sparse_adam_signature>(m);
+  add_kernel<AdafactorArgs, &adafactor_signature>(m);
+  add_kernel<MuonMomentumArgs, &muon_momentum_signature>(m);
+  add_kernel<MuonUpdateArgs, &muon_update_signature>(m);
   m.def(
       "check_arrays",
       [](const char* op, const std::vector<std::pair<std::string, py::handle>>& lists,
          const std::vector<std::string>& read_only, bool one_dtype, bool skip_missing,
-         const std::vector<std::string>& unused) {
+         const std::vector<std::string>& unused, const std::vector<std::string>& factored) {
         auto listed = [](const std::vector<std::string>& names, const std::string& name) {
           return std::find(names.begin(), names.end(), name) != names.end();
         };
         std::vector<ListArg> args;
-        for (const auto& [name, seq] : lists)
-          args.push_back({name.c_str(), seq, !listed(read_only, name), !listed(unused, name)});
+        for (const auto& [name, seq] : lists) {
+          const auto at = std::find(factored.begin(), factored.end(), name);
+          const Layout layout = at == factored.end() ? Layout::same : static_cast<Layout>(1 + (at - factored.begin()));
+          args.push_back({name.c_str(), seq, !listed(read_only, name), !listed(unused, name), layout});
+        }
         check_arrays(op, args, one_dtype, skip_missing);
       },
       "op"_a, "lists"_a, "read_only"_a = std::vector<std::string>{"grads"}, "one_dtype"_a = true,
-      "skip_missing"_a = false, "unused"_a = std::vector<std::string>{},
+      "skip_missing"_a = false, "unused"_a = std::vector<std::string>{}, "factored"_a = std::vector<std::string>{},
       "The kernels' argument checks, for the NumPy twins and the optimizer classes: lists is "
       "[(name, arrays), ...] with params first and grads second; an unused list (an optional state "
       "the options do not need) must still be a list or tuple, and is not read.");
@@ -751,6 +829,8 @@ PYBIND11_MODULE(_C, m) {
       },
       "params"_a, "exp_avgs"_a, "exp_avg_sqs"_a, "indices"_a, "values"_a,
       "sparse_adam()'s argument checks, for its NumPy twin: raises TypeError or ValueError as the kernel would.");
+      "the options do not need) must still be a list or tuple, and is not read; factored names Adafactor's "
+      "[row factor, column factor, unfactored] lists (see adafactor()).");
   m.def("set_simd", &set_simd, "level"_a, "Use the kernels compiled for this SIMD level (see build_info()).");
   m.def("set_num_threads", &set_num_threads, "n"_a);
   m.def("get_num_threads", &get_num_threads);

@@ -15,6 +15,8 @@
 #include "optim/rprop.h"
 #include "optim/lion.h"
 #include "optim/sparse_adam.h"
+#include "optim/adafactor.h"
+#include "optim/muon.h"
 
 namespace minigrad {
 namespace MINIGRAD_ISA {

@@ -9,12 +9,16 @@ namespace minigrad {
 
 // A multi-tensor batch: `count` tensors, each with `arity` arrays of `numel` elements
 // (array k of tensor i at arrays[i * arity + k]; an absent optional state is nullptr).
+// rows/cols: each tensor's last two dimensions (a tensor of fewer than two is 1 × numel), for the
+// kernels that reduce along them (Adafactor's factored state has numel / cols and numel / rows elements).
 template <typename T>
 struct Batch {
   T* const* arrays;
   const int64_t* numel;
   int64_t count;
   int arity;
+  const int64_t* rows = nullptr;
+  const int64_t* cols = nullptr;
 };
 
 // Below this many elements per thread, waking a second thread costs more than it saves
@@ -71,6 +75,14 @@ struct SparseAdamArgs {
   const int64_t* const* rows;
   const int64_t* widths;
 };
+// param, grad, row_var, col_var (factored: ≥ 2-D params), variance (< 2-D params); the absent ones nullptr.
+// rho = min(lr, 1/√t) and one_minus_beta2 = t^beta2_decay are the caller's; alpha and the update's RMS are
+// reductions inside the kernel.
+struct AdafactorArgs { double lr, weight_decay, eps1, eps2, d, rho, one_minus_beta2; bool maximize; };
+// grad, momentum_buffer, update (the matrix Newton–Schulz orthogonalises next)
+struct MuonMomentumArgs { double momentum; bool nesterov; };
+// param, ortho (Newton–Schulz's output)
+struct MuonUpdateArgs { double lr, weight_decay, adjusted_lr; };
 
 // Every kernel, once: its name (the function template in csrc/optim/<name>.h, the KernelsOf member,
 // the Python function in bindings.cpp) and its Args. The kernel table of each instruction set and
@@ -89,7 +101,10 @@ struct SparseAdamArgs {
   X(asgd, AsgdArgs)         \
   X(rprop, RpropArgs)       \
   X(lion, LionArgs)         \
-  X(sparse_adam, SparseAdamArgs)
+  X(sparse_adam, SparseAdamArgs) \
+  X(adafactor, AdafactorArgs) \
+  X(muon_momentum, MuonMomentumArgs) \
+  X(muon_update, MuonUpdateArgs)
 
 // One function pointer per kernel: void (*sgd)(const Batch<T>&, const SgdArgs&), ...
 template <typename T>

@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 
 _Float = TypeVar("_Float", np.float32, np.float64)
 _Arrays = list[NDArray[_Float]] | tuple[NDArray[_Float], ...]
+_MaybeArrays = list[NDArray[_Float] | None] | tuple[NDArray[_Float] | None, ...]  # None where a shape needs none
 
 def sgd(params: _Arrays[_Float], grads: _Arrays[_Float], momentum_buffers: _Arrays[_Float], *, lr: float,
         weight_decay: float, momentum: float, dampening: float, nesterov: bool, maximize: bool,
@@ -63,11 +64,26 @@ def sparse_adam(params: _Arrays[_Float], exp_avgs: _Arrays[_Float], exp_avg_sqs:
                 beta1: float, beta2: float, eps: float, step_size: float, maximize: bool) -> None:
     """SparseAdam step on the rows of coalesced row-sparse gradients, in place (csrc/optim/sparse_adam.h)."""
 
+def adafactor(params: _Arrays[_Float], grads: _Arrays[_Float], row_vars: _MaybeArrays[_Float],
+              col_vars: _MaybeArrays[_Float], variances: _MaybeArrays[_Float], *, lr: float, weight_decay: float,
+              eps1: float, eps2: float, d: float, rho: float, one_minus_beta2: float, maximize: bool) -> None:
+    """Adafactor step over a list of tensors, in place: row_vars/col_vars for >= 2-D params, variances for the
+    others, None elsewhere (csrc/optim/adafactor.h)."""
+def muon_momentum(grads: _Arrays[_Float], momentum_buffers: _Arrays[_Float], updates: _Arrays[_Float], *,
+                  momentum: float, nesterov: bool) -> None:
+    """Muon's momentum over a list of tensors, in place; writes the matrices to orthogonalise (csrc/optim/muon.h)."""
+def muon_update(params: _Arrays[_Float], orthos: _Arrays[_Float], *, lr: float, weight_decay: float,
+                adjusted_lr: float) -> None:
+    """Muon's parameter update over a list of tensors, in place (csrc/optim/muon.h)."""
+
 def check_arrays(op: str, lists: Sequence[tuple[str, object]], read_only: Sequence[str] = ["grads"],
-                 one_dtype: bool = True, skip_missing: bool = False, unused: Sequence[str] = []) -> None:
+                 one_dtype: bool = True, skip_missing: bool = False, unused: Sequence[str] = [],
+                 factored: Sequence[str] = []) -> None:
     """The kernels' argument checks, for the NumPy twins and the optimizer classes: lists is
     [(name, arrays), ...] with params first and grads second (with ``skip_missing``, a tensor whose
-    grads entry is None is left out); raises TypeError or ValueError before any kernel writes."""
+    grads entry is None is left out); ``factored`` names Adafactor's [row factor, column factor,
+    unfactored] lists, which hold None where a param's shape does not use them; raises TypeError or
+    ValueError before any kernel writes."""
 
 def check_sparse_adam(params: object, exp_avgs: object, exp_avg_sqs: object, indices: object,
                       values: object) -> None:

@@ -42,7 +42,13 @@ VARIANTS = {
     "asgd-averaging": ("ASGD", {"t0": 0.0}, 20),
     "rprop": ("Rprop", {}, 28),
     "lion": ("Lion", {}, 20),
+    "adafactor": ("Adafactor", {}, 20),
+    "adafactor-factored": ("Adafactor", {}, 12),  # the row and column factors: ~0 bytes per element
+    "muon": ("Muon", {}, 28),  # the per-element kernels; Newton–Schulz's matrix products come on top
 }
+# Variants timed on near-square matrices (the factored moments, Newton–Schulz), and the largest size
+# each is timed at (Muon's matrix products grow as size^1.5: minutes per step at 16M elements).
+MATRIX_VARIANTS = {"adafactor-factored": 1 << 24, "muon": 1 << 20}
 SIZES = [1_000, 10_000, 100_000, 1 << 20, 1 << 24]
 QUICK_SIZES = [10_000, 1 << 20]
 CANDIDATES = ["cpp", "numpy", "torch", "torch-fused"]
@@ -59,6 +65,14 @@ def resnet56_shapes():
                 shapes += [(channels, conv_in, 3, 3), (channels,), (channels,)]
             in_channels = channels
     return shapes + [(10, 64), (10,)]
+
+
+def _shape(variant, elements):
+    """A vector of `elements`, or for a matrix variant rows × cols with rows the power of two ≤ √elements."""
+    if variant not in MATRIX_VARIANTS:
+        return (elements,)
+    rows = 1 << (elements.bit_length() - 1) // 2
+    return (rows, elements // rows)
 
 
 def _param(data, grad):
@@ -247,7 +261,8 @@ def main(argv=None):
         except ImportError:
             print("torch is not installed: its columns are skipped (pip install torch)", file=sys.stderr)
 
-    cases = [(v, [(n,)], d, t) for d in dtypes for t in threads for v in variants for n in sizes]
+    cases = [(v, [_shape(v, n)], d, t) for d in dtypes for t in threads for v in variants for n in sizes
+             if n <= MATRIX_VARIANTS.get(v, n)]
     cases += [(v, resnet56_shapes(), "float32", max_threads) for v in ("adam", "sgd-momentum") if v in variants]
     bar = progress_bar(len(cases), "minigrad bench", not args.no_progress)
     records = []

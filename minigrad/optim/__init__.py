@@ -2,12 +2,14 @@
 NumPy twins (``backend="numpy"``)."""
 from . import kernels_numpy, lr_scheduler
 from .adadelta import Adadelta
+from .adafactor import Adafactor
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adamax import Adamax
 from .asgd import ASGD
 from .lbfgs import LBFGS
 from .lion import Lion
+from .muon import Muon
 from .nadam import NAdam
 from .optimizer import Optimizer
 from .radam import RAdam
@@ -17,4 +19,4 @@ from .sgd import SGD
 from .sparse_adam import SparseAdam
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "ASGD",
-           "Rprop", "SparseAdam", "LBFGS", "Lion", "kernels_numpy", "lr_scheduler"]
+           "Rprop", "Adafactor", "SparseAdam", "LBFGS", "Muon", "Lion", "kernels_numpy", "lr_scheduler"]

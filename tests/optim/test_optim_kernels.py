@@ -207,6 +207,10 @@ SCALARS = {
     "rprop": dict(etaminus=0.5, etaplus=1.2, step_size_min=1e-6, step_size_max=50.0, maximize=False),
     "lion": dict(lr=1e-4, beta1=0.9, beta2=0.99, weight_decay=0.0, maximize=False),
     "sparse_adam": dict(beta1=0.9, beta2=0.999, eps=1e-8, step_size=1e-2, maximize=False),
+    "adafactor": dict(lr=0.01, weight_decay=0.0, eps1=1e-30, eps2=1e-3, d=1.0, rho=0.01, one_minus_beta2=1.0,
+                      maximize=False),
+    "muon_momentum": dict(momentum=0.95, nesterov=True),
+    "muon_update": dict(lr=1e-3, weight_decay=0.1, adjusted_lr=1e-3),
 }
 
 
@@ -343,12 +347,14 @@ def test_scalars_passed_by_position_raise_type_error(kernels, name):
     lists = [[np.full(4, 1 / (k + 1))] for k in range(n_lists)]  # a valid state for every kernel
     if name == "sparse_adam":  # its rows: indices (k,) int64 and values (k,)
         lists[3:] = [[np.array([0, 2])], [np.array([0.5, -1.0])]]
+    if name == "adafactor":  # a vector's second moment is not factored: no row or column factor
+        lists[2:4] = [[None], [None]]
     before = snapshot(lists)
     with pytest.raises(TypeError):
         kernel(*lists, *SCALARS[name].values())
     assert_unchanged(lists, before)
     kernel(*lists, **SCALARS[name])  # the same values by keyword: a step
-    assert any(a.tobytes() != b.tobytes() for a, b in zip(lists[0], before))
+    assert any(a.tobytes() != b.tobytes() for a, b in zip([a for arrays in lists for a in arrays], before))
 
 
 def test_axpy_twins_agree():

@@ -10,12 +10,14 @@ in most steps. They are the reference for tests and the honest baseline for spee
 Scalars are Python floats, so NumPy computes in the arrays' dtype (as the kernels cast them).
 """
 from .adadelta import adadelta
+from .adafactor import adafactor
 from .adagrad import adagrad
 from .adam import adam
 from .adamax import adamax
 from .asgd import asgd
 from .axpy import axpy
 from .lion import lion
+from .muon import muon_momentum, muon_update
 from .nadam import nadam
 from .radam import radam
 from .rmsprop import rmsprop
@@ -24,4 +26,4 @@ from .sgd import sgd
 from .sparse_adam import sparse_adam
 
 __all__ = ["sgd", "adagrad", "adadelta", "rmsprop", "adam", "axpy", "adamax", "nadam", "radam", "asgd", "rprop", "lion",
-           "sparse_adam"]
+           "sparse_adam", "adafactor", "muon_momentum", "muon_update"]

@@ -2,7 +2,7 @@
 in-place steps several updates are made of."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
@@ -12,12 +12,15 @@ if TYPE_CHECKING:
     from ..._typing import Array
 
     Arrays = Union[list[Array], tuple[Array, ...]]  # exactly a list or a tuple of float32 or float64 arrays, of one dtype
+    MaybeArrays = Union[list[Optional[Array]], tuple[Optional[Array], ...]]  # None where a shape needs none
 
 
-def check(op: str, lists: dict[str, Arrays], read_only: str = "grads", unused: Sequence[str] = ()) -> None:
+def check(op: str, lists: dict[str, Union[Arrays, MaybeArrays]], read_only: str = "grads", unused: Sequence[str] = (),
+          factored: Sequence[str] = ()) -> None:
     """The C++ kernels' own argument checks (``lists``: {name: arrays}, in signature order); a list
-    in ``unused`` (an optional state the options do not need) must still be a list or tuple."""
-    _C.check_arrays(op, list(lists.items()), read_only=[read_only], unused=list(unused))
+    in ``unused`` (an optional state the options do not need) must still be a list or tuple;
+    ``factored`` names Adafactor's [row factor, column factor, unfactored] lists."""
+    _C.check_arrays(op, list(lists.items()), read_only=[read_only], unused=list(unused), factored=list(factored))
 
 
 def flat(*lists: Arrays | None) -> Iterator[tuple[Any, ...]]:
