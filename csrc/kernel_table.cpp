@@ -8,6 +8,8 @@
 #include "optim/axpy.h"
 #include "optim/rmsprop.h"
 #include "optim/sgd.h"
+#include "optim/schedulefree.h"
+#include "optim/averaging.h"
 
 namespace minigrad {
 namespace MINIGRAD_ISA {

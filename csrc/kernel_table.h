@@ -45,6 +45,14 @@ struct AdamArgs {
 };
 // x, y (x += alpha * y: the bandwidth reference)
 struct AxpyArgs { double alpha; };
+// y (the param), grad, z, exp_avg_sq
+struct SchedulefreeAdamwArgs { double lr, ckp1, y_step, beta2, eps, weight_decay, bias_correction2; };
+// y (the param), grad, z
+struct SchedulefreeSgdArgs { double lr, ckp1, y_step, weight_decay; };
+// starts, ends (start = lerp(start, end, weight))
+struct LerpArgs { double weight; };
+// means, values (mean += (value - mean) / count)
+struct RunningMeanArgs { double count; };
 
 // Every kernel, once: its name (the function template in csrc/optim/<name>.h, the KernelsOf member,
 // the Python function in bindings.cpp) and its Args. The kernel table of each instruction set and
@@ -56,7 +64,11 @@ struct AxpyArgs { double alpha; };
   X(adadelta, AdadeltaArgs) \
   X(rmsprop, RmspropArgs)   \
   X(adam, AdamArgs)         \
-  X(axpy, AxpyArgs)
+  X(axpy, AxpyArgs)         \
+  X(schedulefree_adamw, SchedulefreeAdamwArgs)      \
+  X(schedulefree_sgd, SchedulefreeSgdArgs)          \
+  X(lerp, LerpArgs)                                 \
+  X(running_mean, RunningMeanArgs)
 
 // One function pointer per kernel: void (*sgd)(const Batch<T>&, const SgdArgs&), ...
 template <typename T>

@@ -36,6 +36,18 @@ def adam(params: _Arrays[_Float], grads: _Arrays[_Float], exp_avgs: _Arrays[_Flo
     """Adam/AdamW step over a list of tensors, in place (csrc/optim/adam.h)."""
 def axpy(xs: _Arrays[_Float], ys: _Arrays[_Float], *, alpha: float) -> None:
     """x += alpha * y over a list of tensors: the in-place bandwidth reference for benchmarks (csrc/optim/axpy.h)."""
+def schedulefree_adamw(params: _Arrays[_Float], grads: _Arrays[_Float], zs: _Arrays[_Float],
+                       exp_avg_sqs: _Arrays[_Float], *, lr: float, ckp1: float, y_step: float, beta2: float,
+                       eps: float, weight_decay: float, bias_correction2: float) -> None:
+    """Schedule-Free AdamW step over a list of tensors, in place (csrc/optim/schedulefree.h)."""
+def schedulefree_sgd(params: _Arrays[_Float], grads: _Arrays[_Float], zs: _Arrays[_Float], *, lr: float,
+                     ckp1: float, y_step: float, weight_decay: float) -> None:
+    """Schedule-Free SGD step over a list of tensors, in place (csrc/optim/schedulefree.h)."""
+def lerp(starts: _Arrays[_Float], ends: _Arrays[_Float], *, weight: float) -> None:
+    """start = lerp(start, end, weight) over a list of tensors, in place: EMA and the Schedule-Free train/eval
+    switch (csrc/optim/averaging.h)."""
+def running_mean(means: _Arrays[_Float], values: _Arrays[_Float], *, count: float) -> None:
+    """mean += (value - mean) / count over a list of tensors, in place: SWA (csrc/optim/averaging.h)."""
 
 def check_arrays(op: str, lists: Sequence[tuple[str, object]], read_only: Sequence[str] = ["grads"],
                  one_dtype: bool = True, skip_missing: bool = False, unused: Sequence[str] = []) -> None:

@@ -198,6 +198,11 @@ SCALARS = {
     "rmsprop": dict(lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=True, maximize=False),
     "adam": ADAM_SCALARS,
     "axpy": dict(alpha=0.5),
+    "schedulefree_adamw": dict(lr=0.01, ckp1=0.5, y_step=-0.01, beta2=0.999, eps=1e-8, weight_decay=0.1,
+                               bias_correction2=0.1),
+    "schedulefree_sgd": dict(lr=0.1, ckp1=0.5, y_step=-0.1, weight_decay=0.1),
+    "lerp": dict(weight=0.25),
+    "running_mean": dict(count=3.0),
 }
 
 

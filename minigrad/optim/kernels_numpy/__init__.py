@@ -15,5 +15,8 @@ from .adam import adam
 from .axpy import axpy
 from .rmsprop import rmsprop
 from .sgd import sgd
+from .schedulefree import schedulefree_adamw, schedulefree_sgd
+from .averaging import lerp, running_mean
 
-__all__ = ["sgd", "adagrad", "adadelta", "rmsprop", "adam", "axpy"]
+__all__ = ["sgd", "adagrad", "adadelta", "rmsprop", "adam", "axpy",
+           "schedulefree_adamw", "schedulefree_sgd", "lerp", "running_mean"]
