@@ -7,5 +7,8 @@ from .adam import Adam, AdamW
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
+from .schedulefree import ScheduleFreeAdamW, ScheduleFreeSGD
+from . import swa_utils
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "kernels_numpy", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "kernels_numpy", "lr_scheduler",
+           "ScheduleFreeAdamW", "ScheduleFreeSGD", "swa_utils"]
