@@ -35,6 +35,8 @@ VARIANTS = {
     "adam": ("Adam", {}, 28),
     "adam-amsgrad": ("Adam", {"amsgrad": True}, 36),
     "adamw": ("AdamW", {}, 28),
+    "schedulefree-adamw": ("ScheduleFreeAdamW", {}, 28),
+    "schedulefree-sgd": ("ScheduleFreeSGD", {}, 20),
 }
 SIZES = [1_000, 10_000, 100_000, 1 << 20, 1 << 24]
 QUICK_SIZES = [10_000, 1 << 20]
@@ -69,8 +71,9 @@ def _steps(variant, shapes, dtype, torch):
     steps = {}
     for backend in ("cpp", "numpy"):
         opt = getattr(optim, name)([_param(d.copy(), g) for d, g in start], **options, backend=backend)
+        getattr(opt, "train", lambda: None)()  # the Schedule-Free optimizers step in train mode only
         steps[backend] = opt.step
-    if torch is not None:
+    if torch is not None and hasattr(torch.optim, name):  # (no torch class for the Schedule-Free ones)
         for label, path in (("torch", {"foreach": False}), ("torch-fused", {"fused": True})):
             tensors = [torch.tensor(d, requires_grad=True) for d, _ in start]
             for t, (_, g) in zip(tensors, start):
