@@ -99,8 +99,6 @@ def test_digits_cnn_ema_leaves_training_alone_and_reports_the_average(capsys, mo
     averaged = digits_cnn.run(max_steps=3, ema=0.5)
     assert [loss for _, _, loss in averaged["history"]] == [loss for _, _, loss in plain["history"]]
     assert averaged["metric"] == plain["metric"] and 0 <= averaged["ema_test_accuracy"] <= 1
-    latest = digits_cnn.run(max_steps=3, ema=0.0)  # decay 0: the average is the model itself
-    assert latest["ema_test_accuracy"] == latest["metric"]
     monkeypatch.setattr(common, "tqdm", None)
     assert digits_cnn.main(["--ema", "0.9", "--max-steps", "2", "--quiet"]) == 0
     assert "EMA (decay 0.9) test_accuracy:" in capsys.readouterr().out
