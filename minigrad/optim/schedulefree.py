@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Sequence
 
 from ..autograd.engine import mark_modified
+from .adam import Adam
 from .optimizer import Optimizer, require
 
 if TYPE_CHECKING:
@@ -108,12 +109,7 @@ class ScheduleFreeAdamW(_ScheduleFree):
     def _momentum(self, group: ParamGroup) -> float:
         return float(group["betas"][0])
 
-    def _validate(self, group: ParamGroup) -> None:  # the reference checks nothing; torch's AdamW messages
-        require(group["lr"] >= 0, "Invalid learning rate: {}", group["lr"])
-        require(group["eps"] >= 0, "Invalid epsilon value: {}", group["eps"])
-        require(0 <= group["betas"][0] < 1, "Invalid beta parameter at index 0: {}", group["betas"][0])
-        require(0 <= group["betas"][1] < 1, "Invalid beta parameter at index 1: {}", group["betas"][1])
-        require(group["weight_decay"] >= 0, "Invalid weight_decay value: {}", group["weight_decay"])
+    _validate = Adam._validate  # the reference checks nothing: torch's AdamW checks and messages
 
     def _state_names(self, group: ParamGroup) -> tuple[str, ...]:
         return ("z", "exp_avg_sq")

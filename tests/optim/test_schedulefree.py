@@ -12,6 +12,7 @@ from minigrad import _C
 from minigrad.optim import kernels_numpy
 
 from optim_cases import SIZES, Param, _product, make_params, set_grads
+from test_optim_kernels import restore_threads_and_simd  # noqa: F401  (a fixture)
 
 ADAMW = (_product("ScheduleFreeAdamW", lr=[0.01], betas=[(0.9, 0.999), (0.3, 0.8)], weight_decay=[0, 0.1],
                   warmup_steps=[0, 5])
@@ -245,15 +246,6 @@ def finals(case, dtype, backend, sizes=SIZES, steps=12):
 def test_cpp_matches_numpy_twin(case, dtype):
     cpp, twin = finals(case, dtype, "cpp"), finals(case, dtype, "numpy")
     assert cpp.tobytes() == twin.tobytes()
-
-
-@pytest.fixture
-def restore_threads_and_simd():
-    threads, simd, policy = minigrad.get_num_threads(), minigrad.build_info()["simd"], minigrad.get_thread_policy()
-    yield
-    minigrad.set_num_threads(threads)
-    minigrad.set_simd(simd)
-    minigrad.set_thread_policy(policy)
 
 
 @pytest.mark.parametrize("case", CASES[::2], ids=IDS[::2])

@@ -39,6 +39,14 @@ def copy_into(twin, model):
 
 # ---- closed forms --------------------------------------------------------------------------------------
 
+def random_models(count, seed):
+    rng = np.random.default_rng(seed)
+    models = [net() for _ in range(count)]
+    for model in models:
+        randomize(model, rng)
+    return models
+
+
 def averaged_after(models, **options):
     averaged = AveragedModel(models[0], **options)
     for model in models:
@@ -48,10 +56,7 @@ def averaged_after(models, **options):
 
 @pytest.mark.parametrize("backend", ["cpp", "numpy"])
 def test_swa_is_the_mean_of_the_models(backend):
-    rng = np.random.default_rng(0)
-    models = [net() for _ in range(4)]
-    for model in models:
-        randomize(model, rng)
+    models = random_models(4, seed=0)
     averaged = averaged_after(models, backend=backend)
     assert int(averaged.n_averaged.item()) == 4
     for name, p in averaged.module.named_parameters():
@@ -63,10 +68,7 @@ def test_swa_is_the_mean_of_the_models(backend):
 
 @pytest.mark.parametrize("backend", ["cpp", "numpy"])
 def test_ema_with_buffers_by_formula(backend):
-    rng = np.random.default_rng(1)
-    models = [net() for _ in range(3)]
-    for model in models:
-        randomize(model, rng)
+    models = random_models(3, seed=1)
     averaged = averaged_after(models, multi_avg_fn=get_ema_multi_avg_fn(0.75, backend=backend), use_buffers=True)
     for name, value in averaged.module.state_dict().items():
         a, b, c = (m.state_dict()[name].numpy() for m in models)
