@@ -713,6 +713,45 @@ Signature<MuonUpdateArgs> muon_update_signature{
       launch(c, table().f32.muon_update, table().f64.muon_update, a);
     },
     "Muon's parameter update over a list of tensors, in place (csrc/optim/muon.h)."};
+Signature<SchedulefreeAdamwArgs> schedulefree_adamw_signature{
+    "schedulefree_adamw", {"params", "grads", "zs", "exp_avg_sqs"},
+    {MINIGRAD_FIELD(SchedulefreeAdamwArgs, lr), MINIGRAD_FIELD(SchedulefreeAdamwArgs, ckp1),
+     MINIGRAD_FIELD(SchedulefreeAdamwArgs, y_step), MINIGRAD_FIELD(SchedulefreeAdamwArgs, beta2),
+     MINIGRAD_FIELD(SchedulefreeAdamwArgs, eps), MINIGRAD_FIELD(SchedulefreeAdamwArgs, weight_decay),
+     MINIGRAD_FIELD(SchedulefreeAdamwArgs, bias_correction2)},
+    [](PyObject* const* l, const SchedulefreeAdamwArgs& a) {
+      auto c = check_arrays("schedulefree_adamw()", {{"params", l[0], true}, {"grads", l[1], false},
+                                                     {"zs", l[2], true}, {"exp_avg_sqs", l[3], true}});
+      launch(c, table().f32.schedulefree_adamw, table().f64.schedulefree_adamw, a);
+    },
+    "Schedule-Free AdamW step over a list of tensors, in place (csrc/optim/schedulefree.h)."};
+
+Signature<SchedulefreeSgdArgs> schedulefree_sgd_signature{
+    "schedulefree_sgd", {"params", "grads", "zs"},
+    {MINIGRAD_FIELD(SchedulefreeSgdArgs, lr), MINIGRAD_FIELD(SchedulefreeSgdArgs, ckp1),
+     MINIGRAD_FIELD(SchedulefreeSgdArgs, y_step), MINIGRAD_FIELD(SchedulefreeSgdArgs, weight_decay)},
+    [](PyObject* const* l, const SchedulefreeSgdArgs& a) {
+      auto c = check_arrays("schedulefree_sgd()", {{"params", l[0], true}, {"grads", l[1], false}, {"zs", l[2], true}});
+      launch(c, table().f32.schedulefree_sgd, table().f64.schedulefree_sgd, a);
+    },
+    "Schedule-Free SGD step over a list of tensors, in place (csrc/optim/schedulefree.h)."};
+
+Signature<LerpArgs> lerp_signature{
+    "lerp", {"starts", "ends"}, {MINIGRAD_FIELD(LerpArgs, weight)},
+    [](PyObject* const* l, const LerpArgs& a) {
+      auto c = check_arrays("lerp()", {{"starts", l[0], true}, {"ends", l[1], false}});
+      launch(c, table().f32.lerp, table().f64.lerp, a);
+    },
+    "start = lerp(start, end, weight) over a list of tensors, in place: EMA and the Schedule-Free "
+    "train/eval switch (csrc/optim/averaging.h)."};
+
+Signature<RunningMeanArgs> running_mean_signature{
+    "running_mean", {"means", "values"}, {MINIGRAD_FIELD(RunningMeanArgs, count)},
+    [](PyObject* const* l, const RunningMeanArgs& a) {
+      auto c = check_arrays("running_mean()", {{"means", l[0], true}, {"values", l[1], false}});
+      launch(c, table().f32.running_mean, table().f64.running_mean, a);
+    },
+    "mean += (value - mean) / count over a list of tensors, in place: SWA (csrc/optim/averaging.h)."};
 
 template <typename Args, Signature<Args>* sig>
 PyObject* kernel_entry(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
@@ -799,6 +838,10 @@ PYBIND11_MODULE(_C, m) {
   add_kernel<AdafactorArgs, &adafactor_signature>(m);
   add_kernel<MuonMomentumArgs, &muon_momentum_signature>(m);
   add_kernel<MuonUpdateArgs, &muon_update_signature>(m);
+  add_kernel<SchedulefreeAdamwArgs, &schedulefree_adamw_signature>(m);
+  add_kernel<SchedulefreeSgdArgs, &schedulefree_sgd_signature>(m);
+  add_kernel<LerpArgs, &lerp_signature>(m);
+  add_kernel<RunningMeanArgs, &running_mean_signature>(m);
   m.def(
       "check_arrays",
       [](const char* op, const std::vector<std::pair<std::string, py::handle>>& lists,

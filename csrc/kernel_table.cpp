@@ -17,6 +17,8 @@
 #include "optim/sparse_adam.h"
 #include "optim/adafactor.h"
 #include "optim/muon.h"
+#include "optim/schedulefree.h"
+#include "optim/averaging.h"
 
 namespace minigrad {
 namespace MINIGRAD_ISA {

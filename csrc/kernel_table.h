@@ -83,6 +83,14 @@ struct AdafactorArgs { double lr, weight_decay, eps1, eps2, d, rho, one_minus_be
 struct MuonMomentumArgs { double momentum; bool nesterov; };
 // param, ortho (Newton–Schulz's output)
 struct MuonUpdateArgs { double lr, weight_decay, adjusted_lr; };
+// y (the param), grad, z, exp_avg_sq
+struct SchedulefreeAdamwArgs { double lr, ckp1, y_step, beta2, eps, weight_decay, bias_correction2; };
+// y (the param), grad, z
+struct SchedulefreeSgdArgs { double lr, ckp1, y_step, weight_decay; };
+// starts, ends (start = lerp(start, end, weight))
+struct LerpArgs { double weight; };
+// means, values (mean += (value - mean) / count)
+struct RunningMeanArgs { double count; };
 
 // Every kernel, once: its name (the function template in csrc/optim/<name>.h, the KernelsOf member,
 // the Python function in bindings.cpp) and its Args. The kernel table of each instruction set and
@@ -104,7 +112,11 @@ struct MuonUpdateArgs { double lr, weight_decay, adjusted_lr; };
   X(sparse_adam, SparseAdamArgs) \
   X(adafactor, AdafactorArgs) \
   X(muon_momentum, MuonMomentumArgs) \
-  X(muon_update, MuonUpdateArgs)
+  X(muon_update, MuonUpdateArgs) \
+  X(schedulefree_adamw, SchedulefreeAdamwArgs)      \
+  X(schedulefree_sgd, SchedulefreeSgdArgs)          \
+  X(lerp, LerpArgs)                                 \
+  X(running_mean, RunningMeanArgs)
 
 // One function pointer per kernel: void (*sgd)(const Batch<T>&, const SgdArgs&), ...
 template <typename T>

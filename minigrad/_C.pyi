@@ -75,6 +75,18 @@ def muon_momentum(grads: _Arrays[_Float], momentum_buffers: _Arrays[_Float], upd
 def muon_update(params: _Arrays[_Float], orthos: _Arrays[_Float], *, lr: float, weight_decay: float,
                 adjusted_lr: float) -> None:
     """Muon's parameter update over a list of tensors, in place (csrc/optim/muon.h)."""
+def schedulefree_adamw(params: _Arrays[_Float], grads: _Arrays[_Float], zs: _Arrays[_Float],
+                       exp_avg_sqs: _Arrays[_Float], *, lr: float, ckp1: float, y_step: float, beta2: float,
+                       eps: float, weight_decay: float, bias_correction2: float) -> None:
+    """Schedule-Free AdamW step over a list of tensors, in place (csrc/optim/schedulefree.h)."""
+def schedulefree_sgd(params: _Arrays[_Float], grads: _Arrays[_Float], zs: _Arrays[_Float], *, lr: float,
+                     ckp1: float, y_step: float, weight_decay: float) -> None:
+    """Schedule-Free SGD step over a list of tensors, in place (csrc/optim/schedulefree.h)."""
+def lerp(starts: _Arrays[_Float], ends: _Arrays[_Float], *, weight: float) -> None:
+    """start = lerp(start, end, weight) over a list of tensors, in place: EMA and the Schedule-Free train/eval
+    switch (csrc/optim/averaging.h)."""
+def running_mean(means: _Arrays[_Float], values: _Arrays[_Float], *, count: float) -> None:
+    """mean += (value - mean) / count over a list of tensors, in place: SWA (csrc/optim/averaging.h)."""
 
 def check_arrays(op: str, lists: Sequence[tuple[str, object]], read_only: Sequence[str] = ["grads"],
                  one_dtype: bool = True, skip_missing: bool = False, unused: Sequence[str] = [],

@@ -45,6 +45,8 @@ VARIANTS = {
     "adafactor": ("Adafactor", {}, 20),
     "adafactor-factored": ("Adafactor", {}, 12),  # the row and column factors: ~0 bytes per element
     "muon": ("Muon", {}, 28),  # the per-element kernels; Newton–Schulz's matrix products come on top
+    "schedulefree-adamw": ("ScheduleFreeAdamW", {}, 28),
+    "schedulefree-sgd": ("ScheduleFreeSGD", {}, 20),
 }
 # Variants timed on near-square matrices (the factored moments, Newton–Schulz), and the largest size
 # each is timed at (Muon's matrix products grow as size^1.5: minutes per step at 16M elements).
@@ -90,8 +92,9 @@ def _steps(variant, shapes, dtype, torch):
     steps = {}
     for backend in ("cpp", "numpy"):
         opt = getattr(optim, name)([_param(d.copy(), g) for d, g in start], **options, backend=backend)
+        getattr(opt, "train", lambda: None)()  # the Schedule-Free optimizers step in train mode only
         steps[backend] = opt.step
-    if torch is not None and hasattr(torch.optim, name):  # torch has no Lion
+    if torch is not None and hasattr(torch.optim, name):  # torch has no Lion, no Schedule-Free
         for label, path in (("torch", {"foreach": False}), ("torch-fused", {"fused": True})):
             tensors = [torch.tensor(d, requires_grad=True) for d, _ in start]
             for t, (_, g) in zip(tensors, start):

@@ -34,6 +34,13 @@ class _BatchNorm(Module):
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
 
+    def reset_running_stats(self) -> None:
+        """Running mean 0, running variance 1, no batches tracked (as at construction)."""
+        if self.track_running_stats:
+            self.running_mean.zero_()
+            self.running_var.fill_(1)
+            self.num_batches_tracked.zero_()
+
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim not in self.input_dims:
             raise ValueError(f"{type(self).__name__}: expected {' or '.join(f'{d}D' for d in self.input_dims)} input "

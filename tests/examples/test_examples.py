@@ -93,6 +93,20 @@ def test_command_line_save_resume_and_summary(tmp_path, capsys, monkeypatch):
         digits_cnn.main(["--epochs", "2", "--optimizer", "adam", "--resume", path])
 
 
+def test_digits_cnn_ema_leaves_training_alone_and_reports_the_average(capsys, monkeypatch):
+    pytest.importorskip("sklearn")
+    plain = digits_cnn.run(max_steps=3)
+    averaged = digits_cnn.run(max_steps=3, ema=0.5)
+    assert [loss for _, _, loss in averaged["history"]] == [loss for _, _, loss in plain["history"]]
+    assert averaged["metric"] == plain["metric"] and 0 <= averaged["ema_test_accuracy"] <= 1
+    monkeypatch.setattr(common, "tqdm", None)
+    assert digits_cnn.main(["--ema", "0.9", "--max-steps", "2", "--quiet"]) == 0
+    assert "EMA (decay 0.9) test_accuracy:" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit:
+        digits_cnn.main(["--ema", "1.5"])
+    assert exit.value.code == 2 and "expected a decay in [0, 1], got '1.5'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("module", [digits_mlp, digits_cnn, char_lstm, text_classify])
 def test_help(module, capsys):
     with pytest.raises(SystemExit) as exit:

@@ -211,6 +211,11 @@ SCALARS = {
                       maximize=False),
     "muon_momentum": dict(momentum=0.95, nesterov=True),
     "muon_update": dict(lr=1e-3, weight_decay=0.1, adjusted_lr=1e-3),
+    "schedulefree_adamw": dict(lr=0.01, ckp1=0.5, y_step=-0.01, beta2=0.999, eps=1e-8, weight_decay=0.1,
+                               bias_correction2=0.1),
+    "schedulefree_sgd": dict(lr=0.1, ckp1=0.5, y_step=-0.1, weight_decay=0.1),
+    "lerp": dict(weight=0.25),
+    "running_mean": dict(count=3.0),
 }
 
 

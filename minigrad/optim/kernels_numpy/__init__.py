@@ -15,6 +15,7 @@ from .adagrad import adagrad
 from .adam import adam
 from .adamax import adamax
 from .asgd import asgd
+from .averaging import lerp, running_mean
 from .axpy import axpy
 from .lion import lion
 from .muon import muon_momentum, muon_update
@@ -22,8 +23,10 @@ from .nadam import nadam
 from .radam import radam
 from .rmsprop import rmsprop
 from .rprop import rprop
+from .schedulefree import schedulefree_adamw, schedulefree_sgd
 from .sgd import sgd
 from .sparse_adam import sparse_adam
 
 __all__ = ["sgd", "adagrad", "adadelta", "rmsprop", "adam", "axpy", "adamax", "nadam", "radam", "asgd", "rprop", "lion",
-           "sparse_adam", "adafactor", "muon_momentum", "muon_update"]
+           "sparse_adam", "adafactor", "muon_momentum", "muon_update", "schedulefree_adamw", "schedulefree_sgd", "lerp",
+           "running_mean"]
