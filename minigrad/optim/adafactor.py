@@ -33,10 +33,12 @@ class Adafactor(Optimizer):
     ZeroDivisionError for it).
     """
 
-    def __init__(self, params: Params, lr: float = 1e-2, beta2_decay: float = -0.8,
+    def __init__(self, params: Params, lr: float | Tensor = 1e-2, beta2_decay: float = -0.8,
                  eps: tuple[float | None, float] = (None, 1e-3), d: float = 1.0, weight_decay: float = 0.0, *,
-                 maximize: bool = False, backend: str = "cpp", skip_nonfinite: bool = False) -> None:
-        defaults = dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d, weight_decay=weight_decay, maximize=maximize)
+                 foreach: bool | None = None, maximize: bool = False, backend: str = "cpp",
+                 skip_nonfinite: bool = False) -> None:
+        defaults = dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d, weight_decay=weight_decay, foreach=foreach,
+                        maximize=maximize)
         super().__init__(params, defaults, backend, skip_nonfinite)
 
     def _validate(self, group: ParamGroup) -> None:

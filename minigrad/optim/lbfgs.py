@@ -41,7 +41,7 @@ class LBFGS(Optimizer):
                  line_search_fn: str | None = None) -> None:
         if isinstance(lr, Tensor) and lr.numel() != 1:
             raise ValueError("Tensor lr must be 1-element")
-        require(0.0 <= lr, "Invalid learning rate: {}", lr)
+        require(bool(0.0 <= lr), "Invalid learning rate: {}", lr)
         if max_eval is None:
             max_eval = max_iter * 5 // 4
         defaults = dict(lr=lr, max_iter=max_iter, max_eval=max_eval, tolerance_grad=tolerance_grad,
@@ -55,9 +55,9 @@ class LBFGS(Optimizer):
         require(0.0 <= group["lr"], "Invalid learning rate: {}", group["lr"])
 
     def _flat_grad(self) -> Array:
-        return np.concatenate([p._grad._data.reshape(-1) if p._grad is not None else np.zeros(p._data.size,
-                                                                                              p._data.dtype)
-                               for p in self._params])
+        return np.concatenate([np.zeros(p._data.size, p._data.dtype) if p._grad is None
+                               else p._grad.to_dense()._data.reshape(-1) if p._grad.is_sparse  # as torch's LBFGS
+                               else p._grad._data.reshape(-1) for p in self._params])
 
     def _add_to_params(self, t: Scalar, d: Array) -> None:
         """x ← x + t·d, d split over the parameters."""

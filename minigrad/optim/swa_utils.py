@@ -26,11 +26,11 @@ from ..autograd.engine import mark_modified
 from ..nn.module import Module
 from ..nn.normalization import _BatchNorm, _InstanceNorm
 from ..tensor import Tensor
-from .lr_scheduler import LRScheduler, _per_group
+from .lr_scheduler.base import LRScheduler, per_group
 from .optimizer import BACKENDS
 
 if TYPE_CHECKING:
-    from .lr_scheduler import PerGroup
+    from .lr_scheduler.base import Lr, PerGroup
     from .optimizer import Optimizer
 
     Count = Union[Tensor, int]  # n_averaged: the models averaged so far
@@ -187,7 +187,7 @@ class SWALR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, swa_lr: PerGroup, anneal_epochs: int = 10,
                  anneal_strategy: str = "cos", last_epoch: int = -1) -> None:
-        for value, group in zip(_per_group("swa_lr", optimizer.param_groups, swa_lr), optimizer.param_groups):
+        for value, group in zip(per_group("swa_lr", optimizer.param_groups, swa_lr), optimizer.param_groups):
             group["swa_lr"] = value
         if anneal_strategy not in ("cos", "linear"):
             raise ValueError(f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy}")
@@ -200,7 +200,7 @@ class SWALR(LRScheduler):
     def anneal_func(self, t: float) -> float:
         return (1 - math.cos(math.pi * t)) / 2 if self._anneal_strategy == "cos" else t
 
-    def get_lr(self) -> list[float]:
+    def get_lr(self) -> list[Lr]:
         step = self._step_count - 1
         if self.anneal_epochs == 0:
             step = max(1, step)

@@ -13,7 +13,7 @@ from minigrad import nn
 from optim_cases import make_params, set_grads
 
 NAMES = ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "ASGD", "Rprop"]
-IN_TORCH = NAMES + ["SparseAdam", "LBFGS"]
+IN_TORCH = NAMES + ["SparseAdam", "LBFGS", "Adafactor", "Muon"]
 SINGLE_TENSOR = "params argument given to the optimizer should be an iterable of Tensors or dicts, but got "
 
 
