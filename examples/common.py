@@ -40,7 +40,9 @@ OPTIMIZERS = {"sgd": OptimizerChoice("SGD", {}), "momentum": OptimizerChoice("SG
               "adamw": OptimizerChoice("AdamW", {}), "adamax": OptimizerChoice("Adamax", {}),
               "nadam": OptimizerChoice("NAdam", {}), "radam": OptimizerChoice("RAdam", {}),
               "asgd": OptimizerChoice("ASGD", {}), "rprop": OptimizerChoice("Rprop", {}),
-              "lion": OptimizerChoice("Lion", {}), "lbfgs": OptimizerChoice("LBFGS", {}, closure=True)}
+              "adafactor": OptimizerChoice("Adafactor", {}), "lion": OptimizerChoice("Lion", {}),
+              # one L-BFGS iteration (with its line search) per step, so that a step is one dot on the 2-D plots
+              "lbfgs": OptimizerChoice("LBFGS", {"max_iter": 1, "line_search_fn": "strong_wolfe"}, closure=True)}
 # the --optimizer choices of the examples: those stepped without a closure
 MINIBATCH_OPTIMIZERS = [name for name, choice in OPTIMIZERS.items() if not choice.closure]
 

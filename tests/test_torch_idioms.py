@@ -187,8 +187,9 @@ CASES = [
         ("ConstantLR", "factor=0.5, total_iters=2"), ("PolynomialLR", "total_iters=4, power=2.0"))],
     *[(f"optim.{n}", f"o = optim.{n}([p]); (p * p).sum().backward(); o.step(); out = p.detach()", T)
       for n in ("Adamax", "NAdam", "RAdam", "ASGD", "Rprop")],
-    ("optim.SparseAdam", "e = nn.Embedding(5, 3, sparse=True); o = optim.SparseAdam(e.parameters())\n"
-     "e(mg.tensor([[0, 2], [2, 4]])).sum().backward(); o.step(); out = e.weight.detach()", T),
+    ("optim.SparseAdam", "e = nn.Embedding(5, 3, sparse=True); o = optim.SparseAdam(e.parameters(), lr=0.1)\n"
+     "with mg.no_grad(): e.weight.fill_(1.0)\n"
+     "(e(mg.tensor([[0, 2], [2, 4]])) ** 2).sum().backward(); o.step(); out = e.weight.detach()", T),
 ]
 
 

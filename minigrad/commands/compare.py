@@ -62,7 +62,7 @@ FUNCTIONS = {
 }
 STEPS = 300
 Settings = namedtuple("Settings", "tasks seeds epochs budget timing")
-QUICK = Settings("2d,digits-mlp", 1, 2, 3, False)
+QUICK = Settings("2d,digits-mlp", 1, 2, 2, False)
 FULL = Settings("2d,digits-mlp,digits-cnn,char-lstm,cartpole", 3, None, 5, True)
 GRID_STEP = 0.5  # decades between neighbouring lrs of the grid
 

@@ -32,7 +32,11 @@ def test_2d_writes_png_and_json_with_every_optimizer(tmp_path):
     assert set(functions) == set(compare.FUNCTIONS)
     for paths in functions.values():
         assert set(paths) == set(compare.OPTIMIZERS) == set(compare.ORDER)
-        assert all(len(entry["path"]) == 21 and np.isfinite(entry["value"]) for entry in paths.values())
+        assert all(len(entry["path"]) == 21 for entry in paths.values())
+        # a run that diverges is a result too (RAdam's first, unrectified steps are momentum SGD at the adaptive
+        # methods' lr: it leaves Rosenbrock's valley); its value is written as null
+        assert all(entry["value"] is None or np.isfinite(entry["value"]) for entry in paths.values())
+        assert sum(entry["value"] is None for entry in paths.values()) <= 1
 
 
 def test_2d_plot_draws_every_trajectory_over_each_function():

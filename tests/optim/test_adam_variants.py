@@ -197,23 +197,14 @@ torch_cases = pytest.mark.parametrize("name, options", RESUME_CASES, ids=NAMES)
 def test_state_dict_layout_matches_torch(name, options):
     torch = pytest.importorskip("torch")
     p, t = Param(np.ones(3)), torch.ones(3, dtype=torch.float64, requires_grad=True)
-    ours, theirs = getattr(optim, name)([p], **options), getattr(torch.optim, name)([t], **options, foreach=False)
+    ours = getattr(optim, name)([p], **options, foreach=False)
+    theirs = getattr(torch.optim, name)([t], **options, foreach=False)
     p.grad, t.grad = np.ones(3), torch.ones(3, dtype=torch.float64)
     ours.step()
     theirs.step()
     assert set(ours.state_dict()["state"][0]) == set(theirs.state_dict()["state"][0])
     ours_group, theirs_group = ours.state_dict()["param_groups"][0], theirs.state_dict()["param_groups"][0]
-    assert {k: theirs_group[k] for k in ours_group} == ours_group
-
-
-@torch_cases
-def test_same_signature_as_torch(name, options):
-    """torch's parameters in torch's order, without foreach/capturable/differentiable (as our other
-    optimizers); ours add the keyword-only backend and skip_nonfinite."""
-    torch = pytest.importorskip("torch")
-    theirs = [n for n in inspect.signature(getattr(torch.optim, name)).parameters
-              if n not in ("foreach", "capturable", "differentiable")]
-    assert list(inspect.signature(getattr(optim, name)).parameters) == theirs + ["backend", "skip_nonfinite"]
+    assert ours_group == theirs_group  # (signatures: tests/optim/test_optimizer_params.py)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
