@@ -41,8 +41,9 @@ OPTIMIZERS = {"sgd": OptimizerChoice("SGD", {}), "momentum": OptimizerChoice("SG
               "nadam": OptimizerChoice("NAdam", {}), "radam": OptimizerChoice("RAdam", {}),
               "asgd": OptimizerChoice("ASGD", {}), "rprop": OptimizerChoice("Rprop", {}),
               "adafactor": OptimizerChoice("Adafactor", {}), "lion": OptimizerChoice("Lion", {}),
-              # one L-BFGS iteration (with its line search) per step, so that a step is one dot on the 2-D plots
-              "lbfgs": OptimizerChoice("LBFGS", {"max_iter": 1, "line_search_fn": "strong_wolfe"}, closure=True)}
+              # one L-BFGS iteration per step (lr 1, no line search: with max_iter=1, max_eval rounds down to 1
+              # and a strong-Wolfe search never moves, in torch as here), so that a step is one dot on the 2-D plots
+              "lbfgs": OptimizerChoice("LBFGS", {"max_iter": 1}, closure=True)}
 # the --optimizer choices of the examples: those stepped without a closure
 MINIBATCH_OPTIMIZERS = [name for name, choice in OPTIMIZERS.items() if not choice.closure]
 
