@@ -105,7 +105,8 @@ void adafactor_phases(const Batch<T>& batch, const AdafactorArgs& a) {
                 nmatrices = static_cast<int64_t>(matrix_tensor.size()), ntensors = static_cast<int64_t>(tensors.size());
   // On the team or alone as the driver's thread policy says (for_each_range): the work items are the same
   // either way, so the results are too.
-  int threads = threads_for(total);
+  const int wanted = threads_for(total);  // read once: set_num_threads may run meanwhile (no GIL here)
+  int threads = wanted;
   static ThreadChoice choices[64];  // one per size class, for this instantiation
   ThreadChoice& choice = choices[size_class(total)];
   const bool team = threads > 1 && choice.use_team(threads);
@@ -224,7 +225,7 @@ void adafactor_phases(const Batch<T>& batch, const AdafactorArgs& a) {
       });
     }
   }
-  if (threads_for(total) > 1)
+  if (wanted > 1)
     choice.record(team, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 }
 

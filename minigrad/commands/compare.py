@@ -1,5 +1,7 @@
-"""The optimizer comparison: every minigrad optimizer on 2-D test functions and, tuned by the same
-budget, on the example tasks.
+"""The optimizer comparison: the optimizers of ``examples/common.py``'s OPTIMIZERS (every minigrad
+optimizer but Muon, 2-D parameters only, SparseAdam, sparse gradients only, and the Schedule-Free
+pair, whose evaluation needs ``opt.eval()``) on 2-D test functions and, tuned by the same budget,
+on the example tasks.
 
     minigrad compare [--quick] [--tasks 2d,digits-mlp,...] [--budget N] [--seeds N] [--out DIR]
 
@@ -34,7 +36,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .. import Parameter, examples, optim
+from .. import Parameter, examples
 from ..examples import TASKS, common
 from ..examples.arguments import integer, positive, require
 from . import tuning

@@ -87,10 +87,7 @@ class Adafactor(Optimizer):
                                     factored=[f"state['{name}']" for name in STATE_NAMES])
                     calls.append((group, step, params, states, state_lists))  # type: ignore[arg-type]
         except BaseException:
-            for p, name in created:
-                del self.state[p][name]
-                if not self.state[p]:
-                    del self.state[p]
+            self._forget(created)
             raise
         return calls
 

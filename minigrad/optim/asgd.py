@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional, cast
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
@@ -9,10 +9,9 @@ from .optimizer import Optimizer, require
 if TYPE_CHECKING:
     from ..tensor import Tensor
     from .._typing import Array
-    from .optimizer import KernelCall, ParamGroup, Params, State
+    from .optimizer import ParamGroup, Params, State
 
     StepKey = tuple[int, Optional[float], float]  # (t, η or None before the first step, μ)
-
 
 
 def _float32(x: float) -> float:

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..autograd.engine import enable_grad, mark_modified
 from ..tensor import Tensor
-from .optimizer import Optimizer, require
+from .optimizer import Optimizer, require, _index
 
 if TYPE_CHECKING:
     from .._typing import Array
@@ -185,7 +185,10 @@ class LBFGS(Optimizer):
         super().load_state_dict({**state_dict, "state": {}} if isinstance(state_dict, dict) else state_dict)
         try:
             if isinstance(saved, dict) and saved:
-                (index, entries), = saved.items()  # only the first parameter holds state
+                if len(saved) != 1 or _index(next(iter(saved))) != _index(state_dict["param_groups"][0]["params"][0]):
+                    raise ValueError("loaded state dict: LBFGS keeps its state with the first parameter only, got "
+                                     f"state for parameters {list(saved)}")
+                (index, entries), = saved.items()
                 self.state[self._params[0]] = {name: _state_entry(name, value, self._params)
                                                for name, value in entries.items()}
         except (TypeError, ValueError):

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -10,7 +10,7 @@ from .optimizer import Optimizer, require
 if TYPE_CHECKING:
     from ..tensor import Tensor
     from .._typing import Array
-    from .optimizer import KernelCall, ParamGroup, Params, State
+    from .optimizer import ParamGroup, Params, State
 
 
 class NAdam(Optimizer):

@@ -1,6 +1,6 @@
 """Schedule-Free AdamW and SGD (Defazio et al. 2024, "The Road Less Scheduled"), as the reference
 implementation, the ``schedulefree`` package (``AdamWScheduleFree``, ``SGDScheduleFree``): the same
-arguments, defaults, state names and group entries, so its checkpoints load here and the same steps
+arguments (but its ``foreach``: one fused kernel call here), defaults, state names and group entries, so its checkpoints load here and the same steps
 give the same trajectory.
 
 No learning-rate schedule: the parameters the loss is evaluated at, y, interpolate between a base

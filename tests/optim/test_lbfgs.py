@@ -227,6 +227,10 @@ def test_load_state_dict_refuses_a_wrong_size_and_changes_nothing():
     with pytest.raises(ValueError, match="LBFGS state 'd' has 7 elements, the parameters 4"):
         opt.load_state_dict(bad)
     assert opt.state[problem.params[0]] is before
+    for elsewhere in ({1: state["state"][0]}, {0: state["state"][0], 1: state["state"][0]}):
+        with pytest.raises(ValueError, match="LBFGS keeps its state with the first parameter only"):
+            opt.load_state_dict({"state": elsewhere, "param_groups": state["param_groups"]})
+        assert opt.state[problem.params[0]] is before
 
 
 def test_same_defaults_as_torch():
