@@ -79,3 +79,19 @@ def train(optimizer_cls, options, params, steps, seed=1, **extra):
         set_grads(params, rng)
         opt.step()
     return opt
+
+
+def torch_started(theirs, twins, params, grads):
+    """Steps torch's optimizer ``theirs`` over ``twins`` (torch tensors) once per list of ``grads``,
+    copies the twins' values into ``params`` and returns torch's state_dict converted through NumPy:
+    what a user resuming torch's checkpoint on minigrad loads."""
+    import torch
+    for step in grads:
+        for t, g in zip(twins, step):
+            t.grad = torch.from_numpy(g.copy())
+        theirs.step()
+    for p, t in zip(params, twins):
+        p.data[...] = t.detach().numpy()
+    saved = theirs.state_dict()
+    return {"state": {i: {k: v.numpy() for k, v in s.items()} for i, s in saved["state"].items()},
+            "param_groups": saved["param_groups"]}

@@ -14,7 +14,7 @@ from minigrad import _C
 from minigrad.optim import kernels_numpy
 from minigrad.optim.muon import newton_schulz
 
-from optim_cases import Param
+from optim_cases import Param, torch_started
 
 # Vectors (0-d to past the grain), matrices (square, odd, a single element, empty, one row or
 # column past the grain) and a batch of matrices.
@@ -389,15 +389,7 @@ def test_loads_a_torch_state_dict(cls, options, shapes, full_precision_torch_muo
     theirs = getattr(torch.optim, cls.__name__)(twins, **options)
     rng = np.random.default_rng(0)
     grads = [[rng.standard_normal(p.data.shape) for p in params] for _ in range(6)]
-    for step in grads[:3]:
-        for t, g in zip(twins, step):
-            t.grad = torch.from_numpy(g.copy())
-        theirs.step()
-    for p, t in zip(params, twins):
-        p.data[...] = t.detach().numpy()
-    sd = theirs.state_dict()
-    converted = {"state": {i: {k: v.numpy() for k, v in s.items()} for i, s in sd["state"].items()},
-                 "param_groups": sd["param_groups"]}
+    converted = torch_started(theirs, twins, params, grads[:3])
     ours = cls(params, **options)
     ours.load_state_dict(converted)
     for step in grads[3:]:

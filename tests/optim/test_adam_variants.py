@@ -13,7 +13,7 @@ import minigrad.optim as optim
 from minigrad import _C
 from minigrad.optim import kernels_numpy
 
-from optim_cases import Param, make_params, set_grads, train
+from optim_cases import Param, make_params, set_grads, torch_started, train
 from test_optim_kernels import SCALARS
 
 NAMES = ["Adamax", "NAdam", "RAdam"]
@@ -216,15 +216,7 @@ def test_loads_a_torch_state_dict(name, options, backend):
     theirs = getattr(torch.optim, name)(twins, **options, foreach=False)
     rng = np.random.default_rng(0)
     grads = [[rng.standard_normal(p.data.shape) for p in params] for _ in range(10)]
-    for step in grads[:4]:
-        for t, g in zip(twins, step):
-            t.grad = torch.from_numpy(g.copy())
-        theirs.step()
-    for p, t in zip(params, twins):
-        p.data[...] = t.detach().numpy()
-    sd = theirs.state_dict()
-    converted = {"state": {i: {k: v.numpy() for k, v in s.items()} for i, s in sd["state"].items()},
-                 "param_groups": sd["param_groups"]}
+    converted = torch_started(theirs, twins, params, grads[:4])
     ours = getattr(optim, name)(params, **options, backend=backend)
     ours.load_state_dict(converted)
     for step in grads[4:]:

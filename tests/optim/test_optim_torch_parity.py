@@ -5,7 +5,7 @@ import pytest
 
 import minigrad.optim as optim
 
-from optim_cases import ALL, IDS, Param, make_params
+from optim_cases import ALL, IDS, Param, make_params, torch_started
 
 torch = pytest.importorskip("torch")
 
@@ -97,15 +97,7 @@ def test_loads_a_torch_state_dict(name, options):
     theirs = getattr(torch.optim, name)(twins, **options, foreach=False)
     rng = np.random.default_rng(0)
     grads = [[rng.standard_normal(p.data.shape) for p in params] for _ in range(6)]
-    for step in grads[:3]:
-        for t, g in zip(twins, step):
-            t.grad = torch.from_numpy(g.copy())
-        theirs.step()
-    for p, t in zip(params, twins):
-        p.data[...] = t.detach().numpy()
-    sd = theirs.state_dict()
-    converted = {"state": {i: {k: v.numpy() for k, v in s.items()} for i, s in sd["state"].items()},
-                 "param_groups": sd["param_groups"]}
+    converted = torch_started(theirs, twins, params, grads[:3])
     ours = getattr(optim, name)(params, **options)
     ours.load_state_dict(converted)
     for step in grads[3:]:

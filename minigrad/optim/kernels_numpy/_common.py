@@ -55,3 +55,16 @@ def add_scaled_square_(acc: Array, decay: float, d: Array, scratch: Array) -> No
     scratch *= d
     acc *= decay
     acc += scratch
+
+
+def adam_moments_(p: Array, g: Array, m: Array, v: Array, *, lr: float, beta1: float, beta2: float,
+                  weight_decay: float, maximize: bool, decoupled_weight_decay: bool) -> tuple[Array, Array]:
+    """The half every Adam-family update shares: θ ← θ(1 − lr·λ) if decoupled, else d ← d + λθ;
+    m ← lerp(m, d, 1−β1);  v ← β2·v + (1−β2)d².  Returns d and a scratch array of p's shape."""
+    if decoupled_weight_decay and weight_decay != 0:
+        p *= 1 - lr * weight_decay
+    d = direction(p, g, 0 if decoupled_weight_decay else weight_decay, maximize)
+    scratch = np.empty_like(p)
+    lerp_(m, d, 1 - beta1, scratch)
+    add_scaled_square_(v, beta2, d, scratch)
+    return d, scratch

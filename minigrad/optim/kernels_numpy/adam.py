@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._common import add_scaled_square_, check, direction, flat, lerp_
+from ._common import adam_moments_, check, flat
 
 if TYPE_CHECKING:
     from ._common import Arrays
@@ -19,12 +19,8 @@ def adam(params: Arrays, grads: Arrays, exp_avgs: Arrays, exp_avg_sqs: Arrays, m
     check("adam()", dict(params=params, grads=grads, exp_avgs=exp_avgs, exp_avg_sqs=exp_avg_sqs,
                           max_exp_avg_sqs=max_exp_avg_sqs), unused=[] if amsgrad else ["max_exp_avg_sqs"])
     for p, g, m, v, vmax in flat(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs if amsgrad else None):
-        if decoupled_weight_decay and weight_decay != 0:
-            p *= 1 - lr * weight_decay
-        d = direction(p, g, 0 if decoupled_weight_decay else weight_decay, maximize)
-        scratch = np.empty_like(p)
-        lerp_(m, d, 1 - beta1, scratch)
-        add_scaled_square_(v, beta2, d, scratch)
+        d, scratch = adam_moments_(p, g, m, v, lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay,
+                                   maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
         second = v
         if amsgrad:
             second = np.maximum(vmax, v, out=vmax)

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._common import add_scaled_square_, check, direction, flat, lerp_
+from ._common import adam_moments_, check, flat
 
 if TYPE_CHECKING:
     from ._common import Arrays
@@ -18,12 +18,8 @@ def nadam(params: Arrays, grads: Arrays, exp_avgs: Arrays, exp_avg_sqs: Arrays, 
     denom ← √(v / bc2) + eps;  θ ← θ − grad_step_size·d / denom;  θ ← θ − exp_avg_step_size·m / denom."""
     check("nadam()", dict(params=params, grads=grads, exp_avgs=exp_avgs, exp_avg_sqs=exp_avg_sqs))
     for p, g, m, v in flat(params, grads, exp_avgs, exp_avg_sqs):
-        if decoupled_weight_decay and weight_decay != 0:
-            p *= 1 - lr * weight_decay
-        d = direction(p, g, 0 if decoupled_weight_decay else weight_decay, maximize)
-        scratch = np.empty_like(p)
-        lerp_(m, d, 1 - beta1, scratch)
-        add_scaled_square_(v, beta2, d, scratch)
+        d, scratch = adam_moments_(p, g, m, v, lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay,
+                                   maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
         denom = np.divide(v, bias_correction2)
         np.sqrt(denom, out=denom)
         denom += eps
