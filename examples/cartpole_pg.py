@@ -89,7 +89,7 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
     rng = mg.default_generator()
     env = gymnasium.make("CartPole-v1")
     model = ActorCritic()
-    opt = common.make_optimizer(optimizer, model.parameters(), lr, backend)
+    opt = common.make_optimizer(optimizer, model, lr, backend)
     log = common.RunLog(quiet, max_steps, timing)
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
 
@@ -110,7 +110,8 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
         if log.done:
             break
 
-    returns = evaluate(env, model.policy, seed, eval_episodes, split)
+    with common.evaluation_weights(opt):
+        returns = evaluate(env, model.policy, seed, eval_episodes, split)
     report = (f"greedy policy over {eval_episodes} {split} episodes: return {returns.mean():.1f} "
               f"(min {returns.min()}, max {returns.max()}; 500 is the cap)")
     return common.result(log, "average_return", float(returns.mean()), model, optimizer, lr, backend, timing, report)

@@ -24,14 +24,15 @@ LR = {"sgd": 10.0, "momentum": 1.0, "nesterov": 1.0,
       "adagrad": 0.1, "adadelta": 10.0, "rmsprop": 3e-3, "adam": 1e-2, "adamw": 1e-2}
 EPOCHS = 8
 NEEDS = ()  # the optional modules it needs
+SPARSE_EMBEDDINGS = True  # its embeddings give sparse gradients for an optimizer that wants them
 
 
 class CharModel(nn.Module):
     """Embedding → LSTM/GRU → linear layer to next-character logits."""
 
-    def __init__(self, vocab_size, hidden, cell="lstm", embed=32):
+    def __init__(self, vocab_size, hidden, cell="lstm", embed=32, sparse=False):
         super().__init__()
-        self.embed = nn.Embedding(vocab_size, embed)
+        self.embed = nn.Embedding(vocab_size, embed, sparse=sparse)
         self.rnn = (nn.LSTM if cell == "lstm" else nn.GRU)(embed, hidden, batch_first=True)
         self.head = nn.Linear(hidden, vocab_size)
 
@@ -112,8 +113,8 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
         train_ids, held_ids = train_ids[:n_train], train_ids[n_train:]
     train_rows, val_rows = streams(train_ids, batch_size), streams(held_ids, batch_size)
     baseline = unigram_bits(train_ids, vocab_size)
-    model = CharModel(vocab_size, hidden, cell)
-    opt = common.make_optimizer(optimizer, model.parameters(), lr, backend)
+    model = CharModel(vocab_size, hidden, cell, sparse=common.sparse_gradients(optimizer))
+    opt = common.make_optimizer(optimizer, model, lr, backend)
     log = common.RunLog(quiet, max_steps, timing)
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
     log.print(f"{len(train_ids):,} training characters, vocabulary {vocab_size}, unigram baseline "
@@ -131,26 +132,28 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
             state = detach(state)
             if log.done:
                 break
-        val_bpc = bits_per_char(model, val_rows, seq_len)
+        with common.evaluation_weights(opt):
+            val_bpc = bits_per_char(model, val_rows, seq_len)
         log.print(f"epoch {epoch + 1:3d}  train {log.epoch_loss() / math.log(2):.3f} bits/char  validation "
                   f"{val_bpc:.3f} bits/char  (unigram {baseline:.3f})")
         if save:
             common.save_checkpoint(save, model, opt, optimizer, epoch + 1, log)
         if log.done:
             break
-    val_bpc = bits_per_char(model, val_rows, seq_len)
+    with common.evaluation_weights(opt):
+        val_bpc = bits_per_char(model, val_rows, seq_len)
+        text = sample(model, corpus, "def ", sample_chars, temperature) if sample_chars else None
     gap = baseline - val_bpc
     report = (f"validation {val_bpc:.3f} bits/char: {abs(gap):.3f} {'below' if gap > 0 else 'above'} the unigram "
               f"baseline {baseline:.3f}")
-    if sample_chars:
-        text = sample(model, corpus, "def ", sample_chars, temperature)
+    if text is not None:
         report += f"\n\nsample (temperature {temperature}):\n{text}"
     metric_name = "val_bpc" if split == "test" else "validation_bpc"
     return common.result(log, metric_name, val_bpc, model, optimizer, lr, backend, timing, report)
 
 
 def main(argv=None):
-    p = common.parser("char-lstm", __doc__, LR, EPOCHS)
+    p = common.parser("char-lstm", __doc__, LR, EPOCHS, SPARSE_EMBEDDINGS)
     p.add_argument("--cell", choices=("lstm", "gru"), default="lstm", help="recurrent layer (default: lstm)")
     p.add_argument("--hidden", type=integer(1), default=128, help="hidden units (default: 128)")
     p.add_argument("--num-chars", type=integer(1), default=200_000, help="corpus characters used (default: 200,000)")

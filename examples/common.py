@@ -2,6 +2,7 @@
 history, time spent in ``opt.step()``), checkpoints, the C++-vs-NumPy optimizer timing and the
 closing summary. The training loops themselves stay in the examples."""
 import argparse
+import contextlib
 import copy
 import inspect
 import time
@@ -26,10 +27,14 @@ except ImportError:
     pass
 
 
-class OptimizerChoice(namedtuple("OptimizerChoice", "cls options closure", defaults=(False,))):
+class OptimizerChoice(namedtuple("OptimizerChoice", "cls options closure takes rest", defaults=(False, None, None))):
     """An optimizer by name: its minigrad.optim class name, its options besides lr (the class's
     defaults otherwise), and whether its ``step`` needs a closure (LBFGS: driven with one on
-    ``minigrad compare``'s 2-D functions; the examples' minibatch loops cannot, so they leave it out)."""
+    ``minigrad compare``'s 2-D functions; the examples' minibatch loops cannot, so they leave it out).
+
+    An optimizer meant for some of a model's parameters names them in ``takes`` (a key of PARTS)
+    and, in ``rest``, the OPTIMIZERS entry that takes the others at the same lr: the two step as one
+    (``JointOptimizer``), as practitioners pair them."""
 
 
 # every optimizer the examples and ``minigrad compare`` construct, by name: adding an optimizer is one entry
@@ -41,22 +46,131 @@ OPTIMIZERS = {"sgd": OptimizerChoice("SGD", {}), "momentum": OptimizerChoice("SG
               "nadam": OptimizerChoice("NAdam", {}), "radam": OptimizerChoice("RAdam", {}),
               "asgd": OptimizerChoice("ASGD", {}), "rprop": OptimizerChoice("Rprop", {}),
               "adafactor": OptimizerChoice("Adafactor", {}), "lion": OptimizerChoice("Lion", {}),
+              # Schedule-Free: the parameters hold y while training; evaluation and checkpoints see the
+              # average x (``evaluation_weights``)
+              "schedulefree-adamw": OptimizerChoice("ScheduleFreeAdamW", {}),
+              "schedulefree-sgd": OptimizerChoice("ScheduleFreeSGD", {}),
+              # Muon on the matrices, AdamW on the rest at the same lr: "match_rms_adamw" scales Muon's
+              # update to AdamW's RMS (Liu et al. 2025, "Muon is Scalable for LLM Training") so one lr fits both
+              "muon": OptimizerChoice("Muon", {"adjust_lr_fn": "match_rms_adamw"}, takes="matrices", rest="adamw"),
+              # SparseAdam on the embeddings (built sparse=True: only the rows a batch uses are updated), Adam on the rest
+              "sparseadam": OptimizerChoice("SparseAdam", {}, takes="sparse", rest="adam"),
               # one L-BFGS iteration per step (lr 1, no line search: with max_iter=1, max_eval rounds down to 1
               # and a strong-Wolfe search never moves, in torch as here), so that a step is one dot on the 2-D plots
               "lbfgs": OptimizerChoice("LBFGS", {"max_iter": 1}, closure=True)}
 # the --optimizer choices of the examples: those stepped without a closure
 MINIBATCH_OPTIMIZERS = [name for name, choice in OPTIMIZERS.items() if not choice.closure]
 
+# the parts of a model an OptimizerChoice's ``takes`` names: (which (module, parameter) pairs, what they are)
+PARTS = {"matrices": (lambda module, param: param.ndim == 2 and not isinstance(module, mg.nn.Embedding),
+                      "2-D parameters (other than embeddings')"),
+         "sparse": (lambda module, param: isinstance(module, mg.nn.Embedding) and module.sparse,
+                    "embeddings with sparse gradients (nn.Embedding(sparse=True))")}
+
 SPLITS = ("test", "validation")
 VALIDATION_FRACTION = 0.2  # of the training data, held out by ``hold_out`` when a run is scored on "validation"
 
 
-def make_optimizer(name, params, lr, backend="cpp"):
-    """The optimizer called ``name`` (a key of OPTIMIZERS) over ``params``."""
-    cls, options, closure = OPTIMIZERS[name]
-    if closure:  # LBFGS: no kernel, hence no backend to choose
-        return getattr(mg.optim, cls)(list(params), lr=lr, **options)
-    return getattr(mg.optim, cls)(list(params), lr=lr, **options, backend=backend)
+def task_optimizers(sparse_embeddings=False):
+    """The --optimizer choices of an example: the minibatch ones, those that take sparse embedding
+    gradients only when its model has embeddings that can give them (its SPARSE_EMBEDDINGS)."""
+    return [name for name in MINIBATCH_OPTIMIZERS if sparse_embeddings or OPTIMIZERS[name].takes != "sparse"]
+
+
+def sparse_gradients(name):
+    """Whether optimizer ``name`` wants the model's embeddings built with ``sparse=True``."""
+    return OPTIMIZERS[name].takes == "sparse"
+
+
+def make_optimizer(name, model, lr, backend="cpp"):
+    """The optimizer called ``name`` (a key of OPTIMIZERS) over ``model``'s parameters (an nn.Module,
+    or a list of parameters for an entry that takes them all), ready to train: one with a train
+    mode is in it (Schedule-Free's start in eval mode). An entry that ``takes`` a part of the model
+    gives a JointOptimizer of it and its ``rest``."""
+    choice = OPTIMIZERS[name]
+    if choice.takes is None:
+        return _construct(choice, model.parameters() if isinstance(model, mg.nn.Module) else model, lr, backend)
+    if not isinstance(model, mg.nn.Module):
+        raise TypeError(f"optimizer {name!r} takes part of a model: model must be an nn.Module, "
+                        f"got {type(model).__name__}")
+    takes, what = PARTS[choice.takes]
+    seen, part, rest = set(), [], []
+    for module in model.modules():
+        for param in module.parameters(recurse=False):
+            if id(param) not in seen:
+                seen.add(id(param))
+                (part if takes(module, param) else rest).append(param)
+    if not part:
+        raise ValueError(f"optimizer {name!r} needs {what}, and this model has none")
+    optimizers = [_construct(choice, part, lr, backend)]
+    if rest:
+        optimizers.append(_construct(OPTIMIZERS[choice.rest], rest, lr, backend))
+    return JointOptimizer(optimizers)
+
+
+def _construct(choice, params, lr, backend):
+    cls = getattr(mg.optim, choice.cls)
+    if choice.closure:  # LBFGS: no kernel, hence no backend to choose
+        return cls(list(params), lr=lr, **choice.options)
+    opt = cls(list(params), lr=lr, **choice.options, backend=backend)
+    if hasattr(opt, "train"):
+        opt.train()
+    return opt
+
+
+class JointOptimizer:
+    """Optimizers over disjoint parameters, used as one: ``step``/``zero_grad`` call each in turn,
+    ``param_groups`` are theirs in order (so a scheduler or a twin sets each one's lr), the
+    ``backend`` is all of theirs, and the state_dict nests theirs."""
+
+    def __init__(self, optimizers):
+        self.optimizers = optimizers
+
+    @property
+    def param_groups(self):
+        return [group for opt in self.optimizers for group in opt.param_groups]
+
+    @property
+    def backend(self):
+        return self.optimizers[0].backend
+
+    @backend.setter
+    def backend(self, name):
+        for opt in self.optimizers:
+            opt.backend = name
+
+    def step(self):
+        for opt in self.optimizers:
+            opt.step()
+
+    def zero_grad(self, set_to_none=True):
+        for opt in self.optimizers:
+            opt.zero_grad(set_to_none)
+
+    def state_dict(self):
+        return {"optimizers": [opt.state_dict() for opt in self.optimizers]}
+
+    def load_state_dict(self, state_dict):
+        saved = state_dict.get("optimizers") if isinstance(state_dict, dict) else None
+        if not isinstance(saved, list) or len(saved) != len(self.optimizers):
+            raise ValueError(f"state_dict must hold the state of {len(self.optimizers)} optimizers under 'optimizers'")
+        for opt, state in zip(self.optimizers, saved):
+            opt.load_state_dict(state)
+
+
+@contextlib.contextmanager
+def evaluation_weights(opt):
+    """Within the block the parameters hold the weights to evaluate and save: for an optimizer with
+    an eval mode (Schedule-Free's, whose parameters hold y while training), ``opt.eval()`` moves them
+    to its average x, and ``opt.train()`` back afterwards; for the others nothing changes."""
+    switches = hasattr(opt, "eval")
+    if switches:
+        opt.eval()
+    try:
+        yield
+    finally:
+        if switches:
+            opt.train()
 
 
 def default_lr(name):
@@ -82,13 +196,17 @@ def hold_out(n, seed, fraction=VALIDATION_FRACTION):
     return np.sort(order[held:]), np.sort(order[:held])
 
 
-def parser(task, doc, lrs, epochs):
+def parser(task, doc, lrs, epochs, sparse_embeddings=False):
     """The options every example has, for ``minigrad train TASK``; ``lrs`` are its tuned learning
-    rates by optimizer name. Every option is a keyword argument of the example's ``run``."""
+    rates by optimizer name, ``sparse_embeddings`` its SPARSE_EMBEDDINGS. Every option is a keyword
+    argument of the example's ``run``."""
     p = argparse.ArgumentParser(prog=f"minigrad train {task}", description=doc,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--optimizer", choices=MINIBATCH_OPTIMIZERS, default="adam",
-                   help="default: adam ('momentum' is SGD with momentum 0.9, 'nesterov' adds Nesterov's)")
+    p.add_argument("--optimizer", choices=task_optimizers(sparse_embeddings), default="adam",
+                   help="default: adam ('momentum' is SGD with momentum 0.9, 'nesterov' adds Nesterov's; 'muon' is "
+                   "Muon on the 2-D weights with AdamW on the rest"
+                   + (", 'sparseadam' SparseAdam on the embeddings with Adam on the rest" if sparse_embeddings else "")
+                   + ")")
     p.add_argument("--lr", type=positive, help="learning rate (default: tuned for each optimizer: "
                    + ", ".join(f"{name} {lr:g}" for name, lr in lrs.items()) + "; the class's default for the others)")
     p.add_argument("--backend", choices=("cpp", "numpy"), default="cpp", help="optimizer kernels (default: cpp)")
@@ -184,35 +302,40 @@ class RunLog:
 
 
 def save_checkpoint(path, model, opt, optimizer, epoch, log):
-    """Model, optimizer (its name too), epochs done, steps taken and minigrad's random generator."""
-    mg.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "optimizer_name": optimizer,
-             "epoch": epoch, "step": log.step_count, "rng": mg.default_generator().bit_generator.state}, path)
+    """Model (its evaluation weights: ``evaluation_weights``), optimizer (its name too), epochs done,
+    steps taken and minigrad's random generator."""
+    with evaluation_weights(opt):
+        mg.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "optimizer_name": optimizer,
+                 "epoch": epoch, "step": log.step_count, "rng": mg.default_generator().bit_generator.state}, path)
 
 
 def load_checkpoint(path, model, opt, optimizer, log):
-    """Restore what ``save_checkpoint`` wrote; returns the number of epochs already done."""
+    """Restore what ``save_checkpoint`` wrote, ready to train on; returns the number of epochs already done."""
     checkpoint = mg.load(path)
     if checkpoint["optimizer_name"] != optimizer:
         raise SystemExit(f"{path} was trained with --optimizer {checkpoint['optimizer_name']}, not {optimizer}")
     model.load_state_dict(checkpoint["model"])
     opt.load_state_dict(checkpoint["optimizer"])
+    if hasattr(opt, "train"):  # saved in eval mode
+        opt.train()
     mg.default_generator().bit_generator.state = checkpoint["rng"]
     log.step_count = checkpoint["step"]
     return checkpoint["epoch"]
 
 
-def time_backends(params, optimizer, lr, rounds=9):
+def time_backends(model, optimizer, lr, rounds=9):
     """Median seconds per ``opt.step()`` on the cpp and the numpy backend
-    (``minigrad.utils.benchmark.measure``: alternating rounds of at least 10 ms each): both update
-    copies of ``params`` with the same random gradients."""
+    (``minigrad.utils.benchmark.measure``: alternating rounds of at least 10 ms each): each steps a
+    copy of ``model`` with the gradients it holds (its last step's), random ones where it holds none."""
     rng = np.random.default_rng(0)
-    grads = [rng.standard_normal(p.shape).astype(p.dtype) for p in params]
+    drawn = [None if p.grad is not None else rng.standard_normal(p.shape).astype(p.dtype) for p in model.parameters()]
     steps = {}
     for backend in ("cpp", "numpy"):
-        copies = [mg.Parameter(p.numpy().copy()) for p in params]
-        for param_copy, grad in zip(copies, grads):
-            param_copy.grad = grad.copy()
-        steps[backend] = make_optimizer(optimizer, copies, lr, backend).step
+        twin = copy.deepcopy(model)
+        for param, grad in zip(twin.parameters(), drawn):
+            if grad is not None:
+                param.grad = grad.copy()
+        steps[backend] = make_optimizer(optimizer, twin, lr, backend).step
     return measure(steps, rounds)
 
 
@@ -227,8 +350,8 @@ def result(log, metric_name, metric, model, optimizer, lr, backend, timing, repo
            "optimizer": optimizer, "lr": lr, "backend": backend, "report": report,
            "parameter_shapes": [list(p.shape) for p in model.parameters()],
            "parameter_dtype": next(iter(model.parameters())).dtype.name}
-    if timing:
-        out["backend_step_seconds"] = time_backends(list(model.parameters()), optimizer, lr)
+    if timing and log.run_steps:
+        out["backend_step_seconds"] = time_backends(model, optimizer, lr)
     if log.twin_step_durations:
         out["loop_step_seconds"] = {backend: float(np.median(durations)),
                                     log.twin.backend: float(np.median(log.twin_step_durations))}

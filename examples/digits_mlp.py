@@ -54,7 +54,7 @@ def train(make_model, lrs, default_epochs, optimizer="adam", lr=None, backend="c
         x_train, y_train, x_test, y_test = x_train[kept], y_train[kept], x_train[held], y_train[held]
     loader = mg.data.DataLoader(mg.data.TensorDataset(x_train, y_train), batch_size, shuffle=True)
     model = make_model()
-    opt = common.make_optimizer(optimizer, model.parameters(), lr, backend)
+    opt = common.make_optimizer(optimizer, model, lr, backend)
     log = common.RunLog(quiet, max_steps, timing)
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
 
@@ -67,13 +67,15 @@ def train(make_model, lrs, default_epochs, optimizer="adam", lr=None, backend="c
             if log.done:
                 break
         if not log.quiet:  # the accuracies cost a pass over the data each
-            log.print(f"epoch {epoch + 1:3d}  loss {log.epoch_loss():.4f}  train acc "
-                      f"{accuracy(model, x_train, y_train):.4f}  {split} acc {accuracy(model, x_test, y_test):.4f}")
+            with common.evaluation_weights(opt):
+                log.print(f"epoch {epoch + 1:3d}  loss {log.epoch_loss():.4f}  train acc "
+                          f"{accuracy(model, x_train, y_train):.4f}  {split} acc {accuracy(model, x_test, y_test):.4f}")
         if save:
             common.save_checkpoint(save, model, opt, optimizer, epoch + 1, log)
         if log.done:
             break
-    metric = accuracy(model, x_test, y_test)
+    with common.evaluation_weights(opt):
+        metric = accuracy(model, x_test, y_test)
     return common.result(log, f"{split}_accuracy", metric, model, optimizer, lr, backend, timing)
 
 

@@ -88,7 +88,7 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
         train_targets, test_targets = train_targets[kept], train_targets[held]
     loader = mg.data.DataLoader(mg.data.TensorDataset(train_targets), batch_size, shuffle=True)
     model = nn.Sequential(nn.Linear(2, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 2))
-    opt = common.make_optimizer(optimizer, model.parameters(), lr, backend)
+    opt = common.make_optimizer(optimizer, model, lr, backend)
     log = common.RunLog(quiet, max_steps, timing)
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
     schedule = mg.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * len(loader), last_epoch=log.step_count - 1)
@@ -102,19 +102,22 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
             schedule.step()
             if log.done:
                 break
-        log.print(f"epoch {epoch + 1:3d}  train reach error {log.epoch_loss():.4f}  "
-                  f"held-out {evaluate(model, test_targets).mean():.4f}")
+        with common.evaluation_weights(opt):
+            log.print(f"epoch {epoch + 1:3d}  train reach error {log.epoch_loss():.4f}  "
+                      f"held-out {evaluate(model, test_targets).mean():.4f}")
         if save:
             common.save_checkpoint(save, model, opt, optimizer, epoch + 1, log)
         if log.done:
             break
 
-    errors = evaluate(model, test_targets)
+    with common.evaluation_weights(opt):
+        errors = evaluate(model, test_targets)
+        if plot:
+            draw(model, test_targets, errors, plot)
     report = (f"reach error on {len(errors)} held-out targets: mean {errors.mean():.4f}, median "
               f"{np.median(errors):.4f}, 95th percentile {np.percentile(errors, 95):.4f}, max {errors.max():.4f} "
               f"(links {L1} and {L2})")
     if plot:
-        draw(model, test_targets, errors, plot)
         report += f"\nplot: {plot}"
     return common.result(log, "mean_reach_error", float(errors.mean()), model, optimizer, lr, backend, timing, report)
 

@@ -21,14 +21,15 @@ LR = {"sgd": 0.3, "momentum": 0.1, "nesterov": 0.1,
       "adagrad": 0.03, "adadelta": 1.0, "rmsprop": 3e-3, "adam": 1e-2, "adamw": 1e-2}
 EPOCHS = 20
 NEEDS = ()  # the optional modules it needs
+SPARSE_EMBEDDINGS = True  # its embeddings give sparse gradients for an optimizer that wants them
 
 
 class SnippetClassifier(nn.Module):
     """Embedding → GRU → max over time → linear layer to one logit per module."""
 
-    def __init__(self, vocab_size, hidden, classes, embed=32):
+    def __init__(self, vocab_size, hidden, classes, embed=32, sparse=False):
         super().__init__()
-        self.embed = nn.Embedding(vocab_size, embed)
+        self.embed = nn.Embedding(vocab_size, embed, sparse=sparse)
         self.rnn = nn.GRU(embed, hidden, batch_first=True)
         self.head = nn.Linear(hidden, classes)
 
@@ -83,8 +84,8 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
     vocab = sorted(set("".join(train_snippets)))
     x_train, x_test = encode(train_snippets, vocab), encode(test_snippets, vocab)
     loader = mg.data.DataLoader(mg.data.TensorDataset(x_train, y_train), batch_size, shuffle=True)
-    model = SnippetClassifier(len(vocab) + 1, hidden, len(SNIPPET_MODULES))
-    opt = common.make_optimizer(optimizer, model.parameters(), lr, backend)
+    model = SnippetClassifier(len(vocab) + 1, hidden, len(SNIPPET_MODULES), sparse=common.sparse_gradients(optimizer))
+    opt = common.make_optimizer(optimizer, model, lr, backend)
     log = common.RunLog(quiet, max_steps, timing)
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
 
@@ -97,20 +98,22 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
             log.step(opt, loss.item())
             if log.done:
                 break
-        log.print(f"epoch {epoch + 1:3d}  loss {log.epoch_loss():.4f}  "
-                  f"{split} acc {np.mean(predict(model, x_test) == y_test):.4f}")
+        with common.evaluation_weights(opt):
+            log.print(f"epoch {epoch + 1:3d}  loss {log.epoch_loss():.4f}  "
+                      f"{split} acc {np.mean(predict(model, x_test) == y_test):.4f}")
         if save:
             common.save_checkpoint(save, model, opt, optimizer, epoch + 1, log)
         if log.done:
             break
-    predicted = predict(model, x_test)
+    with common.evaluation_weights(opt):
+        predicted = predict(model, x_test)
     report = confusion_matrix(y_test, predicted, SNIPPET_MODULES)
     return common.result(log, f"{split}_accuracy", float(np.mean(predicted == y_test)), model, optimizer, lr, backend,
                          timing, report)
 
 
 def main(argv=None):
-    p = common.parser("text-classify", __doc__, LR, EPOCHS)
+    p = common.parser("text-classify", __doc__, LR, EPOCHS, SPARSE_EMBEDDINGS)
     p.add_argument("--hidden", type=integer(1), default=64, help="GRU hidden units (default: 64)")
     return common.main(run, p, argv, NEEDS)
 

@@ -1,7 +1,8 @@
 """The optimizer comparison: the optimizers of ``examples/common.py``'s OPTIMIZERS (every minigrad
-optimizer but Muon, 2-D parameters only, SparseAdam, sparse gradients only, and the Schedule-Free
-pair, whose evaluation needs ``opt.eval()``) on 2-D test functions and, tuned by the same budget,
-on the example tasks.
+optimizer) on 2-D test functions and, tuned by the same budget, on the example tasks. Muon (paired
+with AdamW) and SparseAdam (paired with Adam) take part of a model, so they run on the tasks only,
+SparseAdam on those with embeddings (char-lstm, text-classify); Schedule-Free's runs are scored at
+its averaged weights (``opt.eval()``).
 
     minigrad compare [--quick] [--tasks 2d,digits-mlp,...] [--budget N] [--seeds N] [--out DIR]
 
@@ -47,9 +48,10 @@ try:
 except ImportError:  # optional: a line per job instead
     tqdm = None
 
-OPTIMIZERS = common.OPTIMIZERS  # every optimizer, on the 2-D functions; the tasks take those without a closure
-ORDER = list(OPTIMIZERS)
-SGD_CLASSES = ("SGD", "ASGD")  # their steps are lr × gradient: the functions' lr_sgd
+OPTIMIZERS = common.OPTIMIZERS
+# on the 2-D functions: those that take a whole model (a 2-element vector); the tasks take those without a closure
+ORDER = [name for name, choice in OPTIMIZERS.items() if choice.takes is None]
+SGD_CLASSES = ("SGD", "ASGD", "ScheduleFreeSGD")  # their steps are lr × gradient: the functions' lr_sgd
 
 Function = namedtuple("Function", "formula f start minima xlim ylim lr_sgd lr_adaptive")
 FUNCTIONS = {
@@ -75,7 +77,7 @@ def function_lr(fn, name):
     """The lr that optimizer ``name`` uses on ``fn``."""
     cls = OPTIMIZERS[name].cls
     default = common.default_lr(name)
-    return default if default >= 1 else fn.lr_sgd if cls in SGD_CLASSES else fn.lr_adaptive
+    return fn.lr_sgd if cls in SGD_CLASSES else default if default >= 1 else fn.lr_adaptive
 
 
 def trajectory(fn, name, steps=STEPS, lr=None, backend="cpp"):
@@ -223,12 +225,12 @@ def report_2d(paths, args):
 
 
 def protocol(args, modules, names):
-    """The declared protocol, printed and kept in the JSON."""
+    """The declared protocol, printed and kept in the JSON; ``names``: {task: its optimizers}."""
+    every = [name for name in OPTIMIZERS if any(name in task_names for task_names in names.values())]
     declared = {"budget": args.budget, "grid_step_decades": args.grid_step, "tuning_seed": tuning.TUNING_SEED,
                 "scoring_seeds": args.seeds, "epochs": args.epochs, "validation_fraction": common.VALIDATION_FRACTION,
-                "other_hyperparameters": {name: {"class": OPTIMIZERS[name].cls, **OPTIMIZERS[name].options,
-                                                 "rest": "the class's defaults"} for name in names},
-                "grid_centres": {task: {name: tuning.grid_centre(module, name) for name in names}
+                "other_hyperparameters": {name: hyperparameters(name) for name in every},
+                "grid_centres": {task: {name: tuning.grid_centre(module, name) for name in names[task]}
                                  for task, module in modules.items()},
                 "targets": {task: tuning.GOALS[task]._asdict() for task in modules}}
     print(f"\nprotocol: {args.budget} lr trials per optimizer and task, {args.grid_step:g} decades apart, centred on "
@@ -237,6 +239,16 @@ def protocol(args, modules, names):
           f"{len(args.seeds)} seed(s)")
     for task in modules:
         print(f"  {task}: target {tuning.GOALS[task].description} (running mean of {tuning.GOALS[task].window} steps)")
+    return declared
+
+
+def hyperparameters(name):
+    """What optimizer ``name`` is besides its lr: its class and options, and its partner's for the rest of a model."""
+    choice = OPTIMIZERS[name]
+    declared = {"class": choice.cls, **choice.options, "rest": "the class's defaults"}
+    if choice.takes is not None:
+        declared["takes"] = common.PARTS[choice.takes][1]
+        declared["other_parameters"] = hyperparameters(choice.rest)
     return declared
 
 
@@ -251,7 +263,7 @@ def report_tasks(modules, names, args, show):
     scores = {unit: tuning.profile_score(by_task) for unit, by_task in times.items()}
     lines += [f"### performance profile score (mean over 1 ≤ τ ≤ {tuning.TAU_MAX:g} of the fraction of tasks "
               "within τ × the fastest time to target)", "", "| optimizer | by steps | by seconds |", "|---|---|---|"]
-    lines += [f"| {name} | {scores['steps'][name]:.3f} | {scores['seconds'][name]:.3f} |" for name in names]
+    lines += [f"| {name} | {scores['steps'][name]:.3f} | {scores['seconds'][name]:.3f} |" for name in scores["steps"]]
     print("\n" + "\n".join(lines))
     with open(os.path.join(args.out, "tables.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -277,7 +289,9 @@ def main(argv=None):
         report["functions"] = report_2d({fname: {name: results[fname, name] for name in ORDER} for fname in FUNCTIONS},
                                         args)
     if modules:
-        report.update(report_tasks(modules, common.MINIBATCH_OPTIMIZERS, args, show))
+        names = {task: common.task_optimizers(getattr(module, "SPARSE_EMBEDDINGS", False))
+                 for task, module in modules.items()}
+        report.update(report_tasks(modules, names, args, show))
     print(f"\ntables and plots in {os.path.abspath(args.out)}")
     with open(args.json, "w") as f:
         json.dump(plain(report), f, allow_nan=False)

@@ -79,16 +79,15 @@ def time_to_target(history, goal):
 
 
 def performance_profile(times, taus):
-    """{optimizer: [fraction of tasks whose time is ≤ τ × that task's fastest, for τ in taus]} from
+    """{optimizer: [fraction of its tasks whose time is ≤ τ × that task's fastest, for τ in taus]} from
     ``times`` {task: {optimizer: time}} (inf: target not reached; a task nobody reaches counts
-    against everyone)."""
-    optimizers = list(next(iter(times.values())))
-    ratios = {name: [] for name in optimizers}
+    against everyone). An optimizer that runs on some tasks only (SparseAdam: those with
+    embeddings) is profiled over those."""
+    ratios = {}
     for by_optimizer in times.values():
         fastest = min(by_optimizer.values())
-        for name in optimizers:
-            t = by_optimizer[name]
-            ratios[name].append(t / fastest if np.isfinite(t) else np.inf)
+        for name, t in by_optimizer.items():
+            ratios.setdefault(name, []).append(t / fastest if np.isfinite(t) else np.inf)
     return {name: [float(np.mean(np.array(r) <= tau)) for tau in taus] for name, r in ratios.items()}
 
 
@@ -113,10 +112,11 @@ def record(task, name, phase, seed, split, out, goal):
 
 
 def tuning_jobs(modules, names, args):
-    """Every trial as (label, key, thunk): per task, optimizer and lr of its grid, one validation run."""
+    """Every trial as (label, key, thunk): per task, optimizer (``names[task]``) and lr of its grid, one
+    validation run."""
     jobs = []
     for task, module in modules.items():
-        for name in names:
+        for name in names[task]:
             for lr in lr_grid(grid_centre(module, name), args.budget, args.grid_step):
                 run = functools.partial(module.run, optimizer=name, lr=lr, backend=args.backend, epochs=args.epochs,
                                         seed=TUNING_SEED, split="validation")
@@ -144,10 +144,11 @@ def _recorded(run, task, name, phase, seed, split):
 
 
 def choose(trials, modules, names):
-    """{task: {optimizer: the chosen trial}} from the tuning results {(task, name, lr): record}."""
+    """{task: {optimizer: the chosen trial}} from the tuning results {(task, name, lr): record}, for the
+    optimizers ``names[task]`` of each task."""
     return {task: {name: select([r for (t, n, _), r in trials.items() if (t, n) == (task, name)],
                                 GOALS[task].maximize_metric)
-                   for name in names}
+                   for name in names[task]}
             for task in modules}
 
 

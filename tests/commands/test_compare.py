@@ -31,7 +31,7 @@ def test_2d_writes_png_and_json_with_every_optimizer(tmp_path):
     functions = json.loads(report.read_text())["functions"]
     assert set(functions) == set(compare.FUNCTIONS)
     for paths in functions.values():
-        assert set(paths) == set(compare.OPTIMIZERS) == set(compare.ORDER)
+        assert set(paths) == set(compare.ORDER) == set(compare.OPTIMIZERS) - {"muon", "sparseadam"}
         assert all(len(entry["path"]) == 21 for entry in paths.values())
         # a run that diverges is a result too (RAdam's first, unrectified steps are momentum SGD at the adaptive
         # methods' lr: it leaves Rosenbrock's valley); its value is written as null
@@ -132,6 +132,11 @@ def test_performance_profile_counts_tasks_within_tau_of_the_fastest():
     assert scores["x"] == 1 and scores["y"] == pytest.approx(2 / 3, abs=0.01)
 
 
+def test_an_optimizer_that_runs_on_some_tasks_is_profiled_over_those():
+    times = {"a": {"x": 1.0, "y": 2.0}, "b": {"x": 2.0, "y": 4.0, "sparse": 1.0}}  # "sparse" ran on b only
+    assert tuning.performance_profile(times, [1, 2, 4]) == {"x": [0.5, 1, 1], "y": [0, 0.5, 1], "sparse": [1, 1, 1]}
+
+
 def trial(lr, metric, split="validation"):
     return {"lr": lr, "metric": metric, "split": split}
 
@@ -172,7 +177,8 @@ def test_protocol_selects_on_validation_with_the_same_budget_and_scores_on_test(
     pytest.importorskip("matplotlib")
     assert compare.main(["--tasks", "stand-in", "--budget", "3", "--seeds", "2", "--out", str(tmp_path),
                          "--no-progress"]) == 0
-    names = common.MINIBATCH_OPTIMIZERS
+    names = common.task_optimizers()
+    assert "sparseadam" not in names and "muon" in names  # the stand-in has no embeddings
     tuned = [(name, lr, seed) for name, lr, seed, split in stand_in_task if split == "validation"]
     scored = [(name, lr, seed) for name, lr, seed, split in stand_in_task if split == "test"]
     assert stand_in_task[:len(tuned)] == [(*t, "validation") for t in tuned]  # every trial before any scoring
@@ -195,7 +201,7 @@ def test_every_run_is_in_the_json_with_its_curve_split_and_time_to_target(tmp_pa
     compare.main(["--tasks", "stand-in", "--budget", "2", "--seeds", "1", "--out", str(tmp_path), "--no-progress",
                   "--json", str(tmp_path / "runs.json")])
     runs = json.loads((tmp_path / "runs.json").read_text())["runs"]
-    names = common.MINIBATCH_OPTIMIZERS
+    names = common.task_optimizers()
     assert len(runs) == len(names) * (2 + 1)
     for run in runs:
         assert set(run) >= {"task", "optimizer", "phase", "lr", "seed", "split", "metric_name", "metric", "curve",
@@ -214,10 +220,10 @@ def test_quick_end_to_end(tmp_path):
         assert (tmp_path / png).read_bytes().startswith(PNG)
     report = json.loads((tmp_path / "compare.json").read_text())
     assert set(report["functions"]) == set(compare.FUNCTIONS)
-    assert [row["optimizer"] for row in report["tasks"]["digits-mlp"]] == common.MINIBATCH_OPTIMIZERS
+    assert [row["optimizer"] for row in report["tasks"]["digits-mlp"]] == common.task_optimizers()
     assert {(run["split"], run["metric_name"]) for run in report["runs"]} == {
         ("validation", "validation_accuracy"), ("test", "test_accuracy")}
-    assert len(report["runs"]) == len(common.MINIBATCH_OPTIMIZERS) * (compare.QUICK.budget + 1)
+    assert len(report["runs"]) == len(common.task_optimizers()) * (compare.QUICK.budget + 1)
     assert "### digits-mlp: test_accuracy" in (tmp_path / "tables.md").read_text()
 
 

@@ -114,21 +114,108 @@ def test_help(module, capsys):
     assert exit.value.code == 0 and "--optimizer" in capsys.readouterr().out
 
 
-def test_time_backends_leaves_the_parameters_alone():
-    params = [mg.nn.Parameter(np.ones((3, 4), np.float32)), mg.nn.Parameter(np.ones(5, np.float32))]
-    seconds = common.time_backends(params, "adam", 1e-3, rounds=5)
+def test_time_backends_leaves_the_model_alone():
+    model = mg.nn.Sequential(mg.nn.Linear(4, 3), mg.nn.Linear(3, 2))
+    before = [p.numpy().copy() for p in model.parameters()]
+    seconds = common.time_backends(model, "adam", 1e-3, rounds=5)
     assert set(seconds) == {"cpp", "numpy"} and all(s > 0 for s in seconds.values())
-    assert all((p.numpy() == 1).all() and p.grad is None for p in params)
+    assert all((p.numpy() == b).all() and p.grad is None for p, b in zip(model.parameters(), before))
 
 
-@pytest.mark.parametrize("name", common.OPTIMIZERS)
+def test_time_backends_steps_with_the_gradients_the_model_holds():
+    """SparseAdam refuses dense gradients: its copy must get the embedding's sparse one."""
+    model = text_classify.SnippetClassifier(10, 4, 3, sparse=True)
+    model(mg.tensor(np.array([[1, 2, 3]]))).sum().backward()
+    assert model.embed.weight.grad.is_sparse
+    seconds = common.time_backends(model, "sparseadam", 1e-3, rounds=3)
+    assert all(s > 0 for s in seconds.values())
+
+
+@pytest.mark.parametrize("name", [name for name, choice in common.OPTIMIZERS.items() if choice.takes is None])
 def test_make_optimizer(name):
     p = mg.nn.Parameter(np.ones(3, np.float32))
     opt = common.make_optimizer(name, [p], 0.1, backend="numpy")
     assert opt.param_groups[0]["lr"] == 0.1
     assert common.OPTIMIZERS[name].closure or opt.backend == "numpy"  # (LBFGS has no kernel, hence no backend)
-    assert opt.param_groups[0].get("momentum", 0) == (0.9 if name in ("momentum", "nesterov") else 0)
+    assert all(opt.param_groups[0][key] == value for key, value in common.OPTIMIZERS[name].options.items())
     assert opt.param_groups[0].get("nesterov", False) == (name == "nesterov")
+    assert opt.param_groups[0].get("train_mode", True)  # Schedule-Free's are ready to train
+
+
+@pytest.mark.parametrize("name, part, rest", [("muon", "Muon", "AdamW"), ("sparseadam", "SparseAdam", "Adam")])
+def test_make_optimizer_pairs_an_optimizer_for_part_of_a_model_with_one_for_the_rest(name, part, rest):
+    model = text_classify.SnippetClassifier(10, 4, 3, sparse=common.sparse_gradients(name))
+    opt = common.make_optimizer(name, model, 0.01, backend="numpy")
+    assert [type(o).__name__ for o in opt.optimizers] == [part, rest] and opt.backend == "numpy"
+    taken = {id(p) for p in opt.optimizers[0].param_groups[0]["params"]}
+    expected = {id(model.embed.weight)} if name == "sparseadam" else \
+        {id(p) for p in model.parameters() if p.ndim == 2 and p is not model.embed.weight}
+    assert taken == expected
+    assert taken | {id(p) for p in opt.optimizers[1].param_groups[0]["params"]} == {id(p) for p in model.parameters()}
+    assert [g["lr"] for g in opt.param_groups] == [0.01, 0.01]
+    before = [p.numpy().copy() for p in model.parameters()]
+    opt.zero_grad()
+    model(mg.tensor(np.array([[1, 2, 1]]))).sum().backward()
+    opt.step()
+    moved = [not np.array_equal(p.numpy(), b) for p, b in zip(model.parameters(), before)]
+    assert all(moved)
+    if name == "sparseadam":  # only the rows the batch used
+        changed = np.flatnonzero((model.embed.weight.numpy() != before[0]).any(1))
+        assert changed.tolist() == [1, 2]
+    with pytest.raises(ValueError, match=f"optimizer '{name}' needs"):
+        common.make_optimizer(name, mg.nn.Sequential(mg.nn.Conv2d(1, 2, 3)), 0.01)
+    with pytest.raises(TypeError, match="model must be an nn.Module"):
+        common.make_optimizer(name, list(model.parameters()), 0.01)
+
+
+def test_joint_optimizer_state_round_trips_and_refuses_another_shape():
+    model = text_classify.SnippetClassifier(10, 4, 3)
+    opt = common.make_optimizer("muon", model, 0.01)
+    model(mg.tensor(np.array([[1, 2, 1]]))).sum().backward()
+    opt.step()
+    other = common.make_optimizer("muon", model, 0.01)
+    other.load_state_dict(opt.state_dict())
+    for a, b in zip(opt.optimizers, other.optimizers):
+        assert a.state_dict()["state"].keys() == b.state_dict()["state"].keys()
+    with pytest.raises(ValueError, match="the state of 2 optimizers"):
+        other.load_state_dict({"optimizers": [opt.state_dict()["optimizers"][0]]})
+
+
+def test_evaluation_weights_are_schedule_free_average_and_training_resumes_at_y():
+    model = mg.nn.Linear(3, 2)
+    opt = common.make_optimizer("schedulefree-adamw", model, 0.1)
+    for _ in range(3):
+        opt.zero_grad()
+        model(mg.ones(4, 3)).sum().backward()
+        opt.step()
+    y = model.weight.numpy().copy()
+    with common.evaluation_weights(opt):
+        x = model.weight.numpy().copy()
+        assert not opt.param_groups[0]["train_mode"]
+    np.testing.assert_allclose(model.weight.numpy(), y, rtol=1e-6)
+    assert opt.param_groups[0]["train_mode"] and not np.allclose(x, y)
+    plain = common.make_optimizer("adam", model, 0.1)
+    with common.evaluation_weights(plain):
+        np.testing.assert_array_equal(model.weight.numpy(), model.weight.numpy())
+
+
+@pytest.mark.parametrize("name", ["schedulefree-sgd", "muon", "sparseadam"])
+def test_new_optimizers_train_and_resume_in_the_examples(name, tmp_path):
+    options = dict(num_chars=20_000, hidden=16, sample_chars=0, optimizer=name)
+    straight = char_lstm.run(epochs=2, max_steps=None, **options)
+    char_lstm.run(epochs=1, save=tmp_path / "run.safetensors", **options)
+    resumed = char_lstm.run(epochs=2, resume=tmp_path / "run.safetensors", **options)
+    n = len(straight["history"]) // 2
+    losses = [loss for _, _, loss in straight["history"]]
+    assert all(math.isfinite(loss) for loss in losses) and np.mean(losses[-3:]) < np.mean(losses[:3])
+    np.testing.assert_allclose([loss for _, _, loss in resumed["history"]], losses[n:], rtol=1e-5)
+
+
+def test_sparseadam_is_offered_only_where_embeddings_give_sparse_gradients(capsys):
+    assert "sparseadam" in common.task_optimizers(True) and "sparseadam" not in common.task_optimizers()
+    with pytest.raises(SystemExit):
+        digits_mlp.main(["--optimizer", "sparseadam"])
+    assert "invalid choice: 'sparseadam'" in capsys.readouterr().err
 
 
 def test_tuned_lr_falls_back_to_the_class_default():
