@@ -4,7 +4,9 @@
 // clipping). So one call runs in phases inside one OpenMP region, each a parallel loop over work
 // items that the shapes alone fix (never the thread count):
 //   A  blocks of whole rows: Σθ² partial, row means of g² → row_var; strips of columns: column means
-//      of g² → col_var; blocks of a vector: Σθ² partial, variance lerp, ΣU² partial
+//      of g² → col_var; blocks of a vector: Σθ² partial, variance lerp, ΣU² partial. A block or a strip
+//      spans as many of a tensor's matrices as fit in kAdafactorBlock elements (a conv weight is
+//      thousands of 3×3 matrices: one work item each would cost more than the arithmetic)
 //   B  each matrix: V̂'s divisor max(mean(row_var), eps1)
 //   C  blocks of rows: ΣU² partial
 //   D  each tensor: α = max(eps2, RMS(θ))·ρ and the clipping divisor max(1, RMS(U)/d)
@@ -16,6 +18,7 @@
 // Compiled inside kernel_table.cpp, once per instruction set (csrc/driver.h); the NumPy twin is in
 // minigrad/optim/kernels_numpy/adafactor.py.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -67,7 +70,7 @@ struct AdafactorTensor {
 };
 
 struct AdafactorBlock { int64_t tensor, begin, end; double theta_sq, u_sq; };  // elements [begin, end)
-struct AdafactorStrip { int64_t tensor, matrix, c0, c1; };                    // columns [c0, c1) of a matrix
+struct AdafactorStrip { int64_t tensor, m0, m1, c0, c1; };  // columns [c0, c1) of matrices [m0, m1)
 
 template <bool SmallWeight, typename T>
 void adafactor_phases(const Batch<T>& batch, const AdafactorArgs& a) {
@@ -84,15 +87,15 @@ void adafactor_phases(const Batch<T>& batch, const AdafactorArgs& a) {
     AdafactorTensor<T> t{array_at(batch, i, 0, 0), array_at(batch, i, 2, 0), array_at(batch, i, 3, 0),
                          array_at(batch, i, 4, 0), array_at(batch, i, 1, 0), n, batch.rows[i], batch.cols[i],
                          static_cast<int64_t>(matrix_tensor.size())};
-    if (t.row) {  // blocks of whole rows inside one matrix (its rows share a divisor); strips of columns
-      const int64_t size = t.rows * t.cols, step = std::max<int64_t>(1, kAdafactorBlock / t.cols) * t.cols;
-      for (int64_t m = 0; m < n / size; ++m) {
-        matrix_tensor.push_back(id);
-        for (int64_t b = m * size; b < (m + 1) * size; b += step)
-          blocks.push_back({id, b, std::min((m + 1) * size, b + step), 0, 0});
+    if (t.row) {  // blocks of whole rows; strips of columns of whole matrices
+      const int64_t size = t.rows * t.cols, matrices = n / size;
+      const int64_t per_strip = std::max<int64_t>(1, kAdafactorBlock / size),
+                    step = std::max<int64_t>(1, kAdafactorBlock / t.cols) * t.cols;
+      matrix_tensor.insert(matrix_tensor.end(), matrices, id);
+      for (int64_t b = 0; b < n; b += step) blocks.push_back({id, b, std::min(n, b + step), 0, 0});
+      for (int64_t m = 0; m < matrices; m += per_strip)
         for (int64_t c = 0; c < t.cols; c += kAdafactorStrip)
-          strips.push_back({id, m, c, std::min(t.cols, c + kAdafactorStrip)});
-      }
+          strips.push_back({id, m, std::min(matrices, m + per_strip), c, std::min(t.cols, c + kAdafactorStrip)});
     } else {
       for (int64_t b = 0; b < n; b += kAdafactorBlock)
         blocks.push_back({id, b, std::min(n, b + kAdafactorBlock), 0, 0});
@@ -118,18 +121,16 @@ void adafactor_phases(const Batch<T>& batch, const AdafactorArgs& a) {
     v = v < eps1_sq ? eps1_sq : v;  // clamp; NaN stays NaN
     return T(1) / std::sqrt(v) * (sign * g);
   };
-  // f(e, U[e]) for the elements [begin, end) of tensor t (a factored block: whole rows of one matrix)
+  // f(e, U[e]) for the elements [begin, end) of tensor t (a factored block: whole rows)
   auto each_update = [&](const AdafactorTensor<T>& t, int64_t begin, int64_t end, auto&& f) {
     if (!t.row) {
       for (int64_t e = begin; e < end; ++e) f(e, update(t.v[e], t.g[e]));
       return;
     }
-    const int64_t m = begin / (t.rows * t.cols);
-    const T divisor = divisors[t.first_matrix + m];
-    const T* col = t.col + m * t.cols;
     for (int64_t r = begin / t.cols; r < end / t.cols; ++r) {
-      const T rv = t.row[r];
-      const T* g = t.g + r * t.cols;
+      const int64_t m = r / t.rows;
+      const T divisor = divisors[t.first_matrix + m], rv = t.row[r];
+      const T *col = t.col + m * t.cols, *g = t.g + r * t.cols;
 #pragma omp simd
       for (int64_t c = 0; c < t.cols; ++c) f(r * t.cols + c, update(rv * col[c] / divisor, g[c]));
     }
@@ -138,13 +139,11 @@ void adafactor_phases(const Batch<T>& batch, const AdafactorArgs& a) {
   auto update_sq = [&](const AdafactorTensor<T>& t, int64_t begin, int64_t end) {
     if (!t.row)
       return sum_squares(end - begin, [&](int64_t j) { return double(update(t.v[begin + j], t.g[begin + j])); });
-    const int64_t m = begin / (t.rows * t.cols);
-    const T divisor = divisors[t.first_matrix + m];
-    const T* col = t.col + m * t.cols;
     double sum = 0;
     for (int64_t r = begin / t.cols; r < end / t.cols; ++r) {
-      const T rv = t.row[r];
-      const T* g = t.g + r * t.cols;
+      const int64_t m = r / t.rows;
+      const T divisor = divisors[t.first_matrix + m], rv = t.row[r];
+      const T *col = t.col + m * t.cols, *g = t.g + r * t.cols;
       sum += sum_squares(t.cols, [&](int64_t c) { return double(update(rv * col[c] / divisor, g[c])); });
     }
     return sum;
@@ -172,15 +171,19 @@ void adafactor_phases(const Batch<T>& batch, const AdafactorArgs& a) {
       } else {
         const AdafactorStrip& s = strips[k - nblocks];
         const AdafactorTensor<T>& t = tensors[s.tensor];
-        double sums[kAdafactorStrip] = {};
         const int64_t width = s.c1 - s.c0;
-        for (int64_t r = 0; r < t.rows; ++r) {
-          const T* g = t.g + (s.matrix * t.rows + r) * t.cols + s.c0;
+        for (int64_t m = s.m0; m < s.m1; ++m) {
+          double sums[kAdafactorStrip];
+          std::fill(sums, sums + width, 0.0);
+          for (int64_t r = 0; r < t.rows; ++r) {
+            const T* g = t.g + (m * t.rows + r) * t.cols + s.c0;
 #pragma omp simd
-          for (int64_t c = 0; c < width; ++c) sums[c] += double(g[c]) * double(g[c]);
+            for (int64_t c = 0; c < width; ++c) sums[c] += double(g[c]) * double(g[c]);
+          }
+          T* col = t.col + m * t.cols + s.c0;
+          for (int64_t c = 0; c < width; ++c)
+            col[c] = lerp<SmallWeight>(col[c], mean_of_squares<T>(sums[c], t.rows), w);
         }
-        T* col = t.col + s.matrix * t.cols + s.c0;
-        for (int64_t c = 0; c < width; ++c) col[c] = lerp<SmallWeight>(col[c], mean_of_squares<T>(sums[c], t.rows), w);
       }
     }
     // B: each matrix's divisor max(mean(row_var), eps1)

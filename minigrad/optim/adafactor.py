@@ -4,13 +4,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import _C
-from .optimizer import Optimizer, _grad_arrays, _index, require
+from .optimizer import Optimizer, _index, require
 
 if TYPE_CHECKING:
     from .._typing import Array
     from ..tensor import Tensor
-    from .optimizer import KernelCall, ParamGroup, Params
+    from .optimizer import ParamGroup, Params
 
 FACTORED = ("row_var", "col_var")  # a ≥ 2-D parameter's state
 STATE_NAMES = FACTORED + ("variance",)  # the lists of a kernel call, in the kernel's order
@@ -50,46 +49,19 @@ class Adafactor(Optimizer):
         require(group["d"] >= 1, "Clipping threshold d should be >= 1 but is: {}", group["d"])
         require(group["weight_decay"] >= 0, "weight_decay should be >= 0 but is: {}", group["weight_decay"])
 
+    factored_state = STATE_NAMES
+
     def _state_names(self, group: ParamGroup) -> tuple[str, ...]:
         return STATE_NAMES
+
+    def _state_names_for(self, group: ParamGroup, param: Tensor) -> tuple[str, ...]:
+        return FACTORED if param._data.ndim >= 2 else ("variance",)
 
     def _new_state(self, param: Tensor, name: str, group: ParamGroup) -> Array:
         shape = list(param._data.shape)
         if name in FACTORED:
             shape[-1 if name == "row_var" else -2] = 1
         return np.zeros(shape, dtype=param._data.dtype)
-
-    def _checked_calls(self) -> list[KernelCall]:
-        """Optimizer's, except that a parameter gets only the state its shape uses (row_var and
-        col_var, or variance; the kernel takes None for the other) and the factored state is checked
-        for its reduced shape."""
-        calls: list[KernelCall] = []
-        created: list[tuple[Tensor, str]] = []
-        try:
-            for index, group in enumerate(self.param_groups):
-                buckets: dict[tuple[np.dtype[Any], int], tuple[list[Tensor], list[dict[str, Any]]]] = {}
-                for p in group["params"]:
-                    if p._grad is None:
-                        continue
-                    state = self.state[p]
-                    for name in FACTORED if p._data.ndim >= 2 else ("variance",):
-                        if name not in state:
-                            state[name] = self._new_state(p, name, group)
-                            created.append((p, name))
-                    params, states = buckets.setdefault((p._data.dtype, state.get("step", 0) + 1), ([], []))
-                    params.append(p)
-                    states.append(state)
-                for (_, step), (params, states) in buckets.items():
-                    state_lists = {name: [s.get(name) for s in states] for name in STATE_NAMES}
-                    lists = [("params", [p._data for p in params]), ("grads", _grad_arrays(params))]
-                    lists += [(f"state['{name}']", arrays) for name, arrays in state_lists.items()]
-                    _C.check_arrays(f"Adafactor.step: param_groups[{index}]", lists,
-                                    factored=[f"state['{name}']" for name in STATE_NAMES])
-                    calls.append((group, step, params, states, state_lists))  # type: ignore[arg-type]
-        except BaseException:
-            self._forget(created)
-            raise
-        return calls
 
     def _kernel_call(self, group: ParamGroup, step: int, data: list[Array], grads: list[Array],
                      state_lists: dict[str, list[Array]]) -> None:

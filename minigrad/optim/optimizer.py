@@ -172,10 +172,9 @@ class Optimizer:
         states: list[State] = [state_of(p) for p in params]  # type: ignore[misc]  # no None: checked next
         if None in states:  # a parameter's first step: the general path creates its state after checking
             return False
-        try:
-            state_lists = {name: [s[name] for s in states] for name in self._state_names(group)}
-        except KeyError:  # state not created yet: the general path creates it after checking
-            return False
+        # a state array not created yet is None here, which the kernel's checks refuse: then the
+        # general path creates it (a name a parameter does not need, _state_names_for, stays None)
+        state_lists = _state_lists(self._state_names(group), states)
         keys = self._step_keys(states)
         if keys.count(keys[0]) != len(keys):
             return False
@@ -196,13 +195,14 @@ class Optimizer:
             for index, group in enumerate(self.param_groups):
                 names = self._state_names(group)
                 for (_, key), (params, states) in self._buckets(group, created).items():
-                    state_lists = {name: [s[name] for s in states] for name in names}
+                    state_lists = _state_lists(names, states)
                     in_call = {id(p): s for p, s in zip(params, states)}  # checked in group order: indices
                     lists = [("params", [p._data for p in group["params"]]),  # in messages are the group's
                              ("grads", _grad_arrays(p if id(p) in in_call else None for p in group["params"]))]
-                    lists += [(f"state['{name}']", [in_call[id(p)][name] if id(p) in in_call else None
+                    lists += [(f"state['{name}']", [in_call[id(p)].get(name) if id(p) in in_call else None
                                                     for p in group["params"]]) for name in names]
-                    _C.check_arrays(f"{type(self).__name__}.step: param_groups[{index}]", lists, skip_missing=True)
+                    _C.check_arrays(f"{type(self).__name__}.step: param_groups[{index}]", lists, skip_missing=True,
+                                    factored=[f"state['{name}']" for name in self.factored_state])
                     calls.append((group, key, params, states, state_lists))
         except BaseException:
             self._forget(created)
@@ -234,16 +234,15 @@ class Optimizer:
     def _buckets(self, group: ParamGroup, created: list[tuple[Tensor, str]]) -> Buckets:
         """The group's parameters that have a gradient, as {(dtype, step key): (params, states)}:
         each bucket is one kernel call. The key sees the state as it was before this step; then the
-        state arrays the group's options need (``_state_names``) are created where missing, each
+        state arrays each parameter needs (``_state_names_for``) are created where missing, each
         noted as (param, name) in ``created``."""
         buckets: Buckets = {}
-        names = self._state_names(group)
         with_grad = [p for p in group["params"] if p._grad is not None]
         with_grad_states = [self.state.get(p, {}) for p in with_grad]
         for p, state, key in zip(with_grad, with_grad_states, self._step_keys(with_grad_states)):
             params, states = buckets.setdefault((p._data.dtype, key), ([], []))
             state = self.state[p]
-            for name in names:
+            for name in self._state_names_for(group, p):
                 if name not in state:
                     state[name] = self._new_state(p, name, group)
                     created.append((p, name))
@@ -263,6 +262,15 @@ class Optimizer:
     def _state_names(self, group: ParamGroup) -> tuple[str, ...]:
         """The state arrays this group's options use (each zeros_like(param) unless ``_new_state`` says)."""
         return ()
+
+    def _state_names_for(self, group: ParamGroup, param: Tensor) -> tuple[str, ...]:
+        """Those of ``_state_names(group)`` that ``param`` needs (here all); in a kernel call the
+        others are None in their lists."""
+        return self._state_names(group)
+
+    # state lists in Adafactor's factored layouts, in the kernel's order [row factor, column factor,
+    # unfactored]: checked for the reduced shapes, None where a parameter's shape does not use them
+    factored_state: tuple[str, ...] = ()
 
     def _new_state(self, param: Tensor, name: str, group: ParamGroup) -> Array:
         return np.zeros_like(param._data)
@@ -409,6 +417,12 @@ def _numbers(group: ParamGroup) -> ParamGroup:
     fill in place between steps) is read as a float at each step, as torch does without capturable."""
     lr = group.get("lr")
     return {**group, "lr": float(lr)} if isinstance(lr, Tensor) else group
+
+
+def _state_lists(names: tuple[str, ...], states: list[State]) -> dict[str, list[Array]]:
+    """{name: each state's array}, None where a state lacks it (a kernel's checks refuse that, or
+    take it where the parameter's shape does not use the array: Adafactor's factored state)."""
+    return {name: [s.get(name) for s in states] for name in names}  # type: ignore[misc]
 
 
 def _grad_arrays(params: Iterable[Tensor | None]) -> list[Any]:

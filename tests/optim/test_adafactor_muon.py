@@ -18,8 +18,10 @@ from optim_cases import Param, torch_started
 
 # Vectors (0-d to past the grain), matrices (square, odd, a single element, empty, one row or
 # column past the grain) and a batch of matrices.
+# (700, 16, 3, 3): a conv weight, 11,200 3×3 matrices, whose work items span many matrices each and whose
+# blocks cross matrix boundaries; (50, 7, 130): matrices grouped a few per column strip
 ADAFACTOR_SHAPES = [(), (0,), (1,), (7,), (33,), (100_003,), (5, 7), (1, 1), (0, 5), (4, 0), (2, 0, 3),
-                    (3, 4, 6), (301, 333), (3, 40_001), (40_001, 3)]
+                    (3, 4, 6), (301, 333), (3, 40_001), (40_001, 3), (700, 16, 3, 3), (50, 7, 130)]
 MUON_SHAPES = [(5, 7), (9, 4), (1, 1), (16, 16), (0, 3), (3, 0), (301, 333)]
 NONEMPTY = [s for s in ADAFACTOR_SHAPES if np.prod(s) > 0]
 EMPTY = [s for s in ADAFACTOR_SHAPES if np.prod(s) == 0]  # torch's Adafactor divides by the size
