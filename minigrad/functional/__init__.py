@@ -5,7 +5,7 @@ Where an op lives (one home per op, its forward next to its backward):
   math, reductions, shapes and indexing, plus the activations torch also has as Tensor methods
   (``relu``, ``sigmoid``, ``tanh``). F's functions of the same name call those methods.
 - What torch keeps only in ``torch.nn.functional`` lives here, one file per family: activation
-  (also softmax and dropout), loss, distance, linear (also embeddings), normalization, conv (also
+  (also softmax and dropout), attention, loss, distance, linear (also embeddings), normalization, conv (also
   pooling and padding), rnn. Where minigrad also offers such an op as a Tensor method (``gelu``,
   ``softplus``, ``leaky_relu``), the method calls the function here.
 - An op with no backward of its own is composed of other ops (``silu``, ``mse_loss``, ...); a
@@ -17,6 +17,7 @@ the result is always a new tensor.
 """
 from .activation import (celu, dropout, dropout2d, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu, log_softmax,
                          logsigmoid, mish, relu, relu6, selu, sigmoid, silu, softmax, softplus, softsign, tanh)
+from .attention import scaled_dot_product_attention
 from .conv import avg_pool1d, avg_pool2d, conv1d, conv2d, max_pool1d, max_pool2d, pad
 from .distance import cosine_similarity, pairwise_distance
 from .linear import embedding, linear, one_hot
@@ -30,4 +31,5 @@ __all__ = ["relu", "leaky_relu", "gelu", "softplus", "silu", "tanh", "sigmoid", 
            "dropout2d", "linear", "embedding", "one_hot", "pad", "cross_entropy", "nll_loss", "mse_loss", "l1_loss",
            "binary_cross_entropy_with_logits", "binary_cross_entropy", "smooth_l1_loss", "huber_loss", "kl_div",
            "cosine_similarity", "pairwise_distance", "normalize", "layer_norm", "batch_norm", "instance_norm", "conv2d", "conv1d",
-           "max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d", "rnn_layer", "lstm_layer", "gru_layer"]
+           "max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d", "rnn_layer", "lstm_layer", "gru_layer",
+           "scaled_dot_product_attention"]

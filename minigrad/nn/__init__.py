@@ -15,6 +15,8 @@ from .module import Module
 from .normalization import BatchNorm1d, BatchNorm2d, InstanceNorm1d, InstanceNorm2d, LayerNorm
 from .rnn import GRU, LSTM, RNN
 from .sparse import Embedding
+from .transformer import (MultiheadAttention, Transformer, TransformerDecoder, TransformerDecoderLayer,
+                          TransformerEncoder, TransformerEncoderLayer)
 from ..tensor import Parameter
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
@@ -25,4 +27,5 @@ __all__ = ["functional", "init", "utils", "Module", "Parameter", "Sequential", "
            "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss", "ELU", "CELU", "SELU", "Mish",
            "Hardtanh", "ReLU6", "SiLU", "Softplus", "Softsign", "LogSigmoid", "Hardsigmoid", "Hardswish", "Dropout2d",
            "Unflatten", "MaxPool1d", "AvgPool1d", "BCELoss", "SmoothL1Loss", "HuberLoss", "KLDivLoss",
-           "CosineSimilarity", "PairwiseDistance"]
+           "CosineSimilarity", "PairwiseDistance", "MultiheadAttention", "Transformer", "TransformerEncoder",
+           "TransformerEncoderLayer", "TransformerDecoder", "TransformerDecoderLayer"]

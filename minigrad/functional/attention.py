@@ -1,0 +1,194 @@
+"""Attention: ``scaled_dot_product_attention`` (one graph node, its backward written out) and the
+multi-head attention of ``nn.MultiheadAttention`` (torch's ``multi_head_attention_forward``).
+
+    S = q·kᵀ·scale + mask;   P = softmax(S) (a row masked everywhere gives zeros, as torch's);
+    P' = P ⊙ D / (1 − p) (dropout);   out = P'·v
+
+Backward, with G the output's gradient: dv = P'ᵀ·G;  dP = (G·vᵀ) ⊙ D / (1 − p);
+dS = P ⊙ (dP − Σ_row dP ⊙ P);  dq = dS·k·scale;  dk = dSᵀ·q·scale;  d(mask) = dS (a float mask).
+"""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..ops.movement import cat
+from ..random import default_generator
+from ..tensor import Tensor, _node
+from .activation import dropout as _dropout, softmax
+from .linear import linear
+
+if TYPE_CHECKING:
+    from .._typing import Array
+
+
+def _additive_mask(mask: Tensor | None, dtype: np.dtype, name: str = "attn_mask") -> Tensor | None:
+    """A boolean mask (True: take part) as 0 / −inf in ``dtype``; a float mask as it is."""
+    if mask is None or mask.dtype != np.bool_:
+        if mask is not None and mask.dtype != dtype:
+            raise RuntimeError(f"Expected {name} dtype to be bool or float or to match query dtype, but got "
+                               f"{name}.dtype: {mask.dtype} and  query.dtype: {dtype} instead.")
+        return mask
+    return Tensor(np.where(mask._data, dtype.type(0), dtype.type(-np.inf)))
+
+
+def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None = None,
+                                 dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None,
+                                 enable_gqa: bool = False) -> Tensor:
+    """softmax(q·kᵀ·scale + mask)·v over the last two dims, batch dims broadcast; ``scale`` defaults
+    to 1/√E. ``attn_mask``: boolean (True takes part) or added to the scores; ``is_causal``: query i
+    sees keys ≤ i (the mask's upper-left triangle); ``dropout_p`` drops attention weights (always, as
+    torch's: pass 0 when evaluating); ``enable_gqa``: key/value heads (dim −3) are shared by groups
+    of query heads."""
+    if query.dtype != key.dtype or query.dtype != value.dtype:
+        raise RuntimeError(f"Expected query, key, and value to have the same dtype, but got query.dtype: "
+                           f"{_torch_dtype(query)} key.dtype: {_torch_dtype(key)} and value.dtype: "
+                           f"{_torch_dtype(value)} instead.")
+    if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
+        raise RuntimeError("scaled_dot_product_attention: query, key and value must have at least 2 dims, got "
+                           f"{query.ndim}, {key.ndim} and {value.ndim}")
+    if query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
+        raise RuntimeError(f"scaled_dot_product_attention: query {tuple(query.shape)}, key {tuple(key.shape)} and "
+                           f"value {tuple(value.shape)} must share E (query and key) and S (key and value)")
+    if is_causal and attn_mask is not None:
+        raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True")
+    if not 0 <= dropout_p <= 1:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {dropout_p}")
+    if enable_gqa:
+        key, value = _share_heads(query, key), _share_heads(query, value)
+    L, S = query.shape[-2], key.shape[-2]
+    dtype = query.dtype
+    scale = 1 / math.sqrt(query.shape[-1]) if scale is None else scale
+    if is_causal:
+        attn_mask = Tensor(np.tril(np.ones((L, S), dtype=bool)))
+    mask = _additive_mask(attn_mask, dtype)
+    q, k, v = query._data, key._data, value._data
+    scores = np.matmul(q, np.swapaxes(k, -1, -2)) * dtype.type(scale)
+    if mask is not None:
+        scores = scores + mask._data
+    probs = _safe_softmax(scores)
+    kept = None
+    if dropout_p > 0:
+        kept = (default_generator().random(probs.shape, dtype) >= dropout_p) * dtype.type(
+            1 / (1 - dropout_p) if dropout_p < 1 else 0)
+    dropped = probs if kept is None else probs * kept
+    out = np.matmul(dropped, v)
+
+    def backward(g: Array) -> tuple[Array, ...]:
+        d_dropped = np.matmul(g, np.swapaxes(v, -1, -2))
+        d_probs = d_dropped if kept is None else d_dropped * kept
+        d_scores = probs * (d_probs - (d_probs * probs).sum(-1, keepdims=True))
+        grads = (np.matmul(d_scores, k) * dtype.type(scale),
+                 np.matmul(np.swapaxes(d_scores, -1, -2), q) * dtype.type(scale),
+                 np.matmul(np.swapaxes(dropped, -1, -2), g))
+        return grads + (d_scores,) if mask is not None and mask is attn_mask else grads
+    parents = (query, key, value) + ((attn_mask,) if mask is not None and mask is attn_mask else ())
+    return _node(out, parents, backward, "scaled_dot_product_attention")
+
+
+def _safe_softmax(scores: Array) -> Array:
+    """Softmax over the last dim, the row's maximum subtracted first; a row that is −inf everywhere
+    (every key masked) gives zeros, not NaN, as torch's."""
+    top = scores.max(-1, keepdims=True)
+    top = np.where(np.isneginf(top), 0, top)
+    e = np.exp(scores - top)
+    total = e.sum(-1, keepdims=True)
+    return np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+
+
+def _share_heads(query: Tensor, kv: Tensor) -> Tensor:
+    """Key or value heads repeated so that query head h reads kv head h // (Hq / Hkv)."""
+    if query.ndim < 3 or kv.ndim < 3 or query.shape[-3] % kv.shape[-3]:
+        raise RuntimeError("scaled_dot_product_attention: with enable_gqa, the number of query heads (dim -3) must "
+                           "be a multiple of the number of key and value heads")
+    groups = query.shape[-3] // kv.shape[-3]
+    if groups == 1:
+        return kv
+    shape = kv.shape[:-2] + (groups,) + kv.shape[-2:]
+    return kv.unsqueeze(-3).expand(*shape[:-4], kv.shape[-3], groups, *kv.shape[-2:]).reshape(
+        *kv.shape[:-3], kv.shape[-3] * groups, *kv.shape[-2:])
+
+
+def _torch_dtype(t: Tensor) -> str:
+    return {"float32": "float", "float64": "double", "float16": "c10::Half"}.get(t.dtype.name, t.dtype.name)
+
+
+# ---- multi-head attention (nn.MultiheadAttention's forward) ----------------------------------------
+
+def multi_head_attention(query: Tensor, key: Tensor, value: Tensor, num_heads: int,
+                         in_proj: tuple[Tensor, Tensor, Tensor], in_bias: tuple[Tensor | None, ...],
+                         bias_kv: tuple[Tensor, Tensor] | None, add_zero_attn: bool, dropout_p: float,
+                         out_proj_weight: Tensor, out_proj_bias: Tensor | None, training: bool,
+                         key_padding_mask: Tensor | None, need_weights: bool, attn_mask: Tensor | None,
+                         average_attn_weights: bool, is_causal: bool) -> tuple[Tensor, Tensor | None]:
+    """Multi-head attention on (L, N, E) query and (S, N, ·) key/value, as torch's
+    ``multi_head_attention_forward``: project q, k, v (``in_proj`` weights, ``in_bias``), split E into
+    heads, attend, join the heads and project out. Masks follow nn.MultiheadAttention: a boolean
+    ``attn_mask`` (L, S) or (N·H, L, S) or ``key_padding_mask`` (N, S) marks with True what may NOT
+    be attended; float masks are added. With ``need_weights`` the weights are returned, averaged over
+    the heads if ``average_attn_weights``; without, the attention is one scaled_dot_product_attention."""
+    L, N, E = query.shape
+    S = key.shape[0]
+    head_dim = E // num_heads
+    if is_causal and attn_mask is None:
+        raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the Transformer module "
+                           "method `generate_square_subsequent_mask` to create this mask.")
+    use_causal_hint = is_causal and key_padding_mask is None and not need_weights
+    attn_mask = None if use_causal_hint else _inverted_mask(attn_mask, query.dtype, "attn_mask")
+    key_padding_mask = _inverted_mask(key_padding_mask, query.dtype, "key_padding_mask")
+    q, k, v = (linear(x, w, b) for x, w, b in zip((query, key, value), in_proj, in_bias))
+    if bias_kv is not None:
+        k = _append(k, bias_kv[0].expand(1, N, E))
+        v = _append(v, bias_kv[1].expand(1, N, E))
+        attn_mask, key_padding_mask = _pad_column(attn_mask), _pad_column(key_padding_mask)
+    q, k, v = (x.reshape(x.shape[0], N * num_heads, head_dim).transpose(0, 1) for x in (q, k, v))  # (N·H, ·, hd)
+    if add_zero_attn:
+        k = _append(k, Tensor(np.zeros((N * num_heads, 1, head_dim), k.dtype)), dim=1)
+        v = _append(v, Tensor(np.zeros((N * num_heads, 1, head_dim), v.dtype)), dim=1)
+        attn_mask, key_padding_mask = _pad_column(attn_mask), _pad_column(key_padding_mask)
+    S = k.shape[1]
+    if attn_mask is not None and attn_mask.ndim == 2:
+        attn_mask = attn_mask.unsqueeze(0)
+    if key_padding_mask is not None:  # (N, S) → (N·H, 1, S), added to the attention mask
+        padding = key_padding_mask.reshape(N, 1, 1, S).expand(N, num_heads, 1, S).reshape(N * num_heads, 1, S)
+        attn_mask = padding if attn_mask is None else attn_mask + padding
+    p = dropout_p if training else 0.0
+    if need_weights:
+        scores = q.matmul(k.transpose(1, 2)) * (1 / math.sqrt(head_dim))
+        weights = softmax(scores if attn_mask is None else scores + attn_mask, dim=-1)
+        out = _dropout(weights, p) if p > 0 else weights
+        heads = out.matmul(v)  # (N·H, L, hd)
+    else:
+        mask = attn_mask if attn_mask is None or attn_mask.shape[0] == 1 else attn_mask.reshape(N, num_heads, -1, S)
+        heads = scaled_dot_product_attention(q.reshape(N, num_heads, L, head_dim), k.reshape(N, num_heads, S, head_dim),
+                                             v.reshape(N, num_heads, S, head_dim), mask, p, use_causal_hint)
+    joined = heads.reshape(N, num_heads, L, head_dim).permute(2, 0, 1, 3).reshape(L * N, E)
+    out = linear(joined, out_proj_weight, out_proj_bias).reshape(L, N, E)
+    if not need_weights:
+        return out, None
+    weights = weights.reshape(N, num_heads, L, S)
+    return out, weights.mean(dim=1) if average_attn_weights else weights
+
+
+def _inverted_mask(mask: Tensor | None, dtype: np.dtype, name: str) -> Tensor | None:
+    """nn.MultiheadAttention's mask convention (True: may NOT attend) as an additive float mask."""
+    if mask is None:
+        return None
+    if mask.dtype == np.bool_:
+        return Tensor(np.where(mask._data, dtype.type(-np.inf), dtype.type(0)))
+    if mask.dtype != dtype:
+        raise AssertionError(f"only bool and floating types of {name} are supported")
+    return mask
+
+
+def _append(x: Tensor, extra: Tensor, dim: int = 0) -> Tensor:
+    return cat([x, extra], dim)
+
+
+def _pad_column(mask: Tensor | None) -> Tensor | None:
+    """A mask with one more key column that takes part (an added bias or zero key)."""
+    if mask is None:
+        return None
+    return _append(mask, Tensor(np.zeros(mask.shape[:-1] + (1,), mask.dtype)), dim=-1)
