@@ -65,9 +65,9 @@ FUNCTIONS = {
                             (2.0, 1.5), [(-1.0575, 0)], (-2, 2.2), (-2, 2), 0.01, 0.05),
 }
 STEPS = 300
-Settings = namedtuple("Settings", "tasks seeds epochs budget timing")
-QUICK = Settings("2d,digits-mlp", 1, 2, 2, False)
-FULL = Settings("2d,digits-mlp,digits-cnn,char-lstm,cartpole", 3, None, 5, True)
+Settings = namedtuple("Settings", "tasks seeds epochs budget timing steps")
+QUICK = Settings("2d,digits-mlp", 1, 2, 2, False, STEPS // 2)
+FULL = Settings("2d,digits-mlp,digits-cnn,char-lstm,cartpole", 3, None, 5, True, STEPS)
 GRID_STEP = 0.5  # decades between neighbouring lrs of the grid
 
 
@@ -176,8 +176,8 @@ def parse_args(argv):
     p = argparse.ArgumentParser(prog="minigrad compare", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true",
-                   help=f"2-D functions + digits-mlp, {QUICK.epochs} epochs, {QUICK.budget} lr trials, 1 seed, "
-                   "no backend timing: ~13 s of CPU time")
+                   help=f"2-D functions ({QUICK.steps} steps) + digits-mlp, {QUICK.epochs} epochs, {QUICK.budget} lr "
+                   "trials, 1 seed, no backend timing: ~15 s of CPU time")
     p.add_argument("--tasks", help="comma-separated, from: 2d, " + ", ".join(TASKS) + " (default: 2d, digits-mlp, "
                    "digits-cnn, char-lstm, cartpole; --quick: 2d, digits-mlp)")
     p.add_argument("--budget", type=integer(1),
@@ -187,7 +187,8 @@ def parse_args(argv):
     p.add_argument("--seeds", type=integer(1), help="scoring seeds per task and optimizer (default: 3; --quick: 1)")
     p.add_argument("--epochs", type=integer(1), help="epochs per task run (default: each example's; "
                    f"--quick: {QUICK.epochs})")
-    p.add_argument("--steps", type=integer(1), default=STEPS, help=f"steps on the 2-D functions (default: {STEPS})")
+    p.add_argument("--steps", type=integer(1),
+                   help=f"steps on the 2-D functions (default: {STEPS}; --quick: {QUICK.steps})")
     p.add_argument("--backend", choices=("cpp", "numpy"), default="cpp", help="kernels of the runs (default: cpp)")
     p.add_argument("--no-timing", action="store_true",
                    help="skip timing opt.step() on both backends in seed 0's run (--quick skips it)")
@@ -204,6 +205,7 @@ def parse_args(argv):
     args.seeds = list(range(settings.seeds if args.seeds is None else args.seeds))
     args.epochs = settings.epochs if args.epochs is None else args.epochs
     args.budget = settings.budget if args.budget is None else args.budget
+    args.steps = settings.steps if args.steps is None else args.steps
     args.timing = settings.timing and not args.no_timing
     args.json = args.json or os.path.join(args.out, "compare.json")
     return args
@@ -214,9 +216,10 @@ def report_2d(paths, args):
     distances = {fname: {name: distance_to_minimum(fn, paths[fname][name][-1]) for name in ORDER}
                  for fname, fn in FUNCTIONS.items()}
     print(f"\n2-D functions: distance to the nearest global minimum after {args.steps} steps")
-    print(f"{'optimizer':<10}" + "".join(f"{fname:>28}" for fname in FUNCTIONS))
+    width = max(map(len, ORDER)) + 2
+    print(f"{'optimizer':<{width}}" + "".join(f"{fname:>28}" for fname in FUNCTIONS))
     for name in ORDER:
-        print(f"{name:<10}" + "".join(f"{distances[fname][name]:>28.4g}" for fname in FUNCTIONS))
+        print(f"{name:<{width}}" + "".join(f"{distances[fname][name]:>28.4g}" for fname in FUNCTIONS))
     save_png(plot_2d(paths, args.steps), os.path.join(args.out, "optimizers_2d.png"))
     return {fname: {name: {"lr": function_lr(fn, name), "path": paths[fname][name].tolist(),
                            "distance_to_minimum": distances[fname][name], "value": float(fn.f(*paths[fname][name][-1]))}
