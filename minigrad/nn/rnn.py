@@ -11,7 +11,7 @@ input flipped in time and flips its output back.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Union, cast
 
 import numpy as np
 
@@ -81,7 +81,7 @@ class RNNBase(Module):
         state h (and c): returns every step's h (T, B, H) and the final h (and c)."""
         w_ih, w_hh, b_ih, b_hh = self._weights(key)
         steps, batch = x.shape[0], x.shape[1]
-        x_proj = F.linear(x.reshape(steps * batch, x.shape[2]), w_ih, b_ih).reshape(steps, batch, -1)
+        x_proj = F.linear(x.reshape(steps * batch, x.shape[2]), w_ih, b_ih).reshape(steps, batch, w_ih.shape[0])
         if c is not None:
             hc = F.lstm_layer(x_proj, h, c, w_hh, b_hh)
             return hc[..., :self.hidden_size], hc[-1, :, :self.hidden_size], hc[-1, :, self.hidden_size:]
@@ -92,7 +92,8 @@ class RNNBase(Module):
         return out, out[-1], None
 
     def _check_forward_args(self, input: Tensor, states: tuple[Tensor, ...]) -> None:
-        """torch's checks, in torch's order and with its messages: input rank, state rank, input size, state shape."""
+        """torch's checks, in torch's order and with its messages: input rank, state rank, input size, state
+        shape, sequence length."""
         name, batched = self.mode.split("_")[0], input.ndim == 3
         if input.ndim not in (2, 3):
             raise ValueError(f"{name}: Expected input to be 2D or 3D, got {input.ndim}D"
@@ -112,6 +113,8 @@ class RNNBase(Module):
             if shape != expected:
                 label = f"hidden[{i}]" if len(states) == 2 else "hidden"
                 raise RuntimeError(f"Expected {label} size {expected}, got {list(shape)}")
+        if input.shape[1 if batched and self.batch_first else 0] == 0:
+            raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
 
     def forward(self, input: Tensor, hx: State | None = None) -> tuple[Tensor, State]:
         """input: (T, B, input_size), or (B, T, input_size) with batch_first, or unbatched (T, input_size).
@@ -121,7 +124,7 @@ class RNNBase(Module):
         for an LSTM, ordered layer by layer with the directions inside; hx takes the same form. A layer
         above the first takes the D·hidden_size output of the one below, after dropout when training."""
         lstm = self.mode == "LSTM"
-        states: tuple[Tensor, ...] = () if hx is None else tuple(hx) if isinstance(hx, (tuple, list)) else (hx,)
+        states: tuple[Tensor, ...] = () if hx is None else tuple(hx) if lstm else (cast("Tensor", hx),)
         self._check_forward_args(input, states)
         batched = input.ndim == 3
         x = (input.transpose(0, 1) if self.batch_first else input) if batched else input.unsqueeze(1)

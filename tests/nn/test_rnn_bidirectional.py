@@ -46,6 +46,11 @@ def test_unbatched_input_matches_torch(mode, with_state):
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_empty_batch_matches_torch(mode):
+    compare(*map(WithState, bidirectional_pair(mode, num_layers=2)), [randn(SEQ, 0, IN)])
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_without_bias_matches_torch(mode):
     ours, theirs = bidirectional_pair(mode, num_layers=2, bias=False)
     assert not any("bias" in name for name in ours.state_dict())
@@ -111,6 +116,10 @@ def bad_calls(lib):
         ("4-D input lstm", lambda: lstm(lib.zeros(1, SEQ, BATCH, IN))),
         ("input rank before state", lambda: gru(lib.zeros(1, SEQ, BATCH, IN + 1), h(2, HIDDEN))),
         ("state rank before input size", lambda: gru(lib.zeros(SEQ, BATCH, IN + 1), h(2, HIDDEN))),
+        ("lstm state as one tensor", lambda: lstm(x, h(2, BATCH, HIDDEN))),
+        ("empty sequence", lambda: lstm(lib.zeros(0, BATCH, IN))),
+        ("empty sequence, batch_first",
+         lambda: lib.nn.GRU(IN, HIDDEN, batch_first=True, bidirectional=True)(lib.zeros(BATCH, 0, IN))),
     ]
 
 
