@@ -190,6 +190,8 @@ CASES = [
     ("optim.SparseAdam", "e = nn.Embedding(5, 3, sparse=True); o = optim.SparseAdam(e.parameters(), lr=0.1)\n"
      "with mg.no_grad(): e.weight.fill_(1.0)\n"
      "(e(mg.tensor([[0, 2], [2, 4]])) ** 2).sum().backward(); o.step(); out = e.weight.detach()", T),
+    ("nn.LSTM(bidirectional=True, batch_first=True)", "y, (h, c) = nn.LSTM(3, 5, bidirectional=True, "
+     "batch_first=True)(mg.ones(4, 3, 3))\nassert tuple(y.shape) == (4, 3, 10) and tuple(h.shape) == (2, 4, 5)", T),
 ]
 
 
@@ -211,9 +213,7 @@ LEFT_TO_OTHER_ISSUES = [
         ("nn.MultiheadAttention", "nn.MultiheadAttention(3, 1, batch_first=True)(img[0], img[0], img[0])[0]",
          (4, 3, 3)),
         ("nn.TransformerEncoderLayer", "nn.TransformerEncoderLayer(3, 1, dim_feedforward=8, batch_first=True)(img[0])",
-         (4, 3, 3)),
-        ("nn.LSTM(bidirectional=True, batch_first=True)",
-         "nn.LSTM(3, 5, bidirectional=True, batch_first=True)(img[0])[0]", (4, 3, 10)))],
+         (4, 3, 3)))],
 ]
 
 
@@ -248,9 +248,8 @@ def test_torch_idiom(code, tmp_path):
 
 
 def missing_name(idiom):
-    """What the error of a case of LEFT_TO_OTHER_ISSUES names: the attribute, or the unsupported argument."""
-    name = re.match(r"\w+\.(\w+)", idiom)[1]
-    return {"LSTM": "bidirectional"}.get(name, name)
+    """What the error of a case of LEFT_TO_OTHER_ISSUES names: the missing attribute."""
+    return re.match(r"\w+\.(\w+)", idiom)[1]
 
 
 @pytest.mark.parametrize("issue, code, missing", [pytest.param(s, c, missing_name(i), id=i)

@@ -250,8 +250,10 @@ def test_recurrent_shapes_and_state(cls, batch_first):
     assert not np.allclose(out_a.numpy(), out_b.numpy())
     single, _ = rnn(x[0] if batch_first else x[:, 0])  # unbatched: (T, input_size)
     assert single.shape == (7, 5)
-    with pytest.raises(ValueError, match=r"expected input of shape \(T, B, 3\)"):
+    with pytest.raises(RuntimeError, match=r"input.size\(-1\) must be equal to input_size. Expected 3, got 2"):
         rnn(mg.randn(7, 4, 2))
+    with pytest.raises(RuntimeError, match=r"Expected hidden(\[0\])? size \(2, 4, 5\), got \[2, 3, 5\]"):
+        rnn(x, (mg.zeros(2, 3, 5), mg.zeros(2, 4, 5)) if cls is nn.LSTM else mg.zeros(2, 3, 5))
 
 
 def test_recurrent_options():
@@ -260,17 +262,22 @@ def test_recurrent_options():
     assert nn.LSTM(2, 3).weight_hh_l0.shape == (12, 3) and nn.GRU(2, 3).weight_ih_l0.shape == (9, 2)
     with pytest.raises(ValueError, match="Unknown nonlinearity 'sigmoid'"):
         nn.RNN(2, 3, nonlinearity="sigmoid")
-    with pytest.raises(NotImplementedError, match="bidirectional"):
-        nn.LSTM(2, 3, bidirectional=True)
+    gru = nn.GRU(2, 3, num_layers=2, bidirectional=True)
+    assert [name for name in gru.state_dict() if "l1" in name] == [
+        "weight_ih_l1", "weight_hh_l1", "bias_ih_l1", "bias_hh_l1",
+        "weight_ih_l1_reverse", "weight_hh_l1_reverse", "bias_ih_l1_reverse", "bias_hh_l1_reverse"]
+    assert gru.weight_ih_l1_reverse.shape == (9, 6)  # a layer above the first takes both directions' h
 
 
 @pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU, nn.RNN])
-def test_recurrent_gradients_by_finite_differences(cls):
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_recurrent_gradients_by_finite_differences(cls, bidirectional):
     mg.manual_seed(0)
-    rnn = cls(2, 3, num_layers=2).double()
+    rnn = cls(2, 3, num_layers=2, bidirectional=bidirectional).double()
     x = mg.randn(4, 2, 2, dtype=np.float64, requires_grad=True)
-    h0 = mg.randn(2, 2, 3, dtype=np.float64, requires_grad=True)
-    state = (h0, mg.randn(2, 2, 3, dtype=np.float64, requires_grad=True)) if cls is nn.LSTM else h0
+    states = 4 if bidirectional else 2
+    h0 = mg.randn(states, 2, 3, dtype=np.float64, requires_grad=True)
+    state = (h0, mg.randn(states, 2, 3, dtype=np.float64, requires_grad=True)) if cls is nn.LSTM else h0
     # the parameters are inputs too: gradcheck perturbs their data in place
     assert gradcheck(lambda x, *rest: (rnn(x, state)[0] ** 2).sum(), (x, h0, *rnn.parameters()))
 

@@ -87,6 +87,21 @@ def test_embedding():
     compare(ours, theirs, [np.array([[1, 2, 3], [2, 9, 1]])])
 
 
+class WithState:
+    """A recurrent layer of either library called with its initial state as separate inputs (h, or h and c) and
+    returning (output, h_n[, c_n]) flat, so that ``compare`` checks the state's values and gradients too."""
+
+    def __init__(self, module):
+        self.module, self.lstm = module, type(module).__name__ == "LSTM"
+
+    def __call__(self, x, *state):
+        out, final = self.module(x, (tuple(state) if self.lstm else state[0]) if state else None)
+        return (out, *final) if self.lstm else (out, final)
+
+    def __getattr__(self, attr):
+        return getattr(self.module, attr)
+
+
 @pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("with_state", [False, True])
@@ -98,19 +113,6 @@ def test_recurrent(name, batch_first, with_state):
         inputs.append(randn(2, 5 if batch_first else 6, 4))
         if name == "LSTM":
             inputs.append(randn(2, 5 if batch_first else 6, 4) * 0.5)
-
-    class WithState:  # both take the LSTM state as one (h, c) tuple
-        def __init__(self, module):
-            self.module = module
-
-        def __call__(self, x, *state):
-            state = (tuple(state) if name == "LSTM" else state[0]) if state else None
-            out, final = self.module(x, state)
-            return (out, *final) if name == "LSTM" else (out, final)
-
-        def __getattr__(self, attr):
-            return getattr(self.module, attr)
-
     compare(WithState(ours), WithState(theirs), inputs)
 
 
