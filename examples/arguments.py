@@ -67,6 +67,19 @@ def positive(text):
     return value
 
 
+def fraction(what):
+    """An argparse type: a number in [0, 1] (``what`` names it in the error: "a decay", "a probability")."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not 0 <= value <= 1:
+            raise argparse.ArgumentTypeError(f"expected {what} in [0, 1], got {text!r}")
+        return value
+    return parse
+
+
 def listed(item):
     """An argparse type: comma-separated values, each parsed by the type ``item``; returns a list."""
     return lambda text: [item(part) for part in text.split(",")]

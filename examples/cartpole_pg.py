@@ -105,9 +105,7 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
             if log.done:
                 break
         log.print(f"epoch {epoch + 1:3d}  mean return {log.epoch_loss():6.1f}")
-        if save:
-            common.save_checkpoint(save, model, opt, optimizer, epoch + 1, log)
-        if log.done:
+        if common.end_epoch(log, save, model, opt, optimizer, epoch):
             break
 
     with common.evaluation_weights(opt):

@@ -105,12 +105,8 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
     lr, epochs = common.tuned_lr(LR, optimizer) if lr is None else lr, EPOCHS if epochs is None else epochs
     common.check_split(split)
     mg.manual_seed(seed)
-    corpus = mg.data.text_corpus(num_chars)
+    corpus, train_ids, held_ids = text_split(num_chars, split)
     vocab_size = len(corpus.vocab)
-    train_ids, held_ids = corpus.train, corpus.val
-    if split == "validation":
-        n_train = len(train_ids) - round(len(train_ids) * common.VALIDATION_FRACTION)
-        train_ids, held_ids = train_ids[:n_train], train_ids[n_train:]
     train_rows, val_rows = streams(train_ids, batch_size), streams(held_ids, batch_size)
     baseline = unigram_bits(train_ids, vocab_size)
     model = CharModel(vocab_size, hidden, cell, sparse=common.sparse_gradients(optimizer))
@@ -136,13 +132,30 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
             val_bpc = bits_per_char(model, val_rows, seq_len)
         log.print(f"epoch {epoch + 1:3d}  train {log.epoch_loss() / math.log(2):.3f} bits/char  validation "
                   f"{val_bpc:.3f} bits/char  (unigram {baseline:.3f})")
-        if save:
-            common.save_checkpoint(save, model, opt, optimizer, epoch + 1, log)
-        if log.done:
+        if common.end_epoch(log, save, model, opt, optimizer, epoch):
             break
     with common.evaluation_weights(opt):
         val_bpc = bits_per_char(model, val_rows, seq_len)
         text = sample(model, corpus, "def ", sample_chars, temperature) if sample_chars else None
+    return language_model_result(log, split, val_bpc, baseline, text, temperature, model, optimizer, lr, backend,
+                                 timing)
+
+
+def text_split(num_chars, split):
+    """The corpus of ``num_chars`` characters, its training ids and the held-out ids a run is scored
+    on: the corpus' held-out end for ``split="test"``; for "validation" the last
+    ``common.VALIDATION_FRACTION`` of the training text (one contiguous piece, the same for every seed)."""
+    corpus = mg.data.text_corpus(num_chars)
+    train_ids, held_ids = corpus.train, corpus.val
+    if split == "validation":
+        n_train = len(train_ids) - round(len(train_ids) * common.VALIDATION_FRACTION)
+        train_ids, held_ids = train_ids[:n_train], train_ids[n_train:]
+    return corpus, train_ids, held_ids
+
+
+def language_model_result(log, split, val_bpc, baseline, text, temperature, model, optimizer, lr, backend, timing):
+    """common.result's dict of a character model: the bits per character against the unigram
+    baseline, then the sampled ``text`` (None: none) in the report."""
     gap = baseline - val_bpc
     report = (f"validation {val_bpc:.3f} bits/char: {abs(gap):.3f} {'below' if gap > 0 else 'above'} the unigram "
               f"baseline {baseline:.3f}")

@@ -196,14 +196,14 @@ def hold_out(n, seed, fraction=VALIDATION_FRACTION):
     return np.sort(order[held:]), np.sort(order[:held])
 
 
-def parser(task, doc, lrs, epochs, sparse_embeddings=False):
+def parser(task, doc, lrs, epochs, sparse_embeddings=False, optimizer="adam"):
     """The options every example has, for ``minigrad train TASK``; ``lrs`` are its tuned learning
-    rates by optimizer name, ``sparse_embeddings`` its SPARSE_EMBEDDINGS. Every option is a keyword
-    argument of the example's ``run``."""
+    rates by optimizer name, ``sparse_embeddings`` its SPARSE_EMBEDDINGS, ``optimizer`` its default.
+    Every option is a keyword argument of the example's ``run``."""
     p = argparse.ArgumentParser(prog=f"minigrad train {task}", description=doc,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--optimizer", choices=task_optimizers(sparse_embeddings), default="adam",
-                   help="default: adam ('momentum' is SGD with momentum 0.9, 'nesterov' adds Nesterov's; 'muon' is "
+    p.add_argument("--optimizer", choices=task_optimizers(sparse_embeddings), default=optimizer,
+                   help=f"default: {optimizer} ('momentum' is SGD with momentum 0.9, 'nesterov' adds Nesterov's; 'muon' is "
                    "Muon on the 2-D weights with AdamW on the rest"
                    + (", 'sparseadam' SparseAdam on the embeddings with Adam on the rest" if sparse_embeddings else "")
                    + ")")
@@ -307,6 +307,14 @@ def save_checkpoint(path, model, opt, optimizer, epoch, log):
     with evaluation_weights(opt):
         mg.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "optimizer_name": optimizer,
                  "epoch": epoch, "step": log.step_count, "rng": mg.default_generator().bit_generator.state}, path)
+
+
+def end_epoch(log, save, model, opt, optimizer, epoch):
+    """After epoch ``epoch`` (from 0): a checkpoint at ``save`` (if given); True when the run is done
+    (``max_steps`` taken)."""
+    if save:
+        save_checkpoint(save, model, opt, optimizer, epoch + 1, log)
+    return log.done
 
 
 def load_checkpoint(path, model, opt, optimizer, log):

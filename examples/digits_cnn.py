@@ -9,11 +9,10 @@ which a slow average like 0.999 over 675 steps does not forget).
     python examples/digits_cnn.py [--optimizer adam] [--epochs 15] [--ema 0.999] [--save cnn.safetensors]
     minigrad train digits-cnn [options]
 """
-import argparse
-
 import minigrad as mg
 import minigrad.nn as nn
 from minigrad.examples import common
+from minigrad.examples.arguments import fraction
 from minigrad.examples.digits_mlp import NEEDS, accuracy, train
 from minigrad.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 
@@ -51,20 +50,9 @@ def run(ema=None, **options):
     return out
 
 
-def decay(text):
-    """An argparse type: a number in [0, 1]."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a decay in [0, 1], got {text!r}")
-    return value
-
-
 def main(argv=None):
     p = common.parser("digits-cnn", __doc__, LR, EPOCHS)
-    p.add_argument("--ema", type=decay, metavar="DECAY",
+    p.add_argument("--ema", type=fraction("a decay"), metavar="DECAY",
                    help="also average the weights with this EMA decay (e.g. 0.999) and report its test accuracy")
     return common.main(run, p, argv, NEEDS)
 

@@ -70,9 +70,7 @@ def train(make_model, lrs, default_epochs, optimizer="adam", lr=None, backend="c
             with common.evaluation_weights(opt):
                 log.print(f"epoch {epoch + 1:3d}  loss {log.epoch_loss():.4f}  train acc "
                           f"{accuracy(model, x_train, y_train):.4f}  {split} acc {accuracy(model, x_test, y_test):.4f}")
-        if save:
-            common.save_checkpoint(save, model, opt, optimizer, epoch + 1, log)
-        if log.done:
+        if common.end_epoch(log, save, model, opt, optimizer, epoch):
             break
     with common.evaluation_weights(opt):
         metric = accuracy(model, x_test, y_test)

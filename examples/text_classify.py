@@ -101,9 +101,7 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
         with common.evaluation_weights(opt):
             log.print(f"epoch {epoch + 1:3d}  loss {log.epoch_loss():.4f}  "
                       f"{split} acc {np.mean(predict(model, x_test) == y_test):.4f}")
-        if save:
-            common.save_checkpoint(save, model, opt, optimizer, epoch + 1, log)
-        if log.done:
+        if common.end_epoch(log, save, model, opt, optimizer, epoch):
             break
     with common.evaluation_weights(opt):
         predicted = predict(model, x_test)

@@ -38,6 +38,7 @@ GOALS = {
     "digits-mlp": Goal(0.3, 20, False, True, "training cross-entropy ≤ 0.3"),
     "digits-cnn": Goal(0.3, 20, False, True, "training cross-entropy ≤ 0.3"),
     "char-lstm": Goal(2.0, 20, False, False, "training cross-entropy ≤ 2.0 nats/char (2.89 bits)"),
+    "char-transformer": Goal(2.0, 20, False, False, "training cross-entropy ≤ 2.0 nats/char (2.89 bits)"),
     "text-classify": Goal(0.5, 20, False, True, "training cross-entropy ≤ 0.5"),
     "cartpole": Goal(195.0, 10, True, True, "mean training return ≥ 195 (CartPole-v0's 'solved')"),
     "arm": Goal(0.05, 20, False, False, "training reach error ≤ 0.05"),

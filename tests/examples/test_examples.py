@@ -6,13 +6,15 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.examples import char_lstm, common, digits_cnn, digits_mlp, text_classify
+from minigrad.examples import char_lstm, char_transformer, common, digits_cnn, digits_mlp, text_classify
 
 EXAMPLES = [(digits_mlp, {}), (digits_cnn, {}), (char_lstm, dict(num_chars=20_000, hidden=32, sample_chars=20)),
-            (text_classify, dict(hidden=16))]
+            (text_classify, dict(hidden=16)),
+            (char_transformer, dict(num_chars=20_000, d_model=16, layers=1, context=16, sample_chars=20))]
+IDS = ["digits_mlp", "digits_cnn", "char_lstm", "text_classify", "char_transformer"]
 
 
-@pytest.mark.parametrize("module, options", EXAMPLES, ids=["digits_mlp", "digits_cnn", "char_lstm", "text_classify"])
+@pytest.mark.parametrize("module, options", EXAMPLES, ids=IDS)
 def test_run_a_few_steps(module, options):
     if module in (digits_mlp, digits_cnn):
         pytest.importorskip("sklearn")
@@ -40,6 +42,29 @@ def test_char_lstm_learns_below_the_unigram_baseline():
                         sample_chars=0)
     corpus = mg.data.text_corpus(20_000)
     assert out["metric"] < char_lstm.unigram_bits(corpus.train, len(corpus.vocab)) - 0.5
+
+
+def test_char_transformer_learns_below_the_unigram_baseline():
+    out = char_transformer.run(lr=1e-2, max_steps=120, epochs=100, num_chars=20_000, d_model=32, layers=1, context=32,
+                               batch_size=16, warmup=10, sample_chars=0)
+    corpus = mg.data.text_corpus(20_000)
+    assert out["metric"] < char_lstm.unigram_bits(corpus.train, len(corpus.vocab)) - 0.5
+
+
+def test_char_transformer_sees_no_later_character():
+    """Changing a window's last character changes no earlier position's logits (the causal mask)."""
+    model = char_transformer.CharTransformer(20, context=8, d_model=16, nhead=2, layers=2)
+    ids = np.arange(8)[None] % 20
+    changed = ids.copy()
+    changed[0, -1] = 19
+    a, b = model(mg.tensor(ids)).numpy(), model(mg.tensor(changed)).numpy()
+    np.testing.assert_allclose(a[0, :-1], b[0, :-1], rtol=1e-5)
+    assert not np.allclose(a[0, -1], b[0, -1])
+
+
+def test_warmup_then_cosine():
+    factor = char_transformer.warmup_cosine(4, 14)
+    np.testing.assert_allclose([factor(t) for t in (0, 3, 4, 9, 14, 20)], [0.25, 1, 1, 0.5, 0, 0], atol=1e-12)
 
 
 def test_zero_epochs_train_nothing():
@@ -107,7 +132,7 @@ def test_digits_cnn_ema_leaves_training_alone_and_reports_the_average(capsys, mo
     assert exit.value.code == 2 and "expected a decay in [0, 1], got '1.5'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("module", [digits_mlp, digits_cnn, char_lstm, text_classify])
+@pytest.mark.parametrize("module", [digits_mlp, digits_cnn, char_lstm, text_classify, char_transformer])
 def test_help(module, capsys):
     with pytest.raises(SystemExit) as exit:
         module.main(["--help"])
@@ -231,7 +256,7 @@ def test_hold_out_splits_the_training_items_by_seed():
     assert any(not np.array_equal(common.hold_out(100, seed)[1], common.hold_out(100, 3)[1]) for seed in (4, 5))
 
 
-@pytest.mark.parametrize("module, options", EXAMPLES, ids=["digits_mlp", "digits_cnn", "char_lstm", "text_classify"])
+@pytest.mark.parametrize("module, options", EXAMPLES, ids=IDS)
 def test_validation_split_scores_on_held_out_training_data(module, options):
     if module in (digits_mlp, digits_cnn):
         pytest.importorskip("sklearn")
