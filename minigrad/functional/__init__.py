@@ -17,7 +17,8 @@ the result is always a new tensor.
 """
 from .activation import (celu, dropout, dropout2d, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu, log_softmax,
                          logsigmoid, mish, relu, relu6, selu, sigmoid, silu, softmax, softplus, softsign, tanh)
-from .conv import avg_pool1d, avg_pool2d, conv1d, conv2d, max_pool1d, max_pool2d, pad
+from .conv import (avg_pool1d, avg_pool2d, conv1d, conv2d, conv_transpose1d, conv_transpose2d, max_pool1d, max_pool2d,
+                   pad)
 from .distance import cosine_similarity, pairwise_distance
 from .linear import embedding, linear, one_hot
 from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, kl_div, l1_loss,
@@ -30,4 +31,5 @@ __all__ = ["relu", "leaky_relu", "gelu", "softplus", "silu", "tanh", "sigmoid", 
            "dropout2d", "linear", "embedding", "one_hot", "pad", "cross_entropy", "nll_loss", "mse_loss", "l1_loss",
            "binary_cross_entropy_with_logits", "binary_cross_entropy", "smooth_l1_loss", "huber_loss", "kl_div",
            "cosine_similarity", "pairwise_distance", "normalize", "layer_norm", "batch_norm", "instance_norm", "conv2d", "conv1d",
-           "max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d", "rnn_layer", "lstm_layer", "gru_layer"]
+           "max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d", "rnn_layer", "lstm_layer", "gru_layer",
+           "conv_transpose1d", "conv_transpose2d"]

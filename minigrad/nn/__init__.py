@@ -7,7 +7,7 @@ from .activation import (CELU, ELU, GELU, SELU, Dropout, Dropout2d, Flatten, Har
                          Softsign,
                          Tanh, Unflatten)
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
-from .conv import AvgPool1d, AvgPool2d, Conv1d, Conv2d, MaxPool1d, MaxPool2d
+from .conv import AvgPool1d, AvgPool2d, Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, MaxPool1d, MaxPool2d
 from .linear import Identity, Linear
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineSimilarity, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss,
                    MSELoss, NLLLoss, PairwiseDistance, SmoothL1Loss)
@@ -25,4 +25,4 @@ __all__ = ["functional", "init", "utils", "Module", "Parameter", "Sequential", "
            "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss", "ELU", "CELU", "SELU", "Mish",
            "Hardtanh", "ReLU6", "SiLU", "Softplus", "Softsign", "LogSigmoid", "Hardsigmoid", "Hardswish", "Dropout2d",
            "Unflatten", "MaxPool1d", "AvgPool1d", "BCELoss", "SmoothL1Loss", "HuberLoss", "KLDivLoss",
-           "CosineSimilarity", "PairwiseDistance"]
+           "CosineSimilarity", "PairwiseDistance", "ConvTranspose1d", "ConvTranspose2d"]
