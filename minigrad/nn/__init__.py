@@ -12,8 +12,9 @@ from .linear import Identity, Linear
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineSimilarity, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss,
                    MSELoss, NLLLoss, PairwiseDistance, SmoothL1Loss)
 from .module import Module
-from .normalization import BatchNorm1d, BatchNorm2d, InstanceNorm1d, InstanceNorm2d, LayerNorm
+from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm
 from .rnn import GRU, LSTM, RNN
+from .sampling import AdaptiveAvgPool1d, AdaptiveAvgPool2d, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from .sparse import Embedding
 from ..tensor import Parameter
 
@@ -25,4 +26,5 @@ __all__ = ["functional", "init", "utils", "Module", "Parameter", "Sequential", "
            "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss", "ELU", "CELU", "SELU", "Mish",
            "Hardtanh", "ReLU6", "SiLU", "Softplus", "Softsign", "LogSigmoid", "Hardsigmoid", "Hardswish", "Dropout2d",
            "Unflatten", "MaxPool1d", "AvgPool1d", "BCELoss", "SmoothL1Loss", "HuberLoss", "KLDivLoss",
-           "CosineSimilarity", "PairwiseDistance", "ConvTranspose1d", "ConvTranspose2d"]
+           "CosineSimilarity", "PairwiseDistance", "ConvTranspose1d", "ConvTranspose2d",
+           "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "GroupNorm"]

@@ -90,6 +90,8 @@ class _ConvTransposeNd(_ConvNd):
             raise ValueError("out_channels must be divisible by groups")
         if padding_mode != "zeros":
             raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
+        if isinstance(padding, str):
+            raise ValueError(f"{type(self).__name__}: padding must be an int or a tuple of ints, got {padding!r}")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, dtype)
         self.output_padding, self.padding_mode = _tuple(output_padding, self.dims), padding_mode
 
@@ -101,8 +103,9 @@ class _ConvTransposeNd(_ConvNd):
         if len(size) != n:
             raise ValueError(f"ConvTranspose{n}D: for {input.ndim}D input, output_size must have {n} or {n + leading} "
                              f"elements (got {len(output_size)})")
+        padding = self.padding if isinstance(self.padding, tuple) else (0,) * n  # never a string here
         smallest = [(i - 1) * s - 2 * p + d * (k - 1) + 1 for i, s, p, d, k in
-                    zip(input.shape[-n:], self.stride, self.padding, self.dilation, self.kernel_size)]
+                    zip(input.shape[-n:], self.stride, padding, self.dilation, self.kernel_size)]
         largest = [m + s - 1 for m, s in zip(smallest, self.stride)]
         if any(not lo <= o <= hi for o, lo, hi in zip(size, smallest, largest)):
             raise ValueError(f"requested an output size of {output_size}, but valid sizes range from {smallest} to "
