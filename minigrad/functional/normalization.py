@@ -114,7 +114,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bia
         if p is not None and (p.ndim != 1 or p.shape[0] != C):
             raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of channels in input, but "
                                f"got {name} of shape {list(p.shape)} and input of shape {list(input.shape)}")
-    groups = (N, num_groups, x.size // max(N * num_groups, 1))
+    groups = (N, num_groups, C // num_groups * math.prod(input.shape[2:]))
     grouped = x.reshape(groups)
     mean, var = grouped.mean(2, keepdims=True), grouped.var(2, keepdims=True)
     rstd = 1 / np.sqrt(var + eps)
