@@ -167,15 +167,16 @@ def _check_transposed(name: str, input: Tensor, weight: Tensor, bias: Tensor | N
                            f"of size: {list(input.shape)}")
     shape = list(input.shape if input.ndim == dims + 2 else (1,) + input.shape)
     if weight.shape[0] % groups:
-        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, but got "
-                           f"weight of size [{list(weight.shape)}] instead")
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, but "
+                           f"got weight of size [{list(weight.shape)}] instead")
     if shape[1] != weight.shape[0]:
         raise RuntimeError(f"Given transposed=1, weight of size {list(weight.shape)}, expected input{shape} to have "
                            f"{weight.shape[0]} channels, but got {shape[1]} channels instead")
     out_channels = weight.shape[1] * groups
     if bias is not None and (bias.ndim != 1 or bias.shape[0] != out_channels):
-        raise RuntimeError(f"Given transposed=1, weight of size {list(weight.shape)}, expected bias to be 1-dimensional "
-                           f"with {out_channels} elements, but got bias of size {list(bias.shape)} instead")
+        raise RuntimeError(f"Given transposed=1, weight of size {list(weight.shape)}, expected bias to be "
+                           f"1-dimensional with {out_channels} elements, but got bias of size {list(bias.shape)} "
+                           f"instead")
     for key, values in options.items():
         if len(values) != dims:
             raise RuntimeError(f"expected {key} to be a single integer value or a list of {dims} values to match the "

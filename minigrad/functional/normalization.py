@@ -127,7 +127,8 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bia
     def backward(g: Array) -> tuple[Array | None, ...]:
         gxhat = g if weight is None else g * weight._data.reshape(shape)
         gx = _normalize_grad(gxhat.reshape(groups), xhat.reshape(groups), rstd, (2,)).reshape(x.shape)
-        return (gx,) + (() if weight is None else ((g * xhat).sum(others),)) + (() if bias is None else (g.sum(others),))
+        gw = () if weight is None else ((g * xhat).sum(others),)
+        return (gx,) + gw + (() if bias is None else (g.sum(others),))
     parents = (input,) + tuple(p for p in (weight, bias) if p is not None)
     return _node(out, parents, backward, "group_norm")
 

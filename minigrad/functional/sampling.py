@@ -130,7 +130,8 @@ def interpolate(input: Tensor, size: int | Sequence[int] | None = None,
         if len(sizes) != dim:
             raise ValueError(f"Input and output must have the same number of spatial dimensions, but got input with "
                              f"spatial dimensions of {list(input.shape[2:])} and output size of {size}. Please provide "
-                             f"input tensor in (N, C, d1, d2, ...,dK) format and output size in (o1, o2, ...,oK) format.")
+                             f"input tensor in (N, C, d1, d2, ...,dK) format and output size in (o1, o2, ...,oK) "
+                             f"format.")
         if not all(isinstance(n, (int, np.integer)) for n in sizes):
             raise TypeError(f"expected size to be one of int or Tuple[int] or Tuple[int, int] or Tuple[int, int, int], "
                             f"but got size with types {[type(n) for n in sizes]}")
@@ -157,8 +158,8 @@ def interpolate(input: Tensor, size: int | Sequence[int] | None = None,
     if mode not in ("nearest", "nearest-exact", "area", *_LINEAR) or input.ndim not in (3, 4, 5):
         if input.ndim == 4 and mode in ("bicubic", "lanczos"):
             raise NotImplementedError(f"interpolate: mode {mode!r} is not implemented in minigrad")
-        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) for the "
-                                  f"modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area | "
+        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) for "
+                                  f"the modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area | "
                                   f"nearest-exact (got {mode})")
     if antialias:
         raise NotImplementedError("interpolate: antialias=True is not implemented in minigrad")
@@ -195,8 +196,9 @@ def adaptive_avg_pool2d(input: Tensor, output_size: int | None | Sequence[int | 
                            f"received {{{sizes[0]}, {sizes[1]}}}")
     for axis in (-2, -1):
         if input.shape[axis] == 0:
-            raise RuntimeError(f"adaptive_avg_pool2d(): Expected input to have non-zero size for non-batch dimensions, "
-                               f"but input has sizes {list(input.shape)} with dimension {input.ndim + axis} being empty")
+            raise RuntimeError(f"adaptive_avg_pool2d(): Expected input to have non-zero size for non-batch "
+                               f"dimensions, but input has sizes {list(input.shape)} with dimension "
+                               f"{input.ndim + axis} being empty")
     return _resample("adaptive_avg_pool2d", input,
                      [_adaptive(n, o, input.dtype) for n, o in zip(input.shape[-2:], sizes)])
 
@@ -207,7 +209,8 @@ def adaptive_avg_pool1d(input: Tensor, output_size: int | Sequence[int]) -> Tens
         raise RuntimeError(f"Expected 2 to 3 dimensions, but got {input.ndim}-dimensional tensor for argument #1 "
                            f"'self' (while checking arguments for adaptive_avg_pool1d)")
     if output_size is None:
-        raise TypeError("adaptive_avg_pool1d(): argument 'output_size' (position 2) must be tuple of ints, not NoneType")
+        raise TypeError("adaptive_avg_pool1d(): argument 'output_size' (position 2) must be tuple of ints, "
+                        "not NoneType")
     given = [output_size] if isinstance(output_size, (int, np.integer)) else list(output_size)
     if len(given) != 1:
         raise RuntimeError(f"adaptive_avg_pool1d() argument 'output_size' should contain one int (got {len(given)})")

@@ -27,4 +27,5 @@ __all__ = ["functional", "init", "utils", "Module", "Parameter", "Sequential", "
            "Hardtanh", "ReLU6", "SiLU", "Softplus", "Softsign", "LogSigmoid", "Hardsigmoid", "Hardswish", "Dropout2d",
            "Unflatten", "MaxPool1d", "AvgPool1d", "BCELoss", "SmoothL1Loss", "HuberLoss", "KLDivLoss",
            "CosineSimilarity", "PairwiseDistance", "ConvTranspose1d", "ConvTranspose2d",
-           "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "GroupNorm"]
+           "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
+           "GroupNorm"]

@@ -55,7 +55,7 @@ def test_empty_batch_and_float32():
 def test_group_norm_matches_torch(shape, groups, affine):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)
-    arrays = [rng.standard_normal(shape) * 3 + 1] + ([rng.standard_normal(shape[1]) for _ in range(2)] if affine else [])
+    arrays = [rng.standard_normal(shape) * 3 + 1] + [rng.standard_normal(shape[1]) for _ in range(2 if affine else 0)]
     ours = [Tensor(a, requires_grad=True) for a in arrays]
     theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
     out = F.group_norm(ours[0], groups, *ours[1:], eps=1e-4)

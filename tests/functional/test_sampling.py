@@ -52,11 +52,12 @@ def test_adaptive_avg_pool_closed_forms():
 
 
 GRADCHECK = [((2, 2, 5), dict(scale_factor=1.7)), ((2, 2, 5), dict(size=3, mode="nearest-exact")),
-             ((2, 2, 4), dict(scale_factor=2.5, mode="linear")), ((2, 2, 4), dict(size=7, mode="linear",
-                                                                                   align_corners=True)),
+             ((2, 2, 4), dict(scale_factor=2.5, mode="linear")),
+             ((2, 2, 4), dict(size=7, mode="linear", align_corners=True)),
              ((1, 2, 3, 4), dict(scale_factor=(2, 0.6), mode="bilinear")),
              ((1, 2, 4, 3), dict(size=(3, 5), mode="bilinear", align_corners=True)),
-             ((1, 1, 2, 3, 2), dict(scale_factor=1.5, mode="trilinear")), ((1, 2, 5, 7), dict(size=(3, 2), mode="area")),
+             ((1, 1, 2, 3, 2), dict(scale_factor=1.5, mode="trilinear")),
+             ((1, 2, 5, 7), dict(size=(3, 2), mode="area")),
              ((1, 2, 3, 3), dict(scale_factor=3))]
 
 
