@@ -63,6 +63,12 @@ def test_conv_transpose1d_gradcheck(stride, padding, output_padding, dilation, g
                      [x, w, b])
 
 
+def test_conv_transpose2d_is_one_node():
+    x, w, b = leaf(1, 4, 3, 3), leaf(4, 2, 2, 2, seed=1), leaf(2, seed=2)
+    out = F.conv_transpose2d(x, w, b, stride=2)
+    assert out.grad_fn == "conv_transpose2d" and [id(p) for p in out._parents] == [id(x), id(w), id(b)]
+
+
 def test_unbatched_and_empty_batch_shapes():
     w = leaf(4, 3, 3, 3)
     assert F.conv_transpose2d(leaf(4, 5, 5), w, stride=2).shape == (3, 11, 11)

@@ -83,6 +83,14 @@ def test_nearest_gradient_is_the_adjoint_where_torchs_backward_is_not():
     assert gradcheck(lambda x: F.interpolate(x, scale_factor=2.1), [leaf(1, 2, 5)])
 
 
+def test_one_node_per_call():
+    x = leaf(1, 2, 3, 4)
+    for out, name in ((F.interpolate(x, scale_factor=2, mode="bilinear"), "interpolate"),
+                      (F.interpolate(x, size=(2, 3), mode="area"), "interpolate"),
+                      (F.adaptive_avg_pool2d(x, 2), "adaptive_avg_pool2d")):
+        assert out.grad_fn == name and [id(p) for p in out._parents] == [id(x)]
+
+
 def test_float32_stays_float32():
     x = Tensor(np.ones((1, 1, 4, 4), np.float32))
     for options in (dict(scale_factor=2), dict(size=3, mode="bilinear"), dict(size=2, mode="area")):
