@@ -1,4 +1,4 @@
-"""Resampling: ``interpolate`` (nearest, nearest-exact, linear/bilinear/trilinear, area) and adaptive
+"""Resampling: ``interpolate`` (nearest, nearest-exact, linear/bilinear/trilinear, bicubic, area) and adaptive
 average pooling. Each is separable: along every spatial axis a 1-D map y[o] = Σ_k w[o, k] · x[i[o, k]]
 with the source positions and weights of torch's kernels. One node applies the maps axis after axis
 (the last first, as torch nests its sums); its backward scatter-adds g·w back to the positions, axis by
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .._typing import Array
 
 _LINEAR = {"linear": 3, "bilinear": 4, "trilinear": 5}  # the input dims each linear mode needs
+_CUBIC_A = -0.75  # torch's (and OpenCV's) cubic convolution parameter
 _SPATIAL = "DHW"
 
 
@@ -95,6 +96,28 @@ def _linear(size: int, out: int, scale: float | None, align_corners: bool, dtype
     return _AxisMap(np.stack([left, right], 1), np.stack([one - share, share], 1))
 
 
+def _cubic(size: int, out: int, scale: float | None, align_corners: bool, dtype: np.dtype) -> _AxisMap:
+    """torch's bicubic taps: the four neighbours floor(p) − 1 … floor(p) + 2 of the source position p (as for
+    linear, without the clamp at 0), clamped to the edges, weighted by the cubic convolution kernel
+    (|d| ≤ 1: (a + 2)|d|³ − (a + 3)|d|² + 1; 1 < |d| < 2: a|d|³ − 5a|d|² + 8a|d| − 4a)."""
+    o = np.arange(out, dtype=dtype)
+    if align_corners:
+        position = (dtype.type(size - 1) / (out - 1) if out > 1 else dtype.type(0)) * o
+    else:
+        s = dtype.type(1.0 / scale) if scale else dtype.type(size) / out
+        position = s * (o + dtype.type(0.5)) - dtype.type(0.5)
+    floor = np.floor(position)
+    t, a = position - floor, dtype.type(_CUBIC_A)
+
+    def inner(d: Array) -> Array:
+        return ((a + 2) * d - (a + 3)) * d * d + 1
+
+    def outer(d: Array) -> Array:
+        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+    source = np.clip(floor.astype(np.intp)[:, None] + np.arange(-1, 3), 0, size - 1)
+    return _AxisMap(source, np.stack([outer(t + 1), inner(t), inner(1 - t), outer(2 - t)], 1).astype(dtype))
+
+
 def _adaptive(size: int, out: int, dtype: np.dtype) -> _AxisMap:
     """torch's adaptive windows: output o averages [floor(o·size/out), ceil((o + 1)·size/out)); short
     windows are padded with weight-0 reads of their last element."""
@@ -113,8 +136,9 @@ def interpolate(input: Tensor, size: int | Sequence[int] | None = None,
                 antialias: bool = False) -> Tensor:
     """Resample the spatial dims of (N, C, [D, H,] W) to ``size``, or to floor(n·scale_factor) (torch then
     samples with the given scale_factor, unless ``recompute_scale_factor``). Modes: 'nearest',
-    'nearest-exact', 'linear' (3-D), 'bilinear' (4-D), 'trilinear' (5-D), 'area' (adaptive average
-    pooling); ``align_corners`` (linear modes only) maps the corner pixels' centres onto each other."""
+    'nearest-exact', 'linear' (3-D), 'bilinear' and 'bicubic' (4-D), 'trilinear' (5-D), 'area' (adaptive
+    average pooling); ``align_corners`` (interpolating modes only) maps the corner pixels' centres onto
+    each other. ``antialias`` is not implemented."""
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
             raise ValueError("align_corners option can only be set with the interpolating modes: "
@@ -155,8 +179,9 @@ def interpolate(input: Tensor, size: int | Sequence[int] | None = None,
                          "tensor as input")
     if mode in _LINEAR and input.ndim in (3, 4, 5) and input.ndim != _LINEAR[mode]:
         raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs {_LINEAR[mode]}D input")
-    if mode not in ("nearest", "nearest-exact", "area", *_LINEAR) or input.ndim not in (3, 4, 5):
-        if input.ndim == 4 and mode in ("bicubic", "lanczos"):
+    supported = ("nearest", "nearest-exact", "area", *_LINEAR) if input.ndim in (3, 4, 5) else ()
+    if mode not in supported and not (mode == "bicubic" and input.ndim == 4):
+        if input.ndim == 4 and mode == "lanczos":
             raise NotImplementedError(f"interpolate: mode {mode!r} is not implemented in minigrad")
         raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) for "
                                   f"the modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area | "
@@ -177,8 +202,11 @@ def interpolate(input: Tensor, size: int | Sequence[int] | None = None,
     if input.shape[1] == 0:
         raise RuntimeError(f"Non-empty {input.ndim}D data tensor expected but got a tensor with sizes "
                            f"{list(input.shape)}")
-    maps = [_linear(n, o, s, bool(align_corners), input.dtype) if mode in _LINEAR else
-            _nearest(n, o, s, mode == "nearest-exact") for n, o, s in zip(input.shape[2:], sizes, scales)]
+    if mode == "bicubic":
+        maps = [_cubic(n, o, s, bool(align_corners), input.dtype) for n, o, s in zip(input.shape[2:], sizes, scales)]
+    else:
+        maps = [_linear(n, o, s, bool(align_corners), input.dtype) if mode in _LINEAR else
+                _nearest(n, o, s, mode == "nearest-exact") for n, o, s in zip(input.shape[2:], sizes, scales)]
     return _resample("interpolate", input, maps)
 
 

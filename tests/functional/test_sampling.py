@@ -30,12 +30,14 @@ def test_nearest_and_linear_closed_forms():
     np.testing.assert_allclose(F.interpolate(x, size=1, mode="area").numpy(), [[[5 / 3]]])
 
 
-def test_bilinear_reproduces_a_plane_with_align_corners():
-    i, j = np.meshgrid(np.arange(3.0), np.arange(4.0), indexing="ij")
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+def test_reproduces_a_plane_with_align_corners(mode):
+    i, j = np.meshgrid(np.arange(6.0), np.arange(7.0), indexing="ij")
     plane = Tensor((2 * i - 3 * j + 1)[None, None])
-    out = F.interpolate(plane, size=(5, 7), mode="bilinear", align_corners=True).numpy()[0, 0]
-    i, j = np.meshgrid(np.linspace(0, 2, 5), np.linspace(0, 3, 7), indexing="ij")
-    np.testing.assert_allclose(out, 2 * i - 3 * j + 1, atol=1e-12)
+    out = F.interpolate(plane, size=(11, 13), mode=mode, align_corners=True).numpy()[0, 0]
+    i, j = np.meshgrid(np.linspace(0, 5, 11), np.linspace(0, 6, 13), indexing="ij")
+    inside = (slice(2, -2), slice(2, -2)) if mode == "bicubic" else (slice(None), slice(None))  # edges clamp
+    np.testing.assert_allclose(out[inside], (2 * i - 3 * j + 1)[inside], atol=1e-12)
 
 
 def test_adaptive_avg_pool_closed_forms():
@@ -58,7 +60,8 @@ GRADCHECK = [((2, 2, 5), dict(scale_factor=1.7)), ((2, 2, 5), dict(size=3, mode=
              ((1, 2, 4, 3), dict(size=(3, 5), mode="bilinear", align_corners=True)),
              ((1, 1, 2, 3, 2), dict(scale_factor=1.5, mode="trilinear")),
              ((1, 2, 5, 7), dict(size=(3, 2), mode="area")),
-             ((1, 2, 3, 3), dict(scale_factor=3))]
+             ((1, 2, 3, 3), dict(scale_factor=3)), ((1, 2, 3, 4), dict(scale_factor=(1.3, 0.8), mode="bicubic")),
+             ((1, 1, 4, 3), dict(size=(5, 2), mode="bicubic", align_corners=True))]
 
 
 @pytest.mark.parametrize("shape, options", GRADCHECK)
@@ -81,6 +84,7 @@ def test_nearest_gradient_is_the_adjoint_where_torchs_backward_is_not():
     out.backward(Tensor(np.array([[[1.0, 2.0, 3.0]]])))
     np.testing.assert_array_equal(x.grad.numpy(), [[[3.0, 3.0, 0.0]]])
     assert gradcheck(lambda x: F.interpolate(x, scale_factor=2.1), [leaf(1, 2, 5)])
+    assert gradcheck(lambda x: F.interpolate(x, scale_factor=1.3, mode="bicubic"), [leaf(1, 1, 3, 3)])
 
 
 def test_one_node_per_call():
@@ -115,7 +119,9 @@ def compare(torch, ours_fn, theirs_fn, shape, gradients=True, seed=0):
 
 
 def torch_backward_is_exact(mode, size, out, given_scale):
-    """False where torch's nearest backward disagrees with its forward (see the test above)."""
+    """False where torch's backward disagrees with its forward (see the test above; bicubic's too at equal sizes)."""
+    if mode == "bicubic":
+        return not (given_scale and out == size and given_scale != 1)
     return not (mode == "nearest" and given_scale and out in (size, 2 * size) and given_scale != out / size)
 
 
@@ -148,7 +154,8 @@ def test_interpolate_1d_sizes_match_torch(mode, align_corners):
 
 
 @pytest.mark.parametrize("mode, align_corners", [("nearest", None), ("nearest-exact", None), ("area", None),
-                                                 ("bilinear", False), ("bilinear", True)])
+                                                 ("bilinear", False), ("bilinear", True), ("bicubic", False),
+                                                 ("bicubic", True)])
 @pytest.mark.parametrize("options", [dict(scale_factor=2), dict(scale_factor=(0.6, 1.7)), dict(scale_factor=1.5),
                                      dict(scale_factor=(3, 0.5)), dict(size=(3, 8)), dict(size=4), dict(size=(9, 1))])
 @pytest.mark.parametrize("shape", [(2, 2, 4, 5), (1, 3, 7, 2)])
@@ -219,6 +226,7 @@ BAD = {  # name: (shape, call on (F, x))
     "linear_4d": ((2, 3, 5, 5), lambda F, x: F.interpolate(x, scale_factor=2, mode="linear")),
     "trilinear_4d": ((2, 3, 5, 5), lambda F, x: F.interpolate(x, scale_factor=2, mode="trilinear")),
     "bilinear_5d": ((1, 1, 2, 2, 2), lambda F, x: F.interpolate(x, scale_factor=2, mode="bilinear")),
+    "bicubic_3d": ((2, 3, 5), lambda F, x: F.interpolate(x, scale_factor=2, mode="bicubic")),
     "2d_input": ((3, 5), lambda F, x: F.interpolate(x, scale_factor=2)),
     "unknown_mode": ((2, 3, 5), lambda F, x: F.interpolate(x, scale_factor=2, mode="cubic")),
     "antialias_nearest": ((2, 3, 5, 5), lambda F, x: F.interpolate(x, scale_factor=2, antialias=True)),
@@ -250,7 +258,7 @@ def test_bad_arguments_raise_torchs_error(name):
 
 
 def test_unsupported_modes_say_so():
-    with pytest.raises(NotImplementedError, match="bicubic"):
-        F.interpolate(leaf(1, 1, 3, 3), scale_factor=2, mode="bicubic")
+    with pytest.raises(NotImplementedError, match="lanczos"):
+        F.interpolate(leaf(1, 1, 3, 3), scale_factor=2, mode="lanczos")
     with pytest.raises(NotImplementedError, match="antialias"):
         F.interpolate(leaf(1, 1, 3, 3), scale_factor=0.5, mode="bilinear", antialias=True)

@@ -159,6 +159,7 @@ def test_group_norm_errors(torch):
     ("Upsample", (), dict(size=(7, 3), mode="bilinear", align_corners=True), (2, 3, 4, 5)),
     ("Upsample", (), dict(scale_factor=2.5, mode="linear", recompute_scale_factor=True), (2, 3, 4)),
     ("Upsample", ((3, 4, 5),), dict(mode="trilinear"), (1, 2, 2, 3, 2)),
+    ("Upsample", (), dict(scale_factor=2, mode="bicubic", align_corners=False), (2, 3, 4, 5)),
     ("UpsamplingNearest2d", (), dict(scale_factor=3), (2, 3, 4, 5)),
     ("UpsamplingBilinear2d", ((5, 9),), {}, (2, 3, 4, 5)),
     ("AdaptiveAvgPool2d", ((3, None),), {}, (2, 3, 7, 5)),
