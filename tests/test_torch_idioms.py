@@ -2,7 +2,6 @@
 run with ``mg`` = minigrad, checked by closed form. Where torch is installed, the same snippets run with ``mg`` =
 torch (so each one is real torch code) and, where they set ``out``, minigrad's result is compared to torch's."""
 import io
-import re
 import warnings
 
 import numpy as np
@@ -189,6 +188,16 @@ CASES = [
         ("ConstantLR", "factor=0.5, total_iters=2"), ("PolynomialLR", "total_iters=4, power=2.0"))],
     *[(f"optim.{n}", f"o = optim.{n}([p]); (p * p).sum().backward(); o.step(); out = p.detach()", T)
       for n in ("Adamax", "NAdam", "RAdam", "ASGD", "Rprop")],
+    *[(i, "img = mg.arange(36.).reshape(1, 4, 3, 3) ** 0.5\n" + c, T) for i, c in (
+        ("nn.ConvTranspose2d", "m = nn.ConvTranspose2d(4, 2, 2, stride=2); nn.init.constant_(m.weight, 0.5)\n"
+                               "nn.init.zeros_(m.bias); out = m(img)"),
+        ("nn.Upsample", "out = nn.Upsample(scale_factor=2, mode='nearest')(img)"),
+        ("F.interpolate(scale_factor=2)", "out = F.interpolate(img, scale_factor=2)"),
+        ("F.conv_transpose2d", "out = F.conv_transpose2d(img, mg.ones(4, 2, 2, 2), stride=2)"),
+        ("F.adaptive_avg_pool2d", "out = F.adaptive_avg_pool2d(img, 1)"),
+        ("nn.AdaptiveAvgPool2d", "out = nn.AdaptiveAvgPool2d((1, 1))(img)"),
+        ("nn.GroupNorm", "out = nn.GroupNorm(2, 4)(img)"),
+        ("F.group_norm", "out = F.group_norm(img, 2)"))],
     ("optim.SparseAdam", "e = nn.Embedding(5, 3, sparse=True); o = optim.SparseAdam(e.parameters(), lr=0.1)\n"
      "with mg.no_grad(): e.weight.fill_(1.0)\n"
      "(e(mg.tensor([[0, 2], [2, 4]])) ** 2).sum().backward(); o.step(); out = e.weight.detach()", T),
@@ -201,22 +210,6 @@ CASES = [
          (4, 3, 3)),
         ("nn.TransformerEncoderLayer", "nn.TransformerEncoderLayer(3, 1, dim_feedforward=8, batch_first=True)(img[0])",
          (4, 3, 3)))],
-]
-
-
-# Idioms of other issues: these tests assert they STILL FAIL. When the optimizers or transformers/applications issue
-# lands, its test here flips (DID NOT RAISE): move the case to CASES then. Snippets are torch code as written.
-STEP = "(p * p).sum().backward(); o.step()"
-LEFT_TO_OTHER_ISSUES = [
-    *[(i, "transformers/applications", LAYER.format(e, s)) for i, e, s in (
-        ("nn.ConvTranspose2d", "nn.ConvTranspose2d(4, 2, 2, stride=2)(img)", (1, 2, 6, 6)),
-        ("nn.Upsample", "nn.Upsample(scale_factor=2, mode='nearest')(img)", (1, 4, 6, 6)),
-        ("F.interpolate(scale_factor=2)", "F.interpolate(img, scale_factor=2)", (1, 4, 6, 6)),
-        ("F.conv_transpose2d", "F.conv_transpose2d(img, mg.ones(4, 2, 2, 2), stride=2)", (1, 2, 6, 6)),
-        ("F.adaptive_avg_pool2d", "F.adaptive_avg_pool2d(img, 1)", (1, 4, 1, 1)),
-        ("nn.AdaptiveAvgPool2d", "nn.AdaptiveAvgPool2d((1, 1))(img)", (1, 4, 1, 1)),
-        ("nn.GroupNorm", "nn.GroupNorm(2, 4)(img)", (1, 4, 3, 3)),
-        ("F.group_norm", "F.group_norm(img, 2)", (1, 4, 3, 3)))],
 ]
 
 
@@ -250,19 +243,6 @@ def test_torch_idiom(code, tmp_path):
     run(code, mg, tmp_path)
 
 
-def missing_name(idiom):
-    """What the error of a case of LEFT_TO_OTHER_ISSUES names: the missing attribute."""
-    return re.match(r"\w+\.(\w+)", idiom)[1]
-
-
-@pytest.mark.parametrize("issue, code, missing", [pytest.param(s, c, missing_name(i), id=i)
-                                                  for i, s, c in LEFT_TO_OTHER_ISSUES])
-def test_idiom_left_to_other_issue_still_fails(issue, code, missing, tmp_path):
-    # flips (DID NOT RAISE) when `issue` lands: then move the case to CASES
-    with pytest.raises((AttributeError, NotImplementedError, TypeError), match=missing):
-        run(code, mg, tmp_path)
-
-
 def assert_same(a, b):
     if isinstance(a, (tuple, list)):
         assert isinstance(b, (tuple, list)) and len(a) == len(b)
@@ -274,13 +254,11 @@ def assert_same(a, b):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("idiom", [i for i, _, t in CASES if t] + [i for i, _, _ in LEFT_TO_OTHER_ISSUES])
+@pytest.mark.parametrize("idiom", [i for i, _, t in CASES if t])
 def test_idiom_matches_torch(idiom, tmp_path):
     torch = pytest.importorskip("torch")
-    code = {i: c for i, c, _ in CASES} | {i: c for i, _, c in LEFT_TO_OTHER_ISSUES}
+    code = {i: c for i, c, _ in CASES}
     expected = run(code[idiom], torch, tmp_path)  # the snippet is torch code: it runs as written
-    if idiom not in {i for i, _, _ in CASES}:
-        return
     got = run(code[idiom], mg, tmp_path)
     if expected is not None:
         assert_same(got, expected)

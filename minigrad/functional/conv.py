@@ -1,6 +1,7 @@
 """Convolution, pooling and padding: ``conv2d`` (im2col through ``as_strided`` + one GEMM; col2im in
-the backward), ``conv1d`` (a conv2d of height 1), ``max_pool2d``, ``avg_pool2d`` (and their 1-d
-forms, pools of height 1) and ``pad``, with the sliding-window helpers they share."""
+the backward), ``conv_transpose2d`` (the same two halves swapped), ``conv1d`` and ``conv_transpose1d``
+(of height 1), ``max_pool2d``, ``avg_pool2d`` (and their 1-d forms, pools of height 1) and ``pad``, with
+the sliding-window helpers they share."""
 from __future__ import annotations
 
 import functools
@@ -91,6 +92,21 @@ def _scatter_add(shape: Size, index: Array, values: Array) -> Array:
     return out.reshape(shape)
 
 
+def _im2col(xp: Array, kernel: Size, out: Size, stride: Size, dilation: Size, groups: int) -> Array:
+    """Every window of the padded (N, C, H, W) ``xp`` as a column: (groups, C/groups·KH·KW, N·OH·OW),
+    rows (c, i, j) and columns (n, oh, ow)."""
+    (N, C), size = xp.shape[:2], out[0] * out[1]
+    windows = _windows(xp, kernel, out, stride, dilation).transpose(1, 2, 3, 0, 4, 5)
+    return windows.reshape(groups, C // groups * kernel[0] * kernel[1], N * size)
+
+
+def _col2im(shape: Size, cols: Array, kernel: Size, out: Size, stride: Size, dilation: Size) -> Array:
+    """The adjoint of ``_im2col``: the columns scatter-added into a zero (N, C, H, W) array of ``shape``
+    (the padded one)."""
+    index = _window_index(shape, kernel, out, stride, dilation, order=(1, 2, 3, 0, 4, 5))
+    return _scatter_add(shape, index, cols.reshape(-1))
+
+
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | Sequence[int] = 1,
            padding: int | Sequence[int] | Literal["valid", "same"] = 0, dilation: int | Sequence[int] = 1,
            groups: int = 1) -> Tensor:
@@ -121,8 +137,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: in
     if OH <= 0 or OW <= 0:
         raise ValueError(f"conv2d: kernel {(KH, KW)} (dilation {dilation}) is larger than the padded input {x.shape}")
     xp = _pad2d(x, ph, ph, pw, pw)
-    # im2col: rows (c, i, j), columns (n, oh, ow); groups split the rows
-    cols = _windows(xp, (KH, KW), (OH, OW), stride, dilation).transpose(1, 2, 3, 0, 4, 5).reshape(G, Cg * KH * KW, -1)
+    cols = _im2col(xp, (KH, KW), (OH, OW), stride, dilation, G)
     w2 = w.reshape(G, O // G, Cg * KH * KW)
     out = np.ascontiguousarray((w2 @ cols).reshape(O, N, OH, OW).transpose(1, 0, 2, 3))
     if bias is not None:
@@ -136,11 +151,93 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: in
         if bias is not None and bias.requires_grad:
             gb = g.sum((0, 2, 3))
         if input.requires_grad:  # col2im: scatter-add the columns' gradient back into the padded input
-            index = _window_index(xp.shape, (KH, KW), (OH, OW), stride, dilation, order=(1, 2, 3, 0, 4, 5))
-            gxp = _scatter_add(xp.shape, index, (w2.transpose(0, 2, 1) @ g2).reshape(-1))
+            gxp = _col2im(xp.shape, w2.transpose(0, 2, 1) @ g2, (KH, KW), (OH, OW), stride, dilation)
             gx = gxp[:, :, ph: ph + H, pw: pw + W]
         return gx, gw, gb
     return _node(out, (input, weight) if bias is None else (input, weight, bias), backward, "conv2d")
+
+
+def _check_transposed(name: str, input: Tensor, weight: Tensor, bias: Tensor | None, groups: int,
+                      options: dict[str, Size]) -> None:
+    """torch's checks of a transposed convolution's arguments (before anything is computed): dims,
+    channels, groups, bias, and stride/padding/output_padding/dilation per spatial dim."""
+    dims = weight.ndim - 2
+    if input.ndim not in (dims + 1, dims + 2):
+        raise RuntimeError(f"Expected {dims + 1}D (unbatched) or {dims + 2}D (batched) input to {name}, but got input "
+                           f"of size: {list(input.shape)}")
+    shape = list(input.shape if input.ndim == dims + 2 else (1,) + input.shape)
+    if weight.shape[0] % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, but "
+                           f"got weight of size [{list(weight.shape)}] instead")
+    if shape[1] != weight.shape[0]:
+        raise RuntimeError(f"Given transposed=1, weight of size {list(weight.shape)}, expected input{shape} to have "
+                           f"{weight.shape[0]} channels, but got {shape[1]} channels instead")
+    out_channels = weight.shape[1] * groups
+    if bias is not None and (bias.ndim != 1 or bias.shape[0] != out_channels):
+        raise RuntimeError(f"Given transposed=1, weight of size {list(weight.shape)}, expected bias to be "
+                           f"1-dimensional with {out_channels} elements, but got bias of size {list(bias.shape)} "
+                           f"instead")
+    for key, values in options.items():
+        if len(values) != dims:
+            raise RuntimeError(f"expected {key} to be a single integer value or a list of {dims} values to match the "
+                               f"convolution dimensions, but got {key}={list(values)}")
+    if min(options["stride"]) <= 0:
+        raise RuntimeError("non-positive stride is not supported")
+    if min(options["dilation"]) <= 0:
+        raise RuntimeError("dilation should be greater than zero")
+    if min(options["padding"]) < 0:
+        raise RuntimeError("negative padding is not supported")
+    if min(options["output_padding"]) < 0:
+        raise RuntimeError("negative output_padding is not supported")
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | Sequence[int] = 1,
+                     padding: int | Sequence[int] = 0, output_padding: int | Sequence[int] = 0, groups: int = 1,
+                     dilation: int | Sequence[int] = 1) -> Tensor:
+    """The transposed convolution (conv2d's gradient with respect to its input) of (N, C, H, W) with weight
+    (C, O/groups, KH, KW): out (N, O, (H − 1)·s − 2p + d·(K − 1) + output_padding + 1, ...). Forward is
+    conv2d's backward: one GEMM to columns, col2im, crop the padding; the backward is conv2d's forward
+    (pad, im2col, GEMM) for the input, and a GEMM for the weight."""
+    if input.ndim == weight.ndim - 1 and weight.ndim == 4:
+        return conv_transpose2d(input.unsqueeze(0), weight, bias, stride, padding, output_padding, groups,
+                                dilation).squeeze(0)
+    geometry = {"stride": _pair(stride), "padding": _pair(padding), "output_padding": _pair(output_padding),
+                "dilation": _pair(dilation)}
+    _check_transposed("conv_transpose2d", input, weight, bias, groups, geometry)
+    stride, (ph, pw), dilation = geometry["stride"], geometry["padding"], geometry["dilation"]
+    extra = geometry["output_padding"]
+    if any(e >= s and e >= d for e, s, d in zip(extra, stride, dilation)):
+        raise RuntimeError("output padding must be smaller than either stride or dilation, but got "
+                           f"output_padding_height: {extra[0]} output_padding_width: {extra[1]} stride_height: "
+                           f"{stride[0]} stride_width: {stride[1]} dilation_height: {dilation[0]} dilation_width: "
+                           f"{dilation[1]}")
+    x, w = input._data, weight._data
+    (N, C, H, W), (_, Og, KH, KW), G = x.shape, w.shape, groups
+    OH, OW = ((n - 1) * s - 2 * p + d * (k - 1) + e + 1
+              for n, s, p, d, k, e in zip((H, W), stride, (ph, pw), dilation, (KH, KW), extra))
+    if OH <= 0 or OW <= 0:
+        raise RuntimeError(f"conv_transpose2d: the output size {(OH, OW)} is not positive (input {x.shape}, weight "
+                           f"{w.shape}, padding {(ph, pw)})")
+    padded = (N, Og * G, OH + 2 * ph, OW + 2 * pw)  # conv2d's padded input, whose windows are our input's pixels
+    w2 = w.reshape(G, C // G, Og * KH * KW)
+    x2 = x.transpose(1, 0, 2, 3).reshape(G, C // G, N * H * W)
+    out = _col2im(padded, w2.transpose(0, 2, 1) @ x2, (KH, KW), (H, W), stride, dilation)[:, :, ph: ph + OH,
+                                                                                          pw: pw + OW]
+    out = np.ascontiguousarray(out)
+    if bias is not None:
+        out += bias._data.reshape(-1, 1, 1)
+
+    def backward(g: Array) -> tuple[Array | None, Array | None, Array | None]:
+        cols = _im2col(_pad2d(g, ph, ph, pw, pw), (KH, KW), (H, W), stride, dilation, G)
+        gx = gw = gb = None
+        if input.requires_grad:
+            gx = (w2 @ cols).reshape(C, N, H, W).transpose(1, 0, 2, 3)
+        if weight.requires_grad:
+            gw = (x2 @ cols.transpose(0, 2, 1)).reshape(w.shape)
+        if bias is not None and bias.requires_grad:
+            gb = g.sum((0, 2, 3))
+        return gx, gw, gb
+    return _node(out, (input, weight) if bias is None else (input, weight, bias), backward, "conv_transpose2d")
 
 
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 1,
@@ -150,6 +247,18 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: in
         padding = (0, padding)
     out = conv2d(input.unsqueeze(-2), weight.unsqueeze(-2), bias, (1, stride), padding, (1, dilation), groups)
     return out.squeeze(-2)
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | Sequence[int] = 1,
+                     padding: int | Sequence[int] = 0, output_padding: int | Sequence[int] = 0, groups: int = 1,
+                     dilation: int | Sequence[int] = 1) -> Tensor:
+    """(N, C, L) or (C, L) with weight (C, O/groups, K), as a conv_transpose2d of height 1."""
+    geometry = {name: (v,) if isinstance(v, int) else tuple(v) for name, v in
+                (("stride", stride), ("padding", padding), ("output_padding", output_padding), ("dilation", dilation))}
+    _check_transposed("conv_transpose1d", input, weight, bias, groups, geometry)
+    (stride,), (padding,), (output_padding,), (dilation,) = geometry.values()
+    return conv_transpose2d(input.unsqueeze(-2), weight.unsqueeze(-2), bias, (1, stride), (0, padding),
+                            (0, output_padding), groups, (1, dilation)).squeeze(-2)
 
 
 def _pool_setup(name: str, x: Array, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None,

@@ -1,5 +1,6 @@
 """Normalization: ``layer_norm``, ``batch_norm`` and ``instance_norm`` share one normalizing node with a
-fused backward; the affine part is composed of Tensor ops, as is ``normalize`` (x / max(‖x‖_p, eps))."""
+fused backward; the affine part is composed of Tensor ops, as is ``normalize`` (x / max(‖x‖_p, eps)).
+``group_norm`` is one node, its affine part included."""
 from __future__ import annotations
 
 import math
@@ -22,8 +23,13 @@ def _normalize(name: str, input: Tensor, axes: tuple[int, ...], eps: float) -> t
     xhat = (x - mean) * rstd
 
     def backward(g: Array) -> tuple[Array]:
-        return (rstd * (g - g.mean(axes, keepdims=True) - xhat * (g * xhat).mean(axes, keepdims=True)),)
+        return (_normalize_grad(g, xhat, rstd, axes),)
     return _node(xhat, (input,), backward, name), mean, var
+
+
+def _normalize_grad(g: Array, xhat: Array, rstd: Array, axes: tuple[int, ...]) -> Array:
+    """The input gradient of x̂ = (x − mean) · rstd over ``axes``: rstd · (g − mean(g) − x̂ · mean(g·x̂))."""
+    return rstd * (g - g.mean(axes, keepdims=True) - xhat * (g * xhat).mean(axes, keepdims=True))
 
 
 def _affine(x: Tensor, weight: Tensor | Array | None, bias: Tensor | Array | None, shape: tuple[int, ...]) -> Tensor:
@@ -91,6 +97,40 @@ def _channel_norm(name: str, input: Tensor, axes: tuple[int, ...], running_mean:
         var = np.reshape(_unwrap(running_var), shape)  # type: ignore[arg-type]
         xhat = (input - mean) * (1 / np.sqrt(var + eps))
     return _affine(xhat, weight, bias, shape)
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """Split the channels of (N, C, *) into ``num_groups`` groups, normalize each sample's group over its
+    channels and positions, then y = x̂·w + b per channel. One node: the backward is the normalization's
+    for g·w, Σ g·x̂ for w and Σ g for b (over all but the channel dim)."""
+    if input.ndim < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.ndim}")
+    (N, C), x = input.shape[:2], input._data
+    if C % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input of "
+                           f"shape {list(input.shape)} and num_groups={num_groups}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and (p.ndim != 1 or p.shape[0] != C):
+            raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of channels in input, but "
+                               f"got {name} of shape {list(p.shape)} and input of shape {list(input.shape)}")
+    groups = (N, num_groups, C // num_groups * math.prod(input.shape[2:]))
+    grouped = x.reshape(groups)
+    mean, var = grouped.mean(2, keepdims=True), grouped.var(2, keepdims=True)
+    rstd = 1 / np.sqrt(var + eps)
+    xhat = ((grouped - mean) * rstd).reshape(x.shape)
+    shape, others = (C,) + (1,) * (input.ndim - 2), (0,) + tuple(range(2, input.ndim))
+    out = xhat if weight is None else xhat * weight._data.reshape(shape)
+    if bias is not None:
+        out = out + bias._data.reshape(shape)
+
+    def backward(g: Array) -> tuple[Array | None, ...]:
+        gxhat = g if weight is None else g * weight._data.reshape(shape)
+        gx = _normalize_grad(gxhat.reshape(groups), xhat.reshape(groups), rstd, (2,)).reshape(x.shape)
+        gw = () if weight is None else ((g * xhat).sum(others),)
+        return (gx,) + gw + (() if bias is None else (g.sum(others),))
+    parents = (input,) + tuple(p for p in (weight, bias) if p is not None)
+    return _node(out, parents, backward, "group_norm")
 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:

@@ -1,4 +1,4 @@
-"""BatchNorm1d/2d, InstanceNorm1d/2d (running statistics as buffers) and LayerNorm."""
+"""BatchNorm1d/2d, InstanceNorm1d/2d (running statistics as buffers), LayerNorm and GroupNorm."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
@@ -120,3 +120,25 @@ class LayerNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class GroupNorm(Module):
+    """Normalises each sample's channels in ``num_groups`` groups (over the group's channels and positions),
+    then y = x̂·w + b per channel; w starts at 1 and b at 0, as torch's."""
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
+                 dtype: DTypeLike | None = None, *, bias: bool = True) -> None:
+        super().__init__()
+        if num_channels % num_groups:
+            raise ValueError(f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
+        dtype = np.dtype(dtype or np.float32)
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        self.register_parameter("weight", Parameter(np.ones(num_channels, dtype)) if affine else None)
+        self.register_parameter("bias", Parameter(np.zeros(num_channels, dtype)) if affine and bias else None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
