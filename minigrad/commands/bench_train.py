@@ -2,14 +2,17 @@
 
     minigrad bench train [--quick] [--repeats N] [--threads N] [--json PATH]
 
-Two models at batch 32, random inputs and integer targets, cross-entropy loss, Adam(lr=1e-3):
-  mlp  64-128-64-10 with ReLUs, input 32×64
-  cnn  conv 1→16 3×3 pad 1, ReLU, max-pool 2, conv 16→32 3×3 pad 1, ReLU, max-pool 2, linear 128→10,
-       input 32×1×8×8
+Three models at batch 32, random inputs and integer targets, cross-entropy loss, Adam(lr=1e-3):
+  mlp          64-128-64-10 with ReLUs, input 32×64
+  cnn          conv 1→16 3×3 pad 1, ReLU, max-pool 2, conv 16→32 3×3 pad 1, ReLU, max-pool 2, linear 128→10,
+               input 32×1×8×8
+  transformer  char-transformer's default configuration (examples/char_transformer.py: 2 pre-norm blocks,
+               d 64, 4 heads, context 64, vocabulary 100), input 32×64 character ids; nn modules in
+               both frameworks, torch's loaded with minigrad's state_dict
 Both frameworks start from the same weights and see the same batch; each step is zero_grad, forward,
 backward, step. Candidates alternate round by round in one process with the same thread count
 (torch.set_num_threads, minigrad.set_num_threads and, with threadpoolctl, NumPy's BLAS); the
-median time per step is reported. Targets: MLP step no slower than torch's, CNN within 1.5×.
+median time per step is reported. Targets: MLP step no slower than torch's, CNN and transformer within 1.5×.
 """
 import argparse
 import json
@@ -25,7 +28,8 @@ from ..tensor import Parameter, Tensor
 from ..utils.benchmark import measure
 
 BATCH = 32
-TARGETS = {"mlp": 1.0, "cnn": 1.5}  # the largest acceptable minigrad / torch time ratio
+TARGETS = {"mlp": 1.0, "cnn": 1.5, "transformer": 1.5}
+VOCAB, CONTEXT = 100, 64  # the transformer's  # the largest acceptable minigrad / torch time ratio
 
 
 def init_params(model, rng):
@@ -41,8 +45,56 @@ def init_params(model, rng):
 
 
 def batch(model, rng):
+    if model == "transformer":
+        ids = rng.integers(0, VOCAB, (BATCH, CONTEXT + 1))
+        return ids[:, :-1], ids[:, 1:].reshape(-1)
     x = rng.standard_normal((BATCH, 64) if model == "mlp" else (BATCH, 1, 8, 8)).astype(np.float32)
     return x, rng.integers(0, 10, BATCH)
+
+
+def transformer_steps(torch, x, y):
+    """char-transformer's training step in both frameworks (torch's model built to the same layout and
+    loaded with minigrad's weights)."""
+    from ..examples.char_transformer import CharTransformer
+    from ..nn import utils
+    ours = CharTransformer(VOCAB, CONTEXT)
+    steps = {"minigrad": _module_step(ours, optim.Adam(ours.parameters(), lr=1e-3), Tensor(x), Tensor(y), F, utils)}
+    if torch is not None:
+        theirs = _torch_transformer(torch)
+        theirs.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in ours.state_dict().items()})
+        steps["torch"] = _module_step(theirs, torch.optim.Adam(theirs.parameters(), lr=1e-3), torch.from_numpy(x),
+                                      torch.from_numpy(y), torch.nn.functional, torch.nn.utils)
+    return steps
+
+
+def _module_step(model, opt, x, y, fn, utils):
+    def step():
+        opt.zero_grad()
+        loss = fn.cross_entropy(model(x).reshape(-1, VOCAB), y)
+        loss.backward()
+        utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        return loss
+    return step
+
+
+def _torch_transformer(torch):
+    nn = torch.nn
+
+    class CharTransformer(nn.Module):  # examples/char_transformer.py's, in torch
+        def __init__(self):
+            super().__init__()
+            self.embed, self.position = nn.Embedding(VOCAB, 64), nn.Embedding(CONTEXT, 64)
+            block = nn.TransformerEncoderLayer(64, 4, 256, 0.0, activation=lambda h: nn.functional.gelu(
+                h, approximate="tanh"), batch_first=True, norm_first=True)
+            self.blocks = nn.TransformerEncoder(block, 2, norm=nn.LayerNorm(64), enable_nested_tensor=False)
+            self.head = nn.Linear(64, VOCAB)
+            self.register_buffer("causal", nn.Transformer.generate_square_subsequent_mask(CONTEXT), persistent=False)
+
+        def forward(self, ids):
+            x = self.embed(ids) + self.position(torch.arange(ids.shape[1]))
+            return self.head(self.blocks(x, mask=self.causal, is_causal=True))
+    return CharTransformer()
 
 
 def forward(model, p, x, fn):
@@ -106,7 +158,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="fewer rounds: ~7 s on 2 cores")
     parser.add_argument("--repeats", type=integer(1), default=31, help="timed rounds per model (median reported)")
     parser.add_argument("--threads", type=integer(1), help="threads for both frameworks (default: minigrad's)")
-    parser.add_argument("--models", default="mlp,cnn", help="comma-separated: mlp, cnn")
+    parser.add_argument("--models", default="mlp,cnn,transformer", help="comma-separated: mlp, cnn, transformer")
     parser.add_argument("--no-torch", action="store_true", help="skip torch even if installed")
     parser.add_argument("--json", metavar="PATH", help="write the figures as JSON")
     args = parser.parse_args(argv)
@@ -129,10 +181,13 @@ def main(argv=None):
     records = []
     for model in models:
         rng = np.random.default_rng(0)
-        start, (x, y) = init_params(model, rng), batch(model, rng)
-        steps = {"minigrad": minigrad_step(model, start, x, y)}
-        if torch is not None:
-            steps["torch"] = torch_step(torch, model, start, x, y)
+        if model == "transformer":
+            steps = transformer_steps(torch, *batch(model, rng))
+        else:
+            start, (x, y) = init_params(model, rng), batch(model, rng)
+            steps = {"minigrad": minigrad_step(model, start, x, y)}
+            if torch is not None:
+                steps["torch"] = torch_step(torch, model, start, x, y)
         losses = check_same_losses(steps)
         seconds = measure(steps, rounds, min_sample=2e-3)
         record = {"model": model, "us_per_step": {name: s * 1e6 for name, s in seconds.items()}, "first_losses": losses}
@@ -146,15 +201,15 @@ def main(argv=None):
                                                           "install threadpoolctl)")
           + f", {platform.processor() or platform.machine()}")
     print(f"median time per training step (zero_grad + forward + backward + Adam step), batch {BATCH}\n")
-    print(f"{'model':<6}{'minigrad us':>13}{'torch us':>11}{'ratio':>8}  target")
+    print(f"{'model':<12}{'minigrad us':>13}{'torch us':>11}{'ratio':>8}  target")
     for r in records:
         us = r["us_per_step"]
         if "torch" in us:
             met = "met " if r["target_met"] else "MISS"
-            print(f"{r['model']:<6}{us['minigrad']:>13.1f}{us['torch']:>11.1f}{r['ratio_vs_torch']:>8.2f}  "
+            print(f"{r['model']:<12}{us['minigrad']:>13.1f}{us['torch']:>11.1f}{r['ratio_vs_torch']:>8.2f}  "
                   f"{met} (ratio <= {TARGETS[r['model']]})")
         else:
-            print(f"{r['model']:<6}{us['minigrad']:>13.1f}{'n/a':>11}{'n/a':>8}  (no torch to compare)")
+            print(f"{r['model']:<12}{us['minigrad']:>13.1f}{'n/a':>11}{'n/a':>8}  (no torch to compare)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"numpy": np.__version__, "torch": torch.__version__ if torch else None, "threads": threads,
