@@ -151,9 +151,13 @@ class JointOptimizer:
         return {"optimizers": [opt.state_dict() for opt in self.optimizers]}
 
     def load_state_dict(self, state_dict):
+        """Each optimizer's saved state; all or none: every one is first loaded into a copy, so that a
+        state refused by the second leaves the first as it was."""
         saved = state_dict.get("optimizers") if isinstance(state_dict, dict) else None
         if not isinstance(saved, list) or len(saved) != len(self.optimizers):
             raise ValueError(f"state_dict must hold the state of {len(self.optimizers)} optimizers under 'optimizers'")
+        for opt, state in zip(copy.deepcopy(self.optimizers), saved):
+            opt.load_state_dict(state)
         for opt, state in zip(self.optimizers, saved):
             opt.load_state_dict(state)
 

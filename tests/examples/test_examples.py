@@ -204,6 +204,11 @@ def test_joint_optimizer_state_round_trips_and_refuses_another_shape():
         assert a.state_dict()["state"].keys() == b.state_dict()["state"].keys()
     with pytest.raises(ValueError, match="the state of 2 optimizers"):
         other.load_state_dict({"optimizers": [opt.state_dict()["optimizers"][0]]})
+    fresh = common.make_optimizer("muon", model, 0.01)
+    first = opt.state_dict()["optimizers"][0]  # Muon's: the first takes it, the second (AdamW) refuses it
+    with pytest.raises(ValueError):
+        fresh.load_state_dict({"optimizers": [first, first]})
+    assert not fresh.optimizers[0].state and not fresh.optimizers[1].state  # nothing loaded
 
 
 def test_evaluation_weights_are_schedule_free_average_and_training_resumes_at_y():
