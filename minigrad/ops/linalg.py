@@ -104,8 +104,8 @@ def einsum(equation: str, *operands: Any) -> Tensor:
             letters = "".join(dict.fromkeys(s))  # each letter once: a repeated one is the diagonal
             kept = "".join(c for c in letters if c in reached)  # letters summed in this operand only: broadcast back
             partial = np.einsum(",".join([output] + [o for o, _ in others]) + "->" + kept, g, *(a for _, a in others))
-            partial = np.broadcast_to(partial.reshape([sizes[c] if c in reached else 1 for c in letters]),
-                                      [sizes[c] for c in letters])
+            shape = [partial.shape[kept.index(c)] if c in kept else 1 for c in letters]
+            partial = np.broadcast_to(partial.reshape(shape), [sizes[c] for c in letters])
             if len(letters) < len(s):
                 grid = np.indices(partial.shape, sparse=True)
                 diagonal = np.zeros([sizes[c] for c in s], g.dtype)

@@ -243,7 +243,8 @@ def _scatter(name: str, input: Tensor, dim: int, index: TensorLike, src: Tensor 
     out = x.copy()
     if source is None:
         out[where] = src
-        return _node(out.reshape(input.shape), (input,), lambda g: (_zero_at(g.reshape(x.shape), where),), name)
+        return _node(out.reshape(input.shape), (input,),
+                     lambda g: (_zero_at(g.reshape(x.shape), where).reshape(input.shape),), name)
     if source.dtype != input.dtype:
         raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
     src_shape = source.shape or (1,)
@@ -301,15 +302,16 @@ def _gather_positions(name: str, input: Tensor, dim: int, index: TensorLike,
     if src is not None and max(src.ndim, 1) != max(index.ndim, 1):
         raise RuntimeError("Index tensor must have the same number of dimensions as src tensor")
     shape, index = input.shape or (1,), index.reshape(index.shape or (1,))
-    larger = [d for d, n in enumerate(index.shape) if d != axis and n > shape[d]]
+    sizes: tuple[int, ...] = index.shape
+    larger = [d for d, n in enumerate(sizes) if d != axis and n > shape[d]]
     if name == "gather" and larger:
-        raise RuntimeError(f"Size does not match at dimension {larger[0]} expected index {list(index.shape)} to be "
+        raise RuntimeError(f"Size does not match at dimension {larger[0]} expected index {list(sizes)} to be "
                            f"no larger than self {list(input.shape)} apart from dimension {axis}")
-    if name != "gather" and (larger or src is not None and any(
-            n > m for n, m in zip(index.shape, src.shape or (1,)))):
-        raise RuntimeError(f"Expected index {list(index.shape)} to be no larger than self {list(input.shape)} apart "
-                           f"from dimension {axis}" + (f" and to be no larger size than src {list(src.shape)}"
-                                                       if src is not None else ""))
+    beyond_src = src is not None and any(n > m for n, m in zip(sizes, src.shape or (1,)))
+    if name != "gather" and (larger or beyond_src):
+        and_src = "" if src is None else f" and to be no larger size than src {list(src.shape)}"
+        raise RuntimeError(f"Expected index {list(sizes)} to be no larger than self {list(input.shape)} apart "
+                           f"from dimension {axis}{and_src}")
     outside = (index < 0) | (index >= shape[axis])
     if outside.any():
         raise RuntimeError(f"index {index[outside][0]} is out of bounds for dimension {axis} with size {shape[axis]}")

@@ -171,7 +171,8 @@ def norm(input: Tensor, p: float | str | None = "fro", dim: Dim = None, keepdim:
     axes = axes if x.ndim else ()  # a 0-d tensor takes dim 0 or -1, which reduce nothing
     empty = [i for i in axes if x.shape[i] == 0]
     if math.isinf(p) and (x.size == 0 if dim is None else empty):
-        where = "an empty tensor because " if dim is None else f"the dimension {empty[0]}because this dimension is empty and "
+        where = ("an empty tensor because " if dim is None  # (torch's text lacks the space before "because")
+                 else f"the dimension {empty[0]}because this dimension is empty and ")
         raise RuntimeError(f"linalg.vector_norm cannot compute the {p} norm on {where}the operation does not have "
                            "an identity")
     a = np.abs(x)

@@ -41,6 +41,8 @@ GRADCHECKS = {
     "bmm": (lambda a, b: mg.bmm(a, b), [(2, 3, 4), (2, 4, 2)]),
     "baddbmm": (lambda c, a, b: mg.baddbmm(c, a, b, beta=0.5, alpha=-2.0), [(3, 1), (2, 3, 4), (2, 4, 2)]),
     "einsum": (lambda a, b: mg.einsum("bij,bjk->bik", a, b), [(2, 3, 4), (2, 4, 2)]),
+    "einsum_ellipsis": (lambda a, b: mg.einsum("...ij,...j", a, b), [(2, 1, 3, 2), (3, 2)]),
+    "einsum_diagonal": (lambda a, b: mg.einsum("iji,jk->jk", a, b), [(3, 2, 3), (2, 2)]),
     "repeat": (lambda x: x.repeat(2, 1, 3), [(2, 3)]),
     "masked_fill": (lambda x, v: x.masked_fill(mg.tensor([[True], [False]]), v), [(2, 3), ()]),
 }
