@@ -596,18 +596,27 @@ class Tensor:
     def scatter_add_(self, dim: int, index: TensorLike, src: Tensor) -> Tensor:
         return self._inplace_result("scatter_add_", _movement.scatter_add(self.detach(), dim, index, src), src)
 
+    def cumsum_(self, dim: int, *, dtype: DTypeLike | None = None) -> Tensor:
+        return self._inplace_result("cumsum_", _reduce.cumsum(self.detach(), dim, dtype=dtype))
+
+    def baddbmm_(self, batch1: Tensor, batch2: Tensor, *, beta: Scalar = 1, alpha: Scalar = 1) -> Tensor:
+        result = _linalg.baddbmm(self.detach(), batch1, batch2, beta=beta, alpha=alpha)
+        return self._inplace_result("baddbmm_", result, batch1, batch2)
+
     def tril_(self, diagonal: int = 0) -> Tensor:
         return self._inplace_result("tril_", _movement.tril(self.detach(), diagonal))
 
     def triu_(self, diagonal: int = 0) -> Tensor:
         return self._inplace_result("triu_", _movement.triu(self.detach(), diagonal))
 
-    def _inplace_result(self, name: str, result: Tensor, other: object = None) -> Tensor:
-        """Write ``result`` (the out-of-place op's, computed and checked first) into this tensor."""
+    def _inplace_result(self, name: str, result: Tensor, *operands: object) -> Tensor:
+        """Write ``result`` (the out-of-place op's, computed and checked first) into this tensor; none of the
+        op's tensor ``operands`` may require grad."""
         if result.shape != self.shape:
             raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
                                f"{list(result.shape)}")
-        return self._inplace(name, lambda x: np.copyto(x, result._data), other)
+        differentiable = next((t for t in operands if getattr(t, "_requires_grad", False)), None)
+        return self._inplace(name, lambda x: np.copyto(x, result._data), differentiable)
 
     # ---- dtype and copies ---------------------------------------------------------------------------
     def to(self, *args: Any, **kwargs: Any) -> Tensor:

@@ -140,19 +140,18 @@ def masked_fill(input: Tensor, mask: TensorLike, value: Operand) -> Tensor:
     if isinstance(value, Tensor) and value.ndim:
         raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                            f"{value.ndim} dimension(s).")
-    _broadcast_shapes(np.shape(_unwrap(mask)), input.shape)
+    _check_broadcast(np.shape(_unwrap(mask)), input.shape)
     return where(mask, value if isinstance(value, Tensor) else Tensor(np.asarray(value, input.dtype)), input)
 
 
-def _broadcast_shapes(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
-    """The shape ``a`` and ``b`` broadcast to, or torch's error naming the last dim where they differ."""
+def _check_broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> None:
+    """torch's error unless shapes ``a`` and ``b`` broadcast, naming the last dim where they differ."""
     n = max(len(a), len(b))
     a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
     for d in reversed(range(n)):
         if a[d] != b[d] and 1 not in (a[d], b[d]):
             raise RuntimeError(f"The size of tensor a ({a[d]}) must match the size of tensor b ({b[d]}) at "
                                f"non-singleton dimension {d}")
-    return tuple(max(m, k) if 0 not in (m, k) else 0 for m, k in zip(a, b))
 
 
 def isnan(input: Tensor) -> Tensor: return Tensor(np.isnan(input._data))

@@ -95,6 +95,13 @@ def test_in_place_variants_write_and_refuse_what_requires_grad():
     np.testing.assert_array_equal(x.numpy(), [[0, 0, 0], [1, 0, 0]])
     x.fill_(1.0).triu_(1)
     np.testing.assert_array_equal(x.numpy(), [[0, 1, 1], [0, 0, 1]])
+    x.fill_(1.0).cumsum_(1)
+    np.testing.assert_array_equal(x.numpy(), [[1, 2, 3], [1, 2, 3]])
+    y = mg.ones(2, 1, 2)
+    y.baddbmm_(mg.ones(2, 1, 3), mg.ones(2, 3, 2), beta=2.0, alpha=0.5)
+    np.testing.assert_array_equal(y.numpy(), 3.5)
+    with pytest.raises(RuntimeError, match="in-place ops are not recorded"):
+        y.baddbmm_(mg.ones(2, 1, 3), leaf(2, 3, 2).float())
     before = x.numpy().copy()
     with pytest.raises(RuntimeError, match="out of bounds"):
         x.scatter_(1, idx([[0], [3]]), 5.0)  # checked before anything is written
