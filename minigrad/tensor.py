@@ -556,6 +556,7 @@ class Tensor:
         return _movement.getitem(self, index)
 
     def gather(self, dim: int, index: TensorLike) -> Tensor: return _movement.gather(self, dim, index)
+    def index_select(self, dim: int, index: TensorLike) -> Tensor: return _movement.index_select(self, dim, index)
 
     def scatter(self, dim: int, index: TensorLike, src: Tensor | Scalar | None = None, *,
                 value: Scalar | None = None) -> Tensor:
@@ -564,7 +565,6 @@ class Tensor:
     def scatter_add(self, dim: int, index: TensorLike, src: Tensor) -> Tensor:
         return _movement.scatter_add(self, dim, index, src)
 
-    def index_select(self, dim: int, index: TensorLike) -> Tensor: return _movement.index_select(self, dim, index)
     def flip(self, *dims: int | Sequence[int]) -> Tensor: return _movement.flip(self, _shape(dims))
 
     def roll(self, shifts: int | Sequence[int], dims: int | Sequence[int] | None = None) -> Tensor:
@@ -588,24 +588,18 @@ class Tensor:
 
     def masked_fill_(self, mask: TensorLike, value: Operand) -> Tensor:
         return self._inplace_result("masked_fill_", _elementwise.masked_fill(self.detach(), mask, value), value)
-
     def scatter_(self, dim: int, index: TensorLike, src: Tensor | Scalar | None = None, *,
                  value: Scalar | None = None) -> Tensor:
         return self._inplace_result("scatter_", _movement.scatter(self.detach(), dim, index, src, value=value), src)
-
     def scatter_add_(self, dim: int, index: TensorLike, src: Tensor) -> Tensor:
         return self._inplace_result("scatter_add_", _movement.scatter_add(self.detach(), dim, index, src), src)
-
     def cumsum_(self, dim: int, *, dtype: DTypeLike | None = None) -> Tensor:
         return self._inplace_result("cumsum_", _reduce.cumsum(self.detach(), dim, dtype=dtype))
-
     def baddbmm_(self, batch1: Tensor, batch2: Tensor, *, beta: Scalar = 1, alpha: Scalar = 1) -> Tensor:
         result = _linalg.baddbmm(self.detach(), batch1, batch2, beta=beta, alpha=alpha)
         return self._inplace_result("baddbmm_", result, batch1, batch2)
-
     def tril_(self, diagonal: int = 0) -> Tensor:
         return self._inplace_result("tril_", _movement.tril(self.detach(), diagonal))
-
     def triu_(self, diagonal: int = 0) -> Tensor:
         return self._inplace_result("triu_", _movement.triu(self.detach(), diagonal))
 
