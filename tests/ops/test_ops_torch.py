@@ -145,14 +145,16 @@ def test_values_and_gradients_match_torch(name):
                      f"gradient of input {i}")
 
 
-def _random_index(rng, shape, dim, high):
-    return rng.integers(0, high, shape) if high else np.zeros(shape, np.int64)
+def _gather_index(L, x, d, rng):
+    """Random positions along dim ``d`` for an index 3 long there, as large as ``x`` elsewhere."""
+    shape = list(x.shape)
+    shape[d] = 3
+    return index(L, rng.integers(0, x.shape[d], shape))
 
 
 DIM_OPS = {  # f(L, x, dim, rng) for every dim (both signs) of random shapes
-    "gather": lambda L, x, d, rng: x.gather(d, index(L, _random_index(rng, x.shape[:d % x.dim()] + (3,) + x.shape[
-        d % x.dim() + 1:], d, x.shape[d]))),
-    "scatter_add": lambda L, x, d, rng: x.scatter_add(d, index(L, _random_index(rng, x.shape, d, x.shape[d])), x * 2),
+    "gather": lambda L, x, d, rng: x.gather(d, _gather_index(L, x, d, rng)),
+    "scatter_add": lambda L, x, d, rng: x.scatter_add(d, index(L, rng.integers(0, x.shape[d], x.shape)), x * 2),
     "index_select": lambda L, x, d, rng: x.index_select(d, index(L, rng.integers(0, x.shape[d], 4))),
     "flip": lambda L, x, d, rng: L.flip(x, (d,)),
     "roll": lambda L, x, d, rng: L.roll(x, int(rng.integers(-5, 6)), d),
@@ -179,16 +181,25 @@ def test_every_dim_matches_torch(name, shape):
         assert_close(mine[0].grad.numpy(), grad.numpy(), f"gradient, dim {dim}")
 
 
-@pytest.mark.parametrize("name", ["scatter", "index_select", "flip", "roll", "tril", "cumsum", "sort", "topk", "norm",
-                                  "baddbmm", "einsum"])
+FLOAT32 = {
+    "scatter": lambda L, x: x.scatter(0, index(L, [[1, 0]]), x),
+    "index_select": lambda L, x: x.index_select(1, index(L, [0])),
+    "flip": lambda L, x: x.flip(0),
+    "roll": lambda L, x: x.roll(1),
+    "tril": lambda L, x: x.tril(),
+    "cumsum": lambda L, x: x.cumsum(0),
+    "sort": lambda L, x: x.sort()[0],
+    "topk": lambda L, x: x.topk(1)[0],
+    "norm": lambda L, x: x.norm(3, dim=1),
+    "baddbmm": lambda L, x: L.baddbmm(x[:, :2], x[None], x.T[None]),
+    "einsum": lambda L, x: L.einsum("ij,kj", x, x),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLOAT32))
 def test_float32_stays_float32_as_in_torch(name):
-    call = {"scatter": lambda L, x: x.scatter(0, index(L, [[1, 0]]), x), "index_select": lambda L, x: x.index_select(
-        1, index(L, [0])), "flip": lambda L, x: x.flip(0), "roll": lambda L, x: x.roll(1), "tril": lambda L, x: x.tril(),
-        "cumsum": lambda L, x: x.cumsum(0), "sort": lambda L, x: x.sort()[0], "topk": lambda L, x: x.topk(1)[0],
-        "norm": lambda L, x: x.norm(3, dim=1), "baddbmm": lambda L, x: L.baddbmm(x[:, :2], x[None], x.T[None]),
-        "einsum": lambda L, x: L.einsum("ij,kj", x, x)}[name]
     data = np.arange(6, dtype=np.float32).reshape(2, 3) - 2
-    ours, theirs = call(mg, mg.tensor(data)), call(torch, torch.tensor(data))
+    ours, theirs = FLOAT32[name](mg, mg.tensor(data)), FLOAT32[name](torch, torch.tensor(data))
     assert ours.dtype == np.float32 and theirs.dtype == torch.float32
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
 
