@@ -83,13 +83,19 @@ def einsum(equation: str, *operands: Any) -> Tensor:
     tensors = [t if isinstance(t, Tensor) else Tensor(np.asarray(t)) for t in tensors]
     subscripts, output = _einsum_letters(equation.replace(" ", ""), [t.ndim for t in tensors])
     arrays = [t._data for t in tensors]
-    sizes: dict[str, int] = {}
+    sizes: dict[str, int] = {}  # each letter's size: size-1 dims broadcast
     for k, (s, a) in enumerate(zip(subscripts, arrays)):
+        own: dict[str, int] = {}
         for c, n in zip(s, a.shape):
-            if sizes.get(c, 1) not in (1, n) and n != 1:
+            if own.setdefault(c, n) != n:
+                raise RuntimeError(f"einsum(): subscript {c} is repeated for operand {k} but the sizes don't match, "
+                                   f"{n} != {own[c]}")
+        for c, n in own.items():
+            seen = sizes.setdefault(c, n)
+            if seen != n and 1 not in (seen, n):
                 raise RuntimeError(f"einsum(): subscript {c} has size {n} for operand {k} which does not broadcast "
-                                   f"with previously seen size {sizes[c]}")
-            sizes[c] = n if sizes.get(c, 1) == 1 else sizes[c]
+                                   f"with previously seen size {seen}")
+            sizes[c] = n if seen == 1 else seen
     spec = ",".join(subscripts)
     out = np.asarray(np.einsum(f"{spec}->{output}", *arrays))
 
@@ -133,6 +139,9 @@ def _einsum_letters(equation: str, ndims: list[int]) -> tuple[list[str], str]:
         if "..." not in s and letters != n:
             raise RuntimeError(f"einsum(): the number of subscripts in the equation ({letters}) does not match the "
                                f"number of dimensions ({n}) for operand {k} and no ellipsis was given")
+        if letters > n:
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({letters}) is more than the "
+                               f"number of dimensions ({n}) for operand {k}")
         subscripts[k] = s.replace("...", dots[len(dots) - (n - letters):] if n > letters else "")
     if not arrow:
         used = "".join(subscripts)
