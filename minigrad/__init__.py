@@ -17,11 +17,11 @@ from .tensor import Parameter, Tensor, float16, float32, float64, int8, int16, i
 from .ops.elementwise import (abs, allclose, clamp, clamp_max, clamp_min, cos, equal, exp, isclose, isfinite, isinf,
                               isnan, log, logical_and, logical_not, logical_or, logical_xor, masked_fill, maximum,
                               minimum, relu, sigmoid, sin, sqrt, tanh, where)
-from .ops.linalg import bmm, einsum, matmul, mm
-from .ops.movement import (cat, chunk, expand, flatten, gather, permute, repeat, reshape, split, squeeze, stack, t,
-                           transpose, unsqueeze)
-from .ops.reduce import (all, amax, amin, any, argmax, argmin, argsort, logsumexp, max, mean, min, norm, sort, std,
-                         sum, topk, var)
+from .ops.linalg import baddbmm, bmm, einsum, matmul, mm
+from .ops.movement import (cat, chunk, expand, flatten, flip, gather, index_select, permute, repeat, reshape, roll,
+                           scatter, scatter_add, split, squeeze, stack, t, transpose, tril, triu, unsqueeze)
+from .ops.reduce import (all, amax, amin, any, argmax, argmin, argsort, cumsum, logsumexp, max, mean, min, norm, sort,
+                         std, sum, topk, var)
 from .creation import (BoolTensor, DoubleTensor, FloatTensor, IntTensor, LongTensor, arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, logspace, ones,
                        ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros, zeros_like)
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
@@ -55,14 +55,15 @@ __all__ = ["build_info", "get_num_threads", "get_thread_policy", "set_num_thread
            "BoolTensor", "default_generator", "manual_seed",
            "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
            "float", "double", "half", "long", "int", "short", "bool",
-           "abs", "allclose", "equal", "isclose", "bmm", "einsum", "matmul", "mm", "is_tensor", "numel", "clamp",
-           "clamp_max", "clamp_min", "clip", "cos", "exp", "isfinite", "isinf", "isnan", "log",
+           "abs", "allclose", "equal", "isclose", "baddbmm", "bmm", "einsum", "matmul", "mm", "is_tensor", "numel",
+           "clamp", "clamp_max", "clamp_min", "clip", "cos", "exp", "isfinite", "isinf", "isnan", "log",
            "logical_and", "logical_not", "logical_or", "logical_xor", "masked_fill", "maximum", "minimum", "relu",
            "sigmoid", "sin", "sqrt", "tanh", "where",
-           "cat", "concat", "concatenate", "chunk", "expand", "flatten", "gather", "permute", "repeat", "reshape",
-           "split", "squeeze", "stack", "swapaxes", "t", "transpose", "unsqueeze",
-           "all", "amax", "amin", "any", "argmax", "argmin", "argsort", "logsumexp", "max", "mean", "min", "norm",
-           "sort", "std", "sum", "topk", "var", "softmax", "log_softmax",
+           "cat", "concat", "concatenate", "chunk", "expand", "flatten", "flip", "gather", "index_select", "permute",
+           "repeat", "reshape", "roll", "scatter", "scatter_add", "split", "squeeze", "stack", "swapaxes", "t",
+           "transpose", "tril", "triu", "unsqueeze",
+           "all", "amax", "amin", "any", "argmax", "argmin", "argsort", "cumsum", "logsumexp", "max", "mean", "min",
+           "norm", "sort", "std", "sum", "topk", "var", "softmax", "log_softmax",
            "arange", "as_tensor", "empty", "empty_like", "eye", "from_numpy", "full", "full_like", "linspace",
            "logspace", "ones", "ones_like", "rand", "rand_like", "randint", "randn", "randn_like", "tensor", "zeros",
            "zeros_like", "enable_grad", "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled",

@@ -43,6 +43,8 @@ int8, int16, int32, int64, uint8 = np.int8, np.int16, np.int32, np.int64, np.uin
 
 _TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
                "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+_C_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int", "int32": "int",
+                 "int16": "short int", "int8": "signed char", "uint8": "unsigned char", "bool": "bool"}  # in messages
 
 
 class Tensor:
@@ -425,6 +427,11 @@ class Tensor:
     def __rmatmul__(self, other: Operand) -> Tensor:
         return (other if isinstance(other, Tensor) else Tensor(np.asarray(_operand(other, self)))).matmul(self)
 
+    def bmm(self, mat2: Tensor) -> Tensor: return _linalg.bmm(self, mat2)
+
+    def baddbmm(self, batch1: Tensor, batch2: Tensor, *, beta: Scalar = 1, alpha: Scalar = 1) -> Tensor:
+        return _linalg.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
     # ---- comparisons (not differentiable) -------------------------------------------------------
     def __lt__(self, other: Operand) -> Tensor: return Tensor(self._data < _unwrap(other))
     def __le__(self, other: Operand) -> Tensor: return Tensor(self._data <= _unwrap(other))
@@ -524,6 +531,8 @@ class Tensor:
         return _reduce.all(self, dim, keepdim, **numpy_names)
     def norm(self, p: float | str | None = "fro", dim: Dim = None, keepdim: bool = False) -> Tensor:
         return _reduce.norm(self, p, dim, keepdim)
+    def cumsum(self, dim: int, *, dtype: DTypeLike | None = None) -> Tensor:
+        return _reduce.cumsum(self, dim, dtype=dtype)
 
     # ---- shapes and indexing ----------------------------------------------------------------------
     def reshape(self, *shape: int | Sequence[int]) -> Tensor: return _movement.reshape(self, *shape)
@@ -546,7 +555,23 @@ class Tensor:
         """NumPy indexing; the backward scatters, adding up repeated advanced indices."""
         return _movement.getitem(self, index)
 
-    def gather(self, dim: int, index: Tensor | Array) -> Tensor: return _movement.gather(self, dim, index)
+    def gather(self, dim: int, index: TensorLike) -> Tensor: return _movement.gather(self, dim, index)
+    def index_select(self, dim: int, index: TensorLike) -> Tensor: return _movement.index_select(self, dim, index)
+
+    def scatter(self, dim: int, index: TensorLike, src: Tensor | Scalar | None = None, *,
+                value: Scalar | None = None) -> Tensor:
+        return _movement.scatter(self, dim, index, src, value=value)
+
+    def scatter_add(self, dim: int, index: TensorLike, src: Tensor) -> Tensor:
+        return _movement.scatter_add(self, dim, index, src)
+
+    def flip(self, *dims: int | Sequence[int]) -> Tensor: return _movement.flip(self, _shape(dims))
+
+    def roll(self, shifts: int | Sequence[int], dims: int | Sequence[int] | None = None) -> Tensor:
+        return _movement.roll(self, shifts, dims)
+
+    def tril(self, diagonal: int = 0) -> Tensor: return _movement.tril(self, diagonal)
+    def triu(self, diagonal: int = 0) -> Tensor: return _movement.triu(self, diagonal)
 
     def split(self, split_size_or_sections: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
         return _movement.split(self, split_size_or_sections, dim)
@@ -562,8 +587,30 @@ class Tensor:
         return self.transpose(-2, -1)
 
     def masked_fill_(self, mask: TensorLike, value: Operand) -> Tensor:
-        _elementwise.masked_fill(self.detach(), mask, value)  # the checks, before anything changes
-        return self._inplace("masked_fill_", lambda x: np.copyto(x, _unwrap(value), where=_unwrap(mask)), value)
+        return self._inplace_result("masked_fill_", _elementwise.masked_fill(self.detach(), mask, value), value)
+    def scatter_(self, dim: int, index: TensorLike, src: Tensor | Scalar | None = None, *,
+                 value: Scalar | None = None) -> Tensor:
+        return self._inplace_result("scatter_", _movement.scatter(self.detach(), dim, index, src, value=value), src)
+    def scatter_add_(self, dim: int, index: TensorLike, src: Tensor) -> Tensor:
+        return self._inplace_result("scatter_add_", _movement.scatter_add(self.detach(), dim, index, src), src)
+    def cumsum_(self, dim: int, *, dtype: DTypeLike | None = None) -> Tensor:
+        return self._inplace_result("cumsum_", _reduce.cumsum(self.detach(), dim, dtype=dtype))
+    def baddbmm_(self, batch1: Tensor, batch2: Tensor, *, beta: Scalar = 1, alpha: Scalar = 1) -> Tensor:
+        result = _linalg.baddbmm(self.detach(), batch1, batch2, beta=beta, alpha=alpha)
+        return self._inplace_result("baddbmm_", result, batch1, batch2)
+    def tril_(self, diagonal: int = 0) -> Tensor:
+        return self._inplace_result("tril_", _movement.tril(self.detach(), diagonal))
+    def triu_(self, diagonal: int = 0) -> Tensor:
+        return self._inplace_result("triu_", _movement.triu(self.detach(), diagonal))
+
+    def _inplace_result(self, name: str, result: Tensor, *operands: object) -> Tensor:
+        """Write ``result`` (the out-of-place op's, computed and checked first) into this tensor; none of the
+        op's tensor ``operands`` may require grad."""
+        if result.shape != self.shape:
+            raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
+                               f"{list(result.shape)}")
+        differentiable = next((t for t in operands if getattr(t, "_requires_grad", False)), None)
+        return self._inplace(name, lambda x: np.copyto(x, result._data), differentiable)
 
     # ---- dtype and copies ---------------------------------------------------------------------------
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -694,9 +741,12 @@ def _axes(dim: Dim, ndim: int) -> tuple[int, ...]:
     for d in dims:
         if isinstance(d, (bool, np.bool_)):
             raise TypeError(f"dim must be an int or a sequence of ints, got {dim!r}")
-        if not -max(ndim, 1) <= d < max(ndim, 1):
-            raise IndexError(f"dimension {d} is out of range for a tensor with {ndim} dims")
-        axes.append(d % max(ndim, 1))
+        n = max(ndim, 1)
+        if not -n <= d < n:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})")
+        if d % n in axes:
+            raise RuntimeError(f"dim {d % n} appears multiple times in the list of dims")
+        axes.append(d % n)
     return tuple(axes)
 
 
@@ -728,4 +778,4 @@ class Parameter(Tensor):
 
 
 # last: the op modules import the names above
-from .ops import elementwise as _elementwise, movement as _movement, reduce as _reduce  # noqa: E402
+from .ops import elementwise as _elementwise, linalg as _linalg, movement as _movement, reduce as _reduce  # noqa: E402

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..tensor import Tensor, _node, _operand, _shape_error, _unwrap
+from ..tensor import _C_TYPE_NAMES, Tensor, _node, _operand, _shape_error, _unwrap
 
 if TYPE_CHECKING:
     from .._typing import Array, Operand, TensorLike
@@ -131,15 +131,27 @@ def _pairwise_max_min(input: Tensor, other: Operand, choose: np.ufunc, wins: np.
 
 
 def masked_fill(input: Tensor, mask: TensorLike, value: Operand) -> Tensor:
-    """``value`` where the bool ``mask`` holds (broadcast), else ``input``; the gradient flows to ``input``
-    where the mask is False (and to a tensor ``value`` where it is True)."""
+    """``value`` where the bool ``mask`` holds, else ``input`` (both broadcast); the gradient flows to ``input``
+    where the mask is False, and to a 0-d tensor ``value`` summed where it is True."""
     mask_dtype = np.asarray(_unwrap(mask)).dtype
     if mask_dtype != np.bool_:
-        raise TypeError(f"masked_fill only supports boolean masks, but got mask with dtype {mask_dtype}")
-    out = where(mask, value if isinstance(value, Tensor) else Tensor(np.asarray(value, input.dtype)), input)
-    if out.shape != input.shape:
-        raise ValueError(f"masked_fill: mask of shape {np.shape(_unwrap(mask))} does not broadcast to {input.shape}")
-    return out
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
+                           f"{_C_TYPE_NAMES.get(mask_dtype.name, mask_dtype.name)}")
+    if isinstance(value, Tensor) and value.ndim:
+        raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                           f"{value.ndim} dimension(s).")
+    _check_broadcast(np.shape(_unwrap(mask)), input.shape)
+    return where(mask, value if isinstance(value, Tensor) else Tensor(np.asarray(value, input.dtype)), input)
+
+
+def _check_broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> None:
+    """torch's error unless shapes ``a`` and ``b`` broadcast, naming the last dim where they differ."""
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    for d in reversed(range(n)):
+        if a[d] != b[d] and 1 not in (a[d], b[d]):
+            raise RuntimeError(f"The size of tensor a ({a[d]}) must match the size of tensor b ({b[d]}) at "
+                               f"non-singleton dimension {d}")
 
 
 def isnan(input: Tensor) -> Tensor: return Tensor(np.isnan(input._data))

@@ -1,15 +1,16 @@
 """Matrix products as torch's module-level functions: ``matmul`` (Tensor.matmul, NumPy's rules),
-``mm`` (2-D only), ``bmm`` (3-D batches only) and ``einsum`` with its backward."""
+``mm`` (2-D only), ``bmm`` and ``baddbmm`` (3-D batches only) and ``einsum`` with its backward."""
 from __future__ import annotations
 
+import string
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..tensor import Tensor, _node
+from ..tensor import _C_TYPE_NAMES, _TYPE_NAMES, Tensor, _node
 
 if TYPE_CHECKING:
-    from .._typing import Array
+    from .._typing import Array, Scalar
 
 
 def matmul(input: Tensor, other: Tensor) -> Tensor:
@@ -25,31 +26,78 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:
 
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     """Batched matrix products of (b, n, m) and (b, m, p) tensors (no broadcasting, as torch's ``bmm``)."""
-    if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
-        raise ValueError(f"bmm: expected 3-D tensors with the same batch size, got shapes {input.shape} and "
-                         f"{mat2.shape}")
+    _check_batches(input, mat2)
+    if input.dtype != mat2.dtype:
+        raise RuntimeError(f"expected scalar type {_TYPE_NAMES[input.dtype.name]} but found "
+                           f"{_TYPE_NAMES[mat2.dtype.name]}")
     return input.matmul(mat2)
 
 
+def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: Scalar = 1, alpha: Scalar = 1) -> Tensor:
+    """``beta·input + alpha·(batch1 @ batch2)`` for (b, n, m) and (b, m, p) batches; ``input`` broadcasts to
+    (b, n, p) and is ignored when beta is 0 (its NaN do not propagate), as torch's. One node:
+    g·beta to ``input`` (summed back to its shape), alpha·g @ batch2ᵀ and alpha·batch1ᵀ @ g to the batches."""
+    if not input.dtype == batch1.dtype == batch2.dtype:
+        raise RuntimeError(f"Input dtypes must be the same, got: input {_C_TYPE_NAMES[input.dtype.name]}, batch1: "
+                           f"{_C_TYPE_NAMES[batch1.dtype.name]}, batch2: {_C_TYPE_NAMES[batch2.dtype.name]}")
+    _check_batches(batch1, batch2)
+    target = batch1.shape[:2] + batch2.shape[2:]
+    if input.ndim > 3:
+        raise RuntimeError(f"The number of sizes provided (3) must be greater or equal to the number of dimensions "
+                           f"in the tensor ({input.ndim})")
+    for d in reversed(range(3 - input.ndim, 3)):
+        n = input.shape[d - 3]
+        if n != 1 and n != target[d]:
+            raise RuntimeError(f"The expanded size of the tensor ({target[d]}) must match the existing size ({n}) at "
+                               f"non-singleton dimension {d}.  Target sizes: {list(target)}.  Tensor sizes: "
+                               f"{list(input.shape)}")
+    a, b = batch1._data, batch2._data
+    out = a @ b if alpha == 1 else alpha * (a @ b)
+    if beta != 0:
+        out = out + (input._data if beta == 1 else beta * input._data)
+
+    def backward(g: Array) -> tuple[Array, Array, Array]:
+        ga = g @ b.transpose(0, 2, 1)
+        gb = a.transpose(0, 2, 1) @ g
+        return g * beta, ga if alpha == 1 else ga * alpha, gb if alpha == 1 else gb * alpha
+    return _node(out, (input, batch1, batch2), backward, "baddbmm")
+
+
+def _check_batches(batch1: Tensor, batch2: Tensor) -> None:
+    """torch's checks of two batches of matrices that ``bmm`` multiplies."""
+    for name, t in (("batch1", batch1), ("batch2", batch2)):
+        if t.ndim != 3:
+            raise RuntimeError(f"{name} must be a 3D tensor")
+    expected = [batch1.shape[0], batch1.shape[2]]
+    if list(batch2.shape[:2]) != expected:
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: {expected} but got: "
+                           f"{list(batch2.shape[:2])}.")
+
+
 def einsum(equation: str, *operands: Any) -> Tensor:
-    """Einstein summation over tensors (``einsum("ij,jk->ik", a, b)``; operands may also come as one
-    list). The gradient of each operand is the einsum of the output's gradient with the other operands.
-    Subscripts are letters, with an explicit or implicit output; ``...`` and a letter repeated within
-    one operand (diagonals) raise a ValueError."""
+    """Einstein summation over tensors (``einsum("bij,bjk->bik", a, b)``; the operands may also come as one
+    list), with torch's rules: an explicit or implicit output, ``...`` for broadcast dims, a letter repeated
+    within an operand for its diagonal, size-1 dims broadcast. The gradient of each operand is the einsum of
+    the output's gradient with the other operands, put back on the diagonal where a letter repeats."""
     tensors = list(operands[0]) if len(operands) == 1 and isinstance(operands[0], (list, tuple)) else list(operands)
     tensors = [t if isinstance(t, Tensor) else Tensor(np.asarray(t)) for t in tensors]
-    equation = equation.replace(" ", "")
-    inputs, arrow, output = equation.partition("->")
-    subscripts = inputs.split(",")
-    if "." in equation or any(len(set(s)) != len(s) for s in subscripts):
-        raise ValueError(f"einsum: '...' and repeated subscripts within an operand are not supported: {equation!r}")
-    if len(subscripts) != len(tensors):
-        raise ValueError(f"einsum: the equation has {len(subscripts)} operands, {len(tensors)} were given")
-    if not arrow:  # implicit output: the letters used once, in alphabetical order
-        output = "".join(sorted(c for c in set(inputs) - {","} if inputs.count(c) == 1))
+    subscripts, output = _einsum_letters(equation.replace(" ", ""), [t.ndim for t in tensors])
     arrays = [t._data for t in tensors]
-    out = np.asarray(np.einsum(f"{inputs}->{output}", *arrays))
-    sizes = {c: n for s, a in zip(subscripts, arrays) for c, n in zip(s, a.shape)}
+    sizes: dict[str, int] = {}  # each letter's size: size-1 dims broadcast
+    for k, (s, a) in enumerate(zip(subscripts, arrays)):
+        own: dict[str, int] = {}
+        for c, n in zip(s, a.shape):
+            if own.setdefault(c, n) != n:
+                raise RuntimeError(f"einsum(): subscript {c} is repeated for operand {k} but the sizes don't match, "
+                                   f"{n} != {own[c]}")
+        for c, n in own.items():
+            seen = sizes.setdefault(c, n)
+            if seen != n and 1 not in (seen, n):
+                raise RuntimeError(f"einsum(): subscript {c} has size {n} for operand {k} which does not broadcast "
+                                   f"with previously seen size {seen}")
+            sizes[c] = n if seen == 1 else seen
+    spec = ",".join(subscripts)
+    out = np.asarray(np.einsum(f"{spec}->{output}", *arrays))
 
     def backward(g: Array) -> list[Array | None]:
         grads: list[Array | None] = []
@@ -59,10 +107,49 @@ def einsum(equation: str, *operands: Any) -> Tensor:
                 continue
             others = [(subscripts[j], arrays[j]) for j in range(len(arrays)) if j != i]
             reached = set(output).union(*(o for o, _ in others))
-            kept = "".join(c for c in s if c in reached)  # letters summed in this operand only come back by broadcast
-            spec = ",".join([output] + [o for o, _ in others]) + "->" + kept
-            partial = np.einsum(spec, g, *(a for _, a in others))
-            shape = [sizes[c] if c in reached else 1 for c in s]
-            grads.append(np.broadcast_to(partial.reshape(shape), t.shape))
+            letters = "".join(dict.fromkeys(s))  # each letter once: a repeated one is the diagonal
+            kept = "".join(c for c in letters if c in reached)  # letters summed in this operand only: broadcast back
+            partial = np.einsum(",".join([output] + [o for o, _ in others]) + "->" + kept, g, *(a for _, a in others))
+            shape = [partial.shape[kept.index(c)] if c in kept else 1 for c in letters]
+            partial = np.broadcast_to(partial.reshape(shape), [sizes[c] for c in letters])
+            if len(letters) < len(s):
+                grid = np.indices(partial.shape, sparse=True)
+                diagonal = np.zeros([sizes[c] for c in s], g.dtype)
+                diagonal[tuple(grid[letters.index(c)] for c in s)] = partial
+                partial = diagonal
+            grads.append(partial)  # the engine sums size-1 dims that broadcast back
         return grads
     return _node(out, tuple(tensors), backward, "einsum")
+
+
+def _einsum_letters(equation: str, ndims: list[int]) -> tuple[list[str], str]:
+    """Each operand's subscripts and the output's, with ``...`` spelled out as letters the equation does not use
+    (right-aligned across operands, as broadcasting) and the implicit output made explicit: the broadcast dims,
+    then the letters used once, in alphabetical order. torch's errors for a malformed equation."""
+    inputs, arrow, output = equation.partition("->")
+    subscripts = inputs.split(",")
+    if len(subscripts) != len(ndims):
+        raise RuntimeError(f"einsum(): {'fewer' if len(ndims) < len(subscripts) else 'more'} operands were provided "
+                           "than specified in the equation")
+    spare = [c for c in string.ascii_letters if c not in equation]
+    broadcast = max([n - len(s.replace("...", "")) for s, n in zip(subscripts, ndims) if "..." in s], default=0)
+    dots = "".join(spare[:broadcast])
+    for k, (s, n) in enumerate(zip(subscripts, ndims)):
+        letters = len(s.replace("...", ""))
+        if "..." not in s and letters != n:
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({letters}) does not match the "
+                               f"number of dimensions ({n}) for operand {k} and no ellipsis was given")
+        if letters > n:
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({letters}) is more than the "
+                               f"number of dimensions ({n}) for operand {k}")
+        subscripts[k] = s.replace("...", dots[len(dots) - (n - letters):] if n > letters else "")
+    if not arrow:
+        used = "".join(subscripts)
+        return subscripts, dots + "".join(sorted(c for c in set(used) - set(dots) if used.count(c) == 1))
+    output = output.replace("...", dots)
+    for c in output:
+        if output.count(c) > 1:
+            raise RuntimeError(f"einsum(): output subscript {c} appears more than once in the output")
+        if not any(c in s for s in subscripts):
+            raise RuntimeError(f"einsum(): output subscript {c} does not appear in the equation for any input operand")
+    return subscripts, output

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar, cast
 
 import numpy as np
 
-from ..tensor import Tensor, _axes, _node
+from ..tensor import _TYPE_NAMES, Tensor, _axes, _node
 
 if TYPE_CHECKING:
-    from .._typing import Array, Dim
+    from .._typing import Array, Dim, DTypeLike
 
 ValuesIndices = namedtuple("ValuesIndices", "values indices")  # what max(dim) / min(dim) return
 _Reduction = TypeVar("_Reduction", bound=Callable[..., Any])
@@ -153,52 +153,94 @@ def all(input: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
 
 
 def norm(input: Tensor, p: float | str | None = "fro", dim: Dim = None, keepdim: bool = False) -> Tensor:
-    """The vector ``p``-norm of the elements along ``dim`` (all of them by default), ``(Σ|x|^p)^(1/p)``;
-    "fro" and None are the 2-norm, inf/-inf the largest/smallest ``|x|``, 0 the count of nonzeros.
-    Differentiable except where that norm is 0 (the gradient there is 0, as torch's)."""
-    p = 2.0 if p in ("fro", None) else p
+    """The vector ``p``-norm over ``dim`` (all elements by default), ``‖x‖_p = (Σ|x|^p)^(1/p)``: "fro" and None
+    mean 2, inf / -inf the largest / smallest ``|x|`` (ties share the gradient), 0 the count of nonzeros. The
+    gradient is torch's subgradient: 0 where the norm is 0, and for p < 1 at the elements that are 0."""
     if isinstance(p, str):
-        raise ValueError(f"norm: p must be a number, 'fro' or None, got {p!r}")
-    a = input.abs()
-    if p == math.inf:
-        return a.amax(dim, keepdim)
-    if p == -math.inf:
-        return a.amin(dim, keepdim)
-    if p == 0:
-        return ((a > 0).to(input.dtype) + a * 0).sum(dim, keepdim)  # a zero gradient, as torch
-    if p == 1:
-        return a.sum(dim, keepdim)
+        if p == "nuc":
+            raise NotImplementedError("norm: the nuclear norm (p='nuc') is not supported by minigrad")
+        if p != "fro":
+            raise RuntimeError(f"linalg.matrix_norm: Order {p} not supported.")
+        if dim is not None and not isinstance(dim, int) and len(dim) > 2:
+            raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {' '.join(map(str, dim))}")
+    p = 2.0 if p in ("fro", None) else float(p)
+    if input.dtype.kind != "f":
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. "
+                           f"Got {_TYPE_NAMES[input.dtype.name]}")
     x, axes = input._data, _axes(dim, input.ndim)
-    out = np.sum(np.abs(x) ** p, axis=axes, keepdims=True) ** (1 / p)
+    axes = axes if x.ndim else ()  # a 0-d tensor takes dim 0 or -1, which reduce nothing
+    empty = [i for i in axes if x.shape[i] == 0]
+    if math.isinf(p) and (x.size == 0 if dim is None else empty):
+        where = ("an empty tensor because " if dim is None  # (torch's text lacks the space before "because")
+                 else f"the dimension {empty[0]}because this dimension is empty and ")
+        raise RuntimeError(f"linalg.vector_norm cannot compute the {p} norm on {where}the operation does not have "
+                           "an identity")
+    a = np.abs(x)
+    if math.isinf(p):
+        out = (np.max if p > 0 else np.min)(a, axes, keepdims=True)
+    elif p in (0, 1):
+        out = np.sum(a != 0 if p == 0 else a, axes, x.dtype, keepdims=True)
+    elif p == 2:
+        out = np.sqrt(np.sum(a * a, axes, keepdims=True))
+    else:
+        with np.errstate(divide="ignore"):  # |0|^p for p < 0: inf, and the norm 0, as torch's
+            out = np.sum(a ** p, axes, keepdims=True) ** (1 / p)
 
-    def backward(g: Array) -> tuple[Array]:  # d‖x‖/dx = x|x|^(p-2) / ‖x‖^(p-1)
+    def backward(g: Array) -> tuple[Array]:
+        g = g if keepdim else np.expand_dims(g, axes)
         with np.errstate(divide="ignore", invalid="ignore"):
-            scale = np.where(out == 0, 0, (g if keepdim else np.expand_dims(g, axes)) / out ** (p - 1))
-        return (scale * x * np.abs(x) ** (p - 2) if p != 2 else scale * x,)
+            if p == 0:
+                return (np.zeros_like(x),)
+            if p == 1:
+                return (np.sign(x) * g,)
+            if math.isinf(p):  # the extreme elements share g
+                extreme = (a == out) | np.isnan(a)
+                return (np.sign(x) * g * extreme / np.sum(extreme, axes, x.dtype, keepdims=True),)
+            if p < 1:  # d‖x‖/dx = sign(x)|x|^(p−1) ‖x‖^(1−p), 0 where x = 0
+                return (np.where(x == 0, 0, np.sign(x) * a ** (p - 1)) * g * out ** (1 - p),)
+            scale = np.where(out == 0, 0, g / out ** (p - 1))  # 0 where the norm is 0
+            return (np.sign(x) * a ** (p - 1) * scale if p < 2 else x * a ** (p - 2) * scale,)
     return _node(out if keepdim else out.squeeze(axes), (input,), backward, "norm")
 
 
+def cumsum(input: Tensor, dim: int, *, dtype: DTypeLike | None = None) -> Tensor:
+    """``out[..., i, ...] = Σ_{j<=i} x[..., j, ...]`` along ``dim``, in ``dtype`` if given (integers and bools sum
+    in int64, as torch's); the gradient is g summed from the end: ``flip(cumsum(flip(g)))``."""
+    axis, x = _axes(dim, input.ndim)[0], input._data
+    dtype = np.dtype(dtype) if dtype is not None else np.dtype(np.int64) if x.dtype.kind in "biu" else x.dtype
+    out = np.cumsum(np.atleast_1d(x), axis, dtype).reshape(x.shape)
+
+    def backward(g: Array) -> tuple[Array]:
+        g = np.atleast_1d(g)
+        return (np.flip(np.cumsum(np.flip(g, axis), axis), axis).reshape(x.shape).astype(x.dtype, copy=False),)
+    return _node(out, (input,) if dtype.kind == "f" else (), backward, "cumsum")
+
+
 def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> ValuesIndices:
-    """(values, indices) sorted along ``dim``; values are differentiable (gathered from the input)."""
+    """(values, indices) sorted along ``dim``; the values' gradient goes back to where they came from."""
     indices = argsort(input, dim, descending, stable)
     return ValuesIndices(input.gather(dim, indices), indices)
 
 
 def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
-    """The indices that sort ``dim`` (ascending, or ``descending``); ties keep their order (stable)."""
-    axis = _axes(dim, input.ndim)[0] if input.ndim else 0
-    x = input._data if input.ndim else input._data.reshape(1)
-    if descending:  # negated: a stable sort then keeps the order of ties, as torch's stable sort
-        x = -x.astype(np.int64) if x.dtype.kind in "bu" else -x
-    return Tensor(np.argsort(x, axis=axis, kind="stable").reshape(input.shape))
+    """The int64 indices that sort ``dim`` ascending (or ``descending``). Always stable: ties keep their order
+    (which torch's unstable sort may also give); NaN sort as the largest, as in torch."""
+    axis, x = _axes(dim, input.ndim)[0], np.atleast_1d(input._data)
+    if not descending:
+        indices = np.argsort(x, axis, kind="stable")
+    else:  # ascending over the reversed dim, reversed back: ties keep their order and NaN come first
+        last = x.shape[axis] - 1
+        indices = last - np.flip(np.argsort(np.flip(x, axis), axis, kind="stable"), axis)
+    return Tensor(indices.astype(np.int64, copy=False).reshape(input.shape))
 
 
 def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> ValuesIndices:
-    """The ``k`` largest (or smallest) elements along ``dim`` and their indices, largest first."""
-    axis = _axes(dim, input.ndim)[0] if input.ndim else 0
-    n = input.shape[axis] if input.ndim else 1
-    if not 0 <= k <= n:
-        raise RuntimeError(f"topk: k ({k}) is out of range for dimension {dim} of size {n}")
-    indices = argsort(input, dim, descending=largest)
-    indices = Tensor(np.take(indices._data, np.arange(k), axis=axis)) if input.ndim else indices
-    return ValuesIndices(input.gather(dim, indices) if input.ndim else input, indices)
+    """The ``k`` largest (or smallest) elements along ``dim``, in that order, and their int64 indices; among
+    ties the first positions. The values' gradient goes back to where they came from."""
+    axis = _axes(dim, input.ndim)[0]
+    if not 0 <= k <= (input.shape[axis] if input.ndim else 1):
+        raise RuntimeError("selected index k out of range")
+    indices = argsort(input, dim, descending=largest, stable=True)
+    if input.ndim:
+        indices = Tensor(np.take(indices._data, np.arange(k), axis=axis))
+    return ValuesIndices(input.gather(dim, indices), indices)
