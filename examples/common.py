@@ -183,8 +183,10 @@ def default_lr(name):
 
 
 def tuned_lr(lrs, name):
-    """An example's lr for optimizer ``name``: its tuned one in ``lrs``, else the class's default."""
-    return lrs[name] if name in lrs else default_lr(name)
+    """An example's lr for optimizer ``name``: its tuned one in ``lrs``; for an optimizer of part of a
+    model without one, its partner's (``rest``: the two share one lr); else the class's default."""
+    rest = OPTIMIZERS[name].rest
+    return lrs[name] if name in lrs else lrs[rest] if rest in lrs else default_lr(name)
 
 
 def check_split(split):

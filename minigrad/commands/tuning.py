@@ -3,8 +3,9 @@
 
 1. Budget: every optimizer gets the same ``budget`` learning-rate trials per task, on a log grid
    ``centre · 10^(grid_step · k)``, k = −(budget − 1)/2 … (budget − 1)/2, centred on the example's
-   hand-tuned lr for that optimizer (its ``LR``), or the optimizer class's default lr (torch's) where
-   the example has none. Every other hyperparameter is the class's default, apart from the options
+   hand-tuned lr for that optimizer (its ``LR``), for Muon and SparseAdam without one the tuned lr
+   of their partner (AdamW, Adam: one lr for both halves), or else the optimizer class's default lr
+   (torch's). Every other hyperparameter is the class's default, apart from the options
    that define the variant (``examples/common.py``'s OPTIMIZERS: momentum 0.9 for "momentum" and
    "nesterov").
 2. Selection: each trial trains once (seed ``TUNING_SEED``, not one of the scoring seeds) on the

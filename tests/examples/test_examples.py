@@ -251,6 +251,9 @@ def test_sparseadam_is_offered_only_where_embeddings_give_sparse_gradients(capsy
 def test_tuned_lr_falls_back_to_the_class_default():
     assert common.tuned_lr(digits_mlp.LR, "sgd") == 0.1
     assert common.tuned_lr({}, "adadelta") == common.default_lr("adadelta") == 1.0
+    assert common.tuned_lr(digits_mlp.LR, "muon") == digits_mlp.LR["adamw"]  # paired with AdamW at one lr
+    assert common.tuned_lr(text_classify.LR, "sparseadam") == text_classify.LR["adam"]
+    assert common.tuned_lr({}, "muon") == common.default_lr("muon") == 1e-3
     assert common.default_lr("adam") == 1e-3
 
 
