@@ -15,6 +15,7 @@ common_methods_invocations = pytest.importorskip(
 
 import minigrad as mg  # noqa: E402
 from minigrad import functional as MF  # noqa: E402
+from torch_samples import to_minigrad  # noqa: E402 (tests/, on sys.path through conftest.py)
 
 # negative bases to fractional powers: NaN in both libraries, and NumPy warns
 pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered in power:RuntimeWarning")
@@ -48,20 +49,6 @@ def _samples():
 
 
 SAMPLES = list(_samples())
-
-
-def to_minigrad(value, converted):
-    """torch tensors (inside lists, tuples and dicts too) as minigrad tensors, noting each pair in
-    ``converted``; one tensor used twice stays one."""
-    if isinstance(value, torch.Tensor):
-        if id(value) not in converted:
-            converted[id(value)] = (value, mg.tensor(value.detach().numpy(), requires_grad=value.requires_grad))
-        return converted[id(value)][1]
-    if isinstance(value, dict):
-        return {k: to_minigrad(v, converted) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(to_minigrad(v, converted) for v in value)
-    return value
 
 
 @pytest.mark.parametrize("op, sample", SAMPLES)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+from torch_samples import to_minigrad  # (tests/, on sys.path through conftest.py)
 
 torch = pytest.importorskip("torch")
 
@@ -388,20 +389,6 @@ SAMPLES = _opinfo_samples()
 def minigrad_op(name):
     """minigrad's function of an OpInfo name (OpInfo's einsum takes the operands first)."""
     return (lambda operands, equation: mg.einsum(equation, operands)) if name == "einsum" else getattr(mg, name)
-
-
-def to_minigrad(value, converted):
-    if isinstance(value, torch.dtype):
-        return torch.empty(0, dtype=value).numpy().dtype
-    if isinstance(value, torch.Tensor):
-        if id(value) not in converted:
-            converted[id(value)] = (value, mg.tensor(value.detach().numpy(), requires_grad=value.requires_grad))
-        return converted[id(value)][1]
-    if isinstance(value, dict):
-        return {k: to_minigrad(v, converted) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(to_minigrad(v, converted) for v in value)
-    return value
 
 
 def skip_reason(op, sample):
