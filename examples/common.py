@@ -166,15 +166,21 @@ class JointOptimizer:
 def evaluation_weights(opt):
     """Within the block the parameters hold the weights to evaluate and save: for an optimizer with
     an eval mode (Schedule-Free's, whose parameters hold y while training), ``opt.eval()`` moves them
-    to its average x, and ``opt.train()`` back afterwards; for the others nothing changes."""
-    switches = hasattr(opt, "eval")
-    if switches:
-        opt.eval()
+    to its average x, and afterwards ``opt.train()`` and y exactly as it was (y → x → y in floating
+    point is not the identity, and a run must not depend on how often it evaluates); for the other
+    optimizers nothing changes."""
+    if not hasattr(opt, "eval"):
+        yield
+        return
+    params = [p for group in opt.param_groups for p in group["params"]]
+    training_point = [p._data.copy() for p in params]
+    opt.eval()
     try:
         yield
     finally:
-        if switches:
-            opt.train()
+        opt.train()
+        for p, y in zip(params, training_point):
+            np.copyto(p._data, y)
 
 
 def default_lr(name):

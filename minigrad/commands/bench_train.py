@@ -8,7 +8,8 @@ Three models at batch 32, random inputs and integer targets, cross-entropy loss,
                input 32×1×8×8
   transformer  char-transformer's default configuration (examples/char_transformer.py: 2 pre-norm blocks,
                d 64, 4 heads, context 64, vocabulary 100), input 32×64 character ids; nn modules in
-               both frameworks, torch's loaded with minigrad's state_dict
+               both frameworks, torch's loaded with minigrad's state_dict; its step also clips the
+               gradient norm to 1, as the example does
 Both frameworks start from the same weights and see the same batch; each step is zero_grad, forward,
 backward, step. Candidates alternate round by round in one process with the same thread count
 (torch.set_num_threads, minigrad.set_num_threads and, with threadpoolctl, NumPy's BLAS); the
@@ -28,8 +29,8 @@ from ..tensor import Parameter, Tensor
 from ..utils.benchmark import measure
 
 BATCH = 32
-TARGETS = {"mlp": 1.0, "cnn": 1.5, "transformer": 1.5}
-VOCAB, CONTEXT = 100, 64  # the transformer's  # the largest acceptable minigrad / torch time ratio
+TARGETS = {"mlp": 1.0, "cnn": 1.5, "transformer": 1.5}  # the largest acceptable minigrad / torch time ratio
+VOCAB, CONTEXT = 100, 64  # the transformer's
 
 
 def init_params(model, rng):

@@ -1,8 +1,9 @@
 """The optimizer comparison: the optimizers of ``examples/common.py``'s OPTIMIZERS (every minigrad
 optimizer) on 2-D test functions and, tuned by the same budget, on the example tasks. Muon (paired
 with AdamW) and SparseAdam (paired with Adam) take part of a model, so they run on the tasks only,
-SparseAdam on those with embeddings (char-lstm, text-classify); Schedule-Free's runs are scored at
-its averaged weights (``opt.eval()``).
+SparseAdam on those with embeddings (char-lstm, text-classify, char-transformer); on the tasks,
+Schedule-Free's runs are scored at its averaged weights (``opt.eval()``), while the 2-D functions
+draw its training point y.
 
     minigrad compare [--quick] [--tasks 2d,digits-mlp,...] [--budget N] [--seeds N] [--out DIR]
 

@@ -10,7 +10,7 @@ dS = P ⊙ (dP − Σ_row dP ⊙ P);  dq = dS·k·scale;  dk = dSᵀ·q·scale; 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,12 +24,13 @@ if TYPE_CHECKING:
     from .._typing import Array
 
 
-def _additive_mask(mask: Tensor | None, dtype: np.dtype, name: str = "attn_mask") -> Tensor | None:
-    """A boolean mask (True: take part) as 0 / −inf in ``dtype``; a float mask as it is."""
+def _additive_mask(mask: Tensor | None, dtype: np.dtype[Any], name: str = "attn_mask") -> Tensor | None:
+    """A boolean mask (True: take part) as 0 / −inf in ``dtype``; a float mask as it is (added in
+    the query's dtype)."""
     if mask is None or mask.dtype != np.bool_:
-        if mask is not None and mask.dtype != dtype:
+        if mask is not None and not np.issubdtype(mask.dtype, np.floating):
             raise RuntimeError(f"Expected {name} dtype to be bool or float or to match query dtype, but got "
-                               f"{name}.dtype: {mask.dtype} and  query.dtype: {dtype} instead.")
+                               f"{name}.dtype: {_torch_dtype(mask)} and  query.dtype: {_torch_name(dtype)} instead.")
         return mask
     return Tensor(np.where(mask._data, dtype.type(0), dtype.type(-np.inf)))
 
@@ -55,7 +56,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     if is_causal and attn_mask is not None:
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True")
     if not 0 <= dropout_p <= 1:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {dropout_p}")
+        raise RuntimeError(f"dropout probability has to be between 0 and 1, but got {dropout_p}")
     if enable_gqa:
         key, value = _share_heads(query, key), _share_heads(query, value)
     L, S = query.shape[-2], key.shape[-2]
@@ -67,7 +68,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     q, k, v = query._data, key._data, value._data
     scores = np.matmul(q, np.swapaxes(k, -1, -2)) * dtype.type(scale)
     if mask is not None:
-        scores = scores + mask._data
+        scores = scores + mask._data.astype(dtype, copy=False)
     probs = _safe_softmax(scores)
     kept = None
     if dropout_p > 0:
@@ -83,7 +84,9 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
         grads = (np.matmul(d_scores, k) * dtype.type(scale),
                  np.matmul(np.swapaxes(d_scores, -1, -2), q) * dtype.type(scale),
                  np.matmul(np.swapaxes(dropped, -1, -2), g))
-        return grads + (d_scores,) if mask is not None and mask is attn_mask else grads
+        if mask is not None and mask is attn_mask:  # a float mask given by the caller: its gradient too
+            return grads + (d_scores.astype(mask.dtype, copy=False),)
+        return grads
     parents = (query, key, value) + ((attn_mask,) if mask is not None and mask is attn_mask else ())
     return _node(out, parents, backward, "scaled_dot_product_attention")
 
@@ -91,7 +94,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
 def _safe_softmax(scores: Array) -> Array:
     """Softmax over the last dim, the row's maximum subtracted first; a row that is −inf everywhere
     (every key masked) gives zeros, not NaN, as torch's."""
-    top = scores.max(-1, keepdims=True)
+    top = scores.max(-1, keepdims=True, initial=-np.inf)
     top = np.where(np.isneginf(top), 0, top)
     e = np.exp(scores - top)
     total = e.sum(-1, keepdims=True)
@@ -112,7 +115,13 @@ def _share_heads(query: Tensor, kv: Tensor) -> Tensor:
 
 
 def _torch_dtype(t: Tensor) -> str:
-    return {"float32": "float", "float64": "double", "float16": "c10::Half"}.get(t.dtype.name, t.dtype.name)
+    return _torch_name(t.dtype)
+
+
+def _torch_name(dtype: np.dtype[Any]) -> str:
+    """A dtype as torch's messages name it."""
+    return {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int", "int32": "int",
+            "bool": "bool"}.get(dtype.name, dtype.name)
 
 
 # ---- multi-head attention (nn.MultiheadAttention's forward) ----------------------------------------
@@ -138,6 +147,15 @@ def multi_head_attention(query: Tensor, key: Tensor, value: Tensor, num_heads: i
     use_causal_hint = is_causal and key_padding_mask is None and not need_weights
     attn_mask = None if use_causal_hint else _inverted_mask(attn_mask, query.dtype, "attn_mask")
     key_padding_mask = _inverted_mask(key_padding_mask, query.dtype, "key_padding_mask")
+    expected = {2: (L, S), 3: (N * num_heads, L, S)}
+    if attn_mask is not None and attn_mask.shape != expected[attn_mask.ndim]:
+        raise RuntimeError(f"The shape of the {attn_mask.ndim}D attn_mask is {_size(attn_mask.shape)}, but should be "
+                           f"{expected[attn_mask.ndim]}.")
+    if key_padding_mask is not None:
+        for i, n in enumerate((N, S)):
+            if key_padding_mask.shape[i] != n:
+                raise AssertionError(f"Expected key_padded_mask.shape[{i}] to be {n}, but got "
+                                     f"{key_padding_mask.shape[i]}")
     q, k, v = (linear(x, w, b) for x, w, b in zip((query, key, value), in_proj, in_bias))
     if bias_kv is not None:
         k = _append(k, bias_kv[0].expand(1, N, E))
@@ -155,11 +173,11 @@ def multi_head_attention(query: Tensor, key: Tensor, value: Tensor, num_heads: i
         padding = key_padding_mask.reshape(N, 1, 1, S).expand(N, num_heads, 1, S).reshape(N * num_heads, 1, S)
         attn_mask = padding if attn_mask is None else attn_mask + padding
     p = dropout_p if training else 0.0
-    if need_weights:
+    if need_weights:  # the weights returned are those the values are averaged with: after dropout, as torch's
         scores = q.matmul(k.transpose(1, 2)) * (1 / math.sqrt(head_dim))
         weights = softmax(scores if attn_mask is None else scores + attn_mask, dim=-1)
-        out = _dropout(weights, p) if p > 0 else weights
-        heads = out.matmul(v)  # (N·H, L, hd)
+        weights = _dropout(weights, p) if p > 0 else weights
+        heads = weights.matmul(v)  # (N·H, L, hd)
     else:
         mask = attn_mask if attn_mask is None or attn_mask.shape[0] == 1 else attn_mask.reshape(N, num_heads, -1, S)
         heads = scaled_dot_product_attention(q.reshape(N, num_heads, L, head_dim), k.reshape(N, num_heads, S, head_dim),
@@ -172,15 +190,50 @@ def multi_head_attention(query: Tensor, key: Tensor, value: Tensor, num_heads: i
     return out, weights.mean(dim=1) if average_attn_weights else weights
 
 
-def _inverted_mask(mask: Tensor | None, dtype: np.dtype, name: str) -> Tensor | None:
+def check_attention_shapes(query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Tensor | None,
+                           attn_mask: Tensor | None, num_heads: int, same_embed_dim: bool) -> bool:
+    """nn.MultiheadAttention's input checks, with torch's messages, before anything runs; returns
+    whether the input is batched (3-D; 2-D is one unbatched sequence)."""
+    if query.ndim not in (2, 3):
+        raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but received {query.ndim}-D query "
+                             "tensor")
+    batched = query.ndim == 3
+    kind = "batched (3-D)" if batched else "unbatched (2-D)"
+    if key.ndim != query.ndim or value.ndim != query.ndim:
+        raise AssertionError(f"For {kind} `query`, expected `key` and `value` to be {query.ndim}-D but found "
+                             f"{key.ndim}-D and {value.ndim}-D tensors respectively")
+    if key_padding_mask is not None and key_padding_mask.ndim != query.ndim - 1:
+        raise AssertionError(f"For {kind} `query`, expected `key_padding_mask` to be `None` or {query.ndim - 1}-D but "
+                             f"found {key_padding_mask.ndim}-D tensor instead")
+    if attn_mask is not None and attn_mask.ndim not in (2, 3):
+        raise AssertionError(f"For {kind} `query`, expected `attn_mask` to be `None`, 2-D or 3-D but found "
+                             f"{attn_mask.ndim}-D tensor instead")
+    if not batched and attn_mask is not None and attn_mask.ndim == 3:
+        expected = (num_heads, query.shape[0], key.shape[0])
+        if attn_mask.shape != expected:
+            raise AssertionError(f"Expected `attn_mask` shape to be {expected} but got {_size(attn_mask.shape)}")
+    if same_embed_dim and key.shape != value.shape:
+        raise AssertionError(f"key shape {_size(key.shape)} does not match value shape {_size(value.shape)}")
+    if not same_embed_dim and key.shape[:-1] != value.shape[:-1]:
+        raise AssertionError(f"key's sequence and batch dims {_size(key.shape[:-1])} do not match value's "
+                             f"{_size(value.shape[:-1])}")
+    return batched
+
+
+def _size(shape: tuple[int, ...]) -> str:
+    """A shape as torch prints it."""
+    return f"torch.Size({list(shape)})"
+
+
+def _inverted_mask(mask: Tensor | None, dtype: np.dtype[Any], name: str) -> Tensor | None:
     """nn.MultiheadAttention's mask convention (True: may NOT attend) as an additive float mask."""
     if mask is None:
         return None
     if mask.dtype == np.bool_:
         return Tensor(np.where(mask._data, dtype.type(-np.inf), dtype.type(0)))
-    if mask.dtype != dtype:
+    if not np.issubdtype(mask.dtype, np.floating):
         raise AssertionError(f"only bool and floating types of {name} are supported")
-    return mask
+    return mask if mask.dtype == dtype else mask.to(dtype)
 
 
 def _append(x: Tensor, extra: Tensor, dim: int = 0) -> Tensor:

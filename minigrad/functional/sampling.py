@@ -6,7 +6,7 @@ axis in reverse."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 
 import numpy as np
 
@@ -76,7 +76,7 @@ def _nearest(size: int, out: int, scale: float | None, exact: bool) -> _AxisMap:
     return _AxisMap(np.minimum(np.floor(position.astype(np.float32)).astype(np.intp), size - 1)[:, None], None)
 
 
-def _linear(size: int, out: int, scale: float | None, align_corners: bool, dtype: np.dtype) -> _AxisMap:
+def _linear(size: int, out: int, scale: float | None, align_corners: bool, dtype: np.dtype[Any]) -> _AxisMap:
     """torch's linear weights, computed in the input's precision: source position o·(size − 1)/(out − 1)
     with align_corners, else max((o + ½)·s − ½, 0) with s as for nearest; the two neighbours (the
     last one twice at the end) weighted by the distance. Equal sizes copy, whatever the scale_factor."""
@@ -96,7 +96,7 @@ def _linear(size: int, out: int, scale: float | None, align_corners: bool, dtype
     return _AxisMap(np.stack([left, right], 1), np.stack([one - share, share], 1))
 
 
-def _cubic(size: int, out: int, scale: float | None, align_corners: bool, dtype: np.dtype) -> _AxisMap:
+def _cubic(size: int, out: int, scale: float | None, align_corners: bool, dtype: np.dtype[Any]) -> _AxisMap:
     """torch's bicubic taps: the four neighbours floor(p) − 1 … floor(p) + 2 of the source position p (as for
     linear, without the clamp at 0), clamped to the edges, weighted by the cubic convolution kernel
     (|d| ≤ 1: (a + 2)|d|³ − (a + 3)|d|² + 1; 1 < |d| < 2: a|d|³ − 5a|d|² + 8a|d| − 4a)."""
@@ -118,7 +118,7 @@ def _cubic(size: int, out: int, scale: float | None, align_corners: bool, dtype:
     return _AxisMap(source, np.stack([outer(t + 1), inner(t), inner(1 - t), outer(2 - t)], 1).astype(dtype))
 
 
-def _adaptive(size: int, out: int, dtype: np.dtype) -> _AxisMap:
+def _adaptive(size: int, out: int, dtype: np.dtype[Any]) -> _AxisMap:
     """torch's adaptive windows: output o averages [floor(o·size/out), ceil((o + 1)·size/out)); short
     windows are padded with weight-0 reads of their last element."""
     o = np.arange(out)

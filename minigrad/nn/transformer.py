@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from .. import functional as F
-from ..functional.attention import multi_head_attention
+from ..functional.attention import check_attention_shapes, multi_head_attention
 from ..tensor import Parameter, Tensor
 from . import init
 from .activation import Dropout
@@ -85,14 +85,8 @@ class MultiheadAttention(Module):
         """Attend from ``query`` to ``key``/``value``. ``key_padding_mask`` (N, S) and ``attn_mask``
         (L, S) or (N·num_heads, L, S): boolean, True where attention is NOT allowed, or float, added to
         the scores; ``is_causal`` is a hint that ``attn_mask`` is the causal mask (it must be given)."""
-        batched = query.ndim == 3
-        if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
-            raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but received {query.ndim}-D "
-                                 "query tensor" if query.ndim not in (2, 3) else
-                                 "For batched (3-D) `query`, expected `key` and `value` to be 3-D but found "
-                                 f"{key.ndim}-D and {value.ndim}-D tensors respectively" if batched else
-                                 "For unbatched (2-D) `query`, expected `key` and `value` to be 2-D but found "
-                                 f"{key.ndim}-D and {value.ndim}-D tensors respectively")
+        batched = check_attention_shapes(query, key, value, key_padding_mask, attn_mask, self.num_heads,
+                                         self._qkv_same_embed_dim)
         if self.batch_first and batched:
             query, key, value = (x.transpose(0, 1) for x in (query, key, value))
         if not batched:
@@ -100,8 +94,6 @@ class MultiheadAttention(Module):
             key_padding_mask = None if key_padding_mask is None else key_padding_mask.unsqueeze(0)
         if query.shape[-1] != self.embed_dim:
             raise AssertionError(f"was expecting embedding dimension of {self.embed_dim}, but got {query.shape[-1]}")
-        if key.shape[:2] != value.shape[:2]:
-            raise AssertionError(f"key shape {tuple(key.shape)} does not match value shape {tuple(value.shape)}")
         in_proj = ((self.in_proj_weight[:self.embed_dim], self.in_proj_weight[self.embed_dim:2 * self.embed_dim],
                     self.in_proj_weight[2 * self.embed_dim:]) if self._qkv_same_embed_dim else
                    (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight))
@@ -232,7 +224,9 @@ def _is_causal(mask: Tensor | None, is_causal: bool | None, size: int) -> bool:
 
 
 class TransformerEncoder(Module):
-    """``num_layers`` copies of ``encoder_layer`` (``layers.0``, ``layers.1``, ...), then ``norm``."""
+    """``num_layers`` copies of ``encoder_layer`` (``layers.0``, ``layers.1``, ...), then ``norm``.
+    ``enable_nested_tensor`` is accepted and changes nothing: torch's nested-tensor fast path (eval
+    mode without grad) returns zeros at padded positions, this one their computed values."""
 
     def __init__(self, encoder_layer: TransformerEncoderLayer, num_layers: int, norm: Module | None = None,
                  enable_nested_tensor: bool = True, mask_check: bool = True) -> None:

@@ -67,7 +67,8 @@ class Adafactor(Optimizer):
                      state_lists: dict[str, list[Array]]) -> None:
         lr, (eps1, eps2) = group["lr"], group["eps"]
         if eps1 is None:  # torch takes it from the first parameter with a gradient, whatever the dtype of the others
-            first = next(p for p in group["params"] if p._grad is not None)
+            # (with no gradient at all, any: the kernel's checks then refuse the call before any write)
+            first = next((p for p in group["params"] if p._grad is not None), group["params"][0])
             eps1 = float(np.finfo(first._data.dtype).eps)
         self._kernels.adafactor(data, grads, state_lists["row_var"], state_lists["col_var"], state_lists["variance"],
                                 lr=lr, weight_decay=group["weight_decay"], eps1=eps1, eps2=eps2, d=group["d"],

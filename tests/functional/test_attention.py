@@ -102,7 +102,7 @@ def test_bad_arguments():
         F.scaled_dot_product_attention(q, k.float(), v)
     with pytest.raises(RuntimeError, match="must share E"):
         F.scaled_dot_product_attention(q, leaf(1, 5, 3), v)
-    with pytest.raises(ValueError, match="dropout probability"):
+    with pytest.raises(RuntimeError, match="dropout probability"):
         F.scaled_dot_product_attention(q, k, v, dropout_p=1.5)
 
 

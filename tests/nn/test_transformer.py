@@ -15,6 +15,7 @@ torch = pytest.importorskip("torch")
 def twins(ours, theirs):
     """``ours`` with ``theirs``' weights (float64 both), both in training mode."""
     theirs.double().train()
+    ours.to(dtype=np.float64)
     ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
     ours.train()
     return ours, theirs
@@ -32,7 +33,7 @@ def backward_both(out, expected, seed=9):
     (expected * torch.tensor(weights)).sum().backward()
 
 
-def assert_same(ours, theirs, rtol=1e-7):
+def assert_same(ours, theirs, rtol=1e-10):
     np.testing.assert_allclose(ours.numpy() if isinstance(ours, Tensor) else ours, theirs.detach().numpy(),
                                rtol=rtol, atol=1e-10)
 
@@ -240,3 +241,61 @@ def test_transformer_errors():
         model(Tensor(np.zeros((3, 2, 6), np.float32)), Tensor(np.zeros((3, 2, 6), np.float32)))
     with pytest.raises(RuntimeError, match="activation should be relu/gelu, not tanh"):
         nn.TransformerEncoderLayer(8, 2, activation="tanh")
+
+
+def test_multihead_attention_returns_the_weights_after_dropout():
+    """As torch's: the weights returned are those the values were averaged with."""
+    m = nn.MultiheadAttention(8, 2, dropout=0.5)
+    x = Tensor(np.random.default_rng(0).standard_normal((6, 3, 8)))
+    m.eval()
+    plain = m(x, x, x, average_attn_weights=False)[1].numpy()
+    np.testing.assert_allclose(plain.sum(-1), 1)
+    m.train()
+    w = m(x, x, x, average_attn_weights=False)[1].numpy()
+    assert (w == 0).any()  # dropped, the rest scaled by 1/(1 − p)
+    np.testing.assert_allclose(w[w != 0], 2 * plain[w != 0], rtol=1e-6)
+
+
+MASK_ERRORS = [  # (query, key, value shapes, key_padding_mask shape, attn_mask shape): torch's error and message
+    ((3, 2, 4), (5, 2, 4), (5, 2, 4), None, (2, 3, 5)),     # 3-D mask of (N, L, S), not (N·H, L, S)
+    ((3, 2, 4), (5, 2, 4), (5, 2, 4), None, (3, 4)),
+    ((3, 2, 4), (5, 2, 4), (5, 2, 4), None, (1, 3, 5, 1)),
+    ((3, 2, 4), (5, 2, 4), (5, 2, 4), (2, 4), None),
+    ((3, 2, 4), (5, 2, 4), (5, 2, 4), (2, 1, 5), None),
+    ((3, 4), (5, 4), (5, 4), (1, 5), None),
+    ((3, 4), (5, 4), (5, 4), None, (3, 3, 5)),
+    ((3, 2, 4), (5, 2, 4), (6, 2, 4), None, None),
+]
+
+
+@pytest.mark.parametrize("q, k, v, padding, mask", MASK_ERRORS)
+def test_multihead_attention_refuses_masks_and_inputs_of_the_wrong_shape_as_torch(q, k, v, padding, mask):
+    ours, theirs = nn.MultiheadAttention(4, 2), torch.nn.MultiheadAttention(4, 2)
+    shapes = (q, k, v)
+    mg_args = [Tensor(np.zeros(s, np.float32)) for s in shapes]
+    torch_args = [torch.zeros(s) for s in shapes]
+    kw = lambda lib, make: dict(key_padding_mask=None if padding is None else make(padding),  # noqa: E731
+                                attn_mask=None if mask is None else make(mask))
+    with pytest.raises(Exception) as expected:
+        theirs(*torch_args, **kw(torch, lambda s: torch.zeros(s, dtype=torch.bool)))
+    with pytest.raises(type(expected.value)) as got:
+        ours(*mg_args, **kw(mg, lambda s: Tensor(np.zeros(s, bool))))
+    assert str(got.value) == str(expected.value)
+
+
+def test_attention_masks_of_another_float_dtype_and_empty_keys_as_torch():
+    rng = np.random.default_rng(1)
+    q, k, v = (rng.standard_normal(s) for s in ((2, 3, 4), (2, 5, 4), (2, 5, 2)))
+    mask = rng.standard_normal((3, 5)).astype(np.float32)
+    ours_mask, theirs_mask = Tensor(mask, requires_grad=True), torch.tensor(mask, requires_grad=True)
+    out = mg.functional.scaled_dot_product_attention(*(Tensor(a) for a in (q, k, v)), attn_mask=ours_mask)
+    expected = torch.nn.functional.scaled_dot_product_attention(*(torch.tensor(a) for a in (q, k, v)),
+                                                                attn_mask=theirs_mask)
+    assert out.dtype == np.float64
+    assert_same(out, expected)
+    out.sum().backward()
+    expected.sum().backward()
+    assert ours_mask.grad.dtype == np.float32
+    np.testing.assert_allclose(ours_mask.grad.numpy(), theirs_mask.grad.numpy(), rtol=1e-5, atol=1e-6)
+    empty = mg.functional.scaled_dot_product_attention(Tensor(q), Tensor(k[:, :0]), Tensor(v[:, :0]))
+    assert empty.shape == (2, 3, 2) and (empty.numpy() == 0).all()

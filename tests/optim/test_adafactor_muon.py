@@ -402,3 +402,17 @@ def test_loads_a_torch_state_dict(cls, options, shapes, full_precision_torch_muo
         theirs.step()
     for p, t in zip(params, twins):
         np.testing.assert_allclose(p.numpy(), t.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["cpp", "numpy"])
+def test_adafactor_step_without_any_gradient_does_nothing(backend):
+    """After zero_grad (gradients None) a step changes nothing and raises nothing, as torch's."""
+    p = minigrad.nn.Parameter(np.ones((3, 4)))
+    opt = optim.Adafactor([p], backend=backend)
+    p.grad = np.ones((3, 4))
+    opt.step()
+    before, state = p.numpy().copy(), {k: np.copy(v) for k, v in opt.state[p].items()}
+    opt.zero_grad()
+    opt.step()
+    np.testing.assert_array_equal(p.numpy(), before)
+    assert all(np.array_equal(opt.state[p][k], v) for k, v in state.items())
