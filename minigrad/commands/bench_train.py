@@ -58,22 +58,28 @@ def transformer_steps(torch, x, y):
     loaded with minigrad's weights)."""
     from ..examples.char_transformer import CharTransformer
     from ..nn import utils
-    ours = CharTransformer(VOCAB, CONTEXT)
-    steps = {"minigrad": _module_step(ours, optim.Adam(ours.parameters(), lr=1e-3), Tensor(x), Tensor(y), F, utils)}
+    ours, x_ours, y_ours = CharTransformer(VOCAB, CONTEXT), Tensor(x), Tensor(y)
+    steps = {"minigrad": training_step(optim.Adam(ours.parameters(), lr=1e-3),
+                                       lambda: F.cross_entropy(ours(x_ours).reshape(-1, VOCAB), y_ours),
+                                       lambda: utils.clip_grad_norm_(ours.parameters(), 1.0))}
     if torch is not None:
-        theirs = _torch_transformer(torch)
+        theirs, x_theirs, y_theirs = _torch_transformer(torch), torch.from_numpy(x), torch.from_numpy(y)
         theirs.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in ours.state_dict().items()})
-        steps["torch"] = _module_step(theirs, torch.optim.Adam(theirs.parameters(), lr=1e-3), torch.from_numpy(x),
-                                      torch.from_numpy(y), torch.nn.functional, torch.nn.utils)
+        steps["torch"] = training_step(
+            torch.optim.Adam(theirs.parameters(), lr=1e-3),
+            lambda: torch.nn.functional.cross_entropy(theirs(x_theirs).reshape(-1, VOCAB), y_theirs),
+            lambda: torch.nn.utils.clip_grad_norm_(theirs.parameters(), 1.0))
     return steps
 
 
-def _module_step(model, opt, x, y, fn, utils):
+def training_step(opt, compute_loss, clip=None):
+    """One step in either framework: zero_grad, ``compute_loss()`` (forward), backward, ``clip()``, step."""
     def step():
         opt.zero_grad()
-        loss = fn.cross_entropy(model(x).reshape(-1, VOCAB), y)
+        loss = compute_loss()
         loss.backward()
-        utils.clip_grad_norm_(model.parameters(), 1.0)
+        if clip is not None:
+            clip()
         opt.step()
         return loss
     return step
@@ -111,30 +117,16 @@ def forward(model, p, x, fn):
 
 def minigrad_step(model, start, x, y):
     params = {name: Parameter(a.copy()) for name, a in start.items()}
-    opt = optim.Adam(list(params.values()), lr=1e-3)
     x, y = Tensor(x), Tensor(y)
-
-    def step():
-        opt.zero_grad()
-        loss = F.cross_entropy(forward(model, params, x, F), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+    return training_step(optim.Adam(list(params.values()), lr=1e-3),
+                         lambda: F.cross_entropy(forward(model, params, x, F), y))
 
 
 def torch_step(torch, model, start, x, y):
     params = {name: torch.tensor(a, requires_grad=True) for name, a in start.items()}
-    opt = torch.optim.Adam(list(params.values()), lr=1e-3)
     x, y = torch.from_numpy(x), torch.from_numpy(y)
-
-    def step():
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(forward(model, params, x, torch.nn.functional), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+    return training_step(torch.optim.Adam(list(params.values()), lr=1e-3),
+                         lambda: torch.nn.functional.cross_entropy(forward(model, params, x, torch.nn.functional), y))
 
 
 def check_same_losses(steps, count=3):

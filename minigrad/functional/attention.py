@@ -16,7 +16,7 @@ import numpy as np
 
 from ..ops.movement import cat
 from ..random import default_generator
-from ..tensor import Tensor, _node
+from ..tensor import _C_TYPE_NAMES, Tensor, _node
 from .activation import dropout as _dropout, softmax
 from .linear import linear
 
@@ -30,7 +30,7 @@ def _additive_mask(mask: Tensor | None, dtype: np.dtype[Any], name: str = "attn_
     if mask is None or mask.dtype != np.bool_:
         if mask is not None and not np.issubdtype(mask.dtype, np.floating):
             raise RuntimeError(f"Expected {name} dtype to be bool or float or to match query dtype, but got "
-                               f"{name}.dtype: {_torch_dtype(mask)} and  query.dtype: {_torch_name(dtype)} instead.")
+                               f"{name}.dtype: {_torch_dtype(mask)} and  query.dtype: {_C_TYPE_NAMES[dtype.name]} instead.")
         return mask
     return Tensor(np.where(mask._data, dtype.type(0), dtype.type(-np.inf)))
 
@@ -115,13 +115,8 @@ def _share_heads(query: Tensor, kv: Tensor) -> Tensor:
 
 
 def _torch_dtype(t: Tensor) -> str:
-    return _torch_name(t.dtype)
-
-
-def _torch_name(dtype: np.dtype[Any]) -> str:
-    """A dtype as torch's messages name it."""
-    return {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int", "int32": "int",
-            "bool": "bool"}.get(dtype.name, dtype.name)
+    """A tensor's dtype as torch's messages name it."""
+    return _C_TYPE_NAMES.get(t.dtype.name, t.dtype.name)
 
 
 # ---- multi-head attention (nn.MultiheadAttention's forward) ----------------------------------------
@@ -158,13 +153,13 @@ def multi_head_attention(query: Tensor, key: Tensor, value: Tensor, num_heads: i
                                      f"{key_padding_mask.shape[i]}")
     q, k, v = (linear(x, w, b) for x, w, b in zip((query, key, value), in_proj, in_bias))
     if bias_kv is not None:
-        k = _append(k, bias_kv[0].expand(1, N, E))
-        v = _append(v, bias_kv[1].expand(1, N, E))
+        k = cat([k, bias_kv[0].expand(1, N, E)])
+        v = cat([v, bias_kv[1].expand(1, N, E)])
         attn_mask, key_padding_mask = _pad_column(attn_mask), _pad_column(key_padding_mask)
     q, k, v = (x.reshape(x.shape[0], N * num_heads, head_dim).transpose(0, 1) for x in (q, k, v))  # (N·H, ·, hd)
     if add_zero_attn:
-        k = _append(k, Tensor(np.zeros((N * num_heads, 1, head_dim), k.dtype)), dim=1)
-        v = _append(v, Tensor(np.zeros((N * num_heads, 1, head_dim), v.dtype)), dim=1)
+        k = cat([k, Tensor(np.zeros((N * num_heads, 1, head_dim), k.dtype))], 1)
+        v = cat([v, Tensor(np.zeros((N * num_heads, 1, head_dim), v.dtype))], 1)
         attn_mask, key_padding_mask = _pad_column(attn_mask), _pad_column(key_padding_mask)
     S = k.shape[1]
     if attn_mask is not None and attn_mask.ndim == 2:
@@ -236,12 +231,8 @@ def _inverted_mask(mask: Tensor | None, dtype: np.dtype[Any], name: str) -> Tens
     return mask if mask.dtype == dtype else mask.to(dtype)
 
 
-def _append(x: Tensor, extra: Tensor, dim: int = 0) -> Tensor:
-    return cat([x, extra], dim)
-
-
 def _pad_column(mask: Tensor | None) -> Tensor | None:
     """A mask with one more key column that takes part (an added bias or zero key)."""
     if mask is None:
         return None
-    return _append(mask, Tensor(np.zeros(mask.shape[:-1] + (1,), mask.dtype)), dim=-1)
+    return cat([mask, Tensor(np.zeros(mask.shape[:-1] + (1,), mask.dtype))], -1)
