@@ -1,8 +1,8 @@
 """minigrad's Tensor: one NumPy array plus reverse-mode autograd.
 
-Tensor carries arithmetic, comparisons, in-place ops and dtypes itself; elementwise math, reductions,
-shapes and indexing live in ``minigrad.ops`` as functions (torch's module-level ``exp``, ``sum``,
-``cat``) that the one-line methods here call. The ops torch keeps in ``torch.nn.functional`` live in
+Tensor carries comparisons, in-place ops and dtypes itself; arithmetic, elementwise math, matrix
+products, reductions, shapes and indexing live in ``minigrad.ops`` as functions (torch's module-level
+``exp``, ``sum``, ``cat``) that the one-line methods and operators here call. The ops torch keeps in ``torch.nn.functional`` live in
 ``minigrad.functional``, the factories in ``minigrad.creation``. An op computes its result with
 NumPy and passes it to ``_node`` with its inputs, a ``backward(g)`` closure written right under
 the forward, and its name; the engine (``minigrad.autograd.engine``) does the rest. In-place ops
@@ -316,51 +316,10 @@ class Tensor:
         self._inplace("setitem", assign, value)
 
     # ---- arithmetic (broadcasting; gradients are summed back to shape by the engine) ------------
-    def __add__(self, other: Operand) -> Tensor:
-        if isinstance(other, Tensor):
-            try:
-                out = self._data + other._data
-            except ValueError:
-                raise _shape_error("add", self, other) from None
-            return _node(out, (self, other), lambda g: (g, g), "add")
-        return _node(self._data + _operand(other, self), (self,), lambda g: (g,), "add")
-
-    def __mul__(self, other: Operand) -> Tensor:
-        if isinstance(other, Tensor):
-            a, b = self._data, other._data
-            try:
-                out = a * b
-            except ValueError:
-                raise _shape_error("mul", self, other) from None
-            return _node(out, (self, other), lambda g: (g * b, g * a), "mul")
-        other = _operand(other, self)
-        return _node(self._data * other, (self,), lambda g: (g * other,), "mul")
-
-    def __truediv__(self, other: Operand) -> Tensor:
-        """True division: integer (and bool) tensors divide as float32, as torch's."""
-        if self.dtype.kind != "f" and not (isinstance(other, Tensor) and other.dtype.kind == "f"):
-            return self.to(np.float32) / (other.to(np.float32) if isinstance(other, Tensor) else other)
-        if isinstance(other, Tensor):
-            return self * other ** -1
-        other = _operand(other, self)
-        return _node(self._data / other, (self,), lambda g: (g / other,), "div")
-
-    def __pow__(self, exponent: Operand) -> Tensor:
-        a = self._data
-        if isinstance(exponent, Tensor):
-            b = exponent._data
-            try:
-                out = a ** b
-            except ValueError:
-                raise _shape_error("pow", self, exponent) from None
-
-            def backward(g: Array) -> tuple[Array | None, ...]:  # where 0 ** b has no derivative, torch's zeros:
-                with np.errstate(divide="ignore", invalid="ignore"):  # for the base at b == 0, for b at b >= 0
-                    return (np.where(b == 0, 0, g * b * a ** (b - 1)) if self._requires_grad else None,
-                            np.where((a == 0) & (b >= 0), 0, g * out * np.log(a)) if exponent._requires_grad else None)
-            return _node(out, (self, exponent), backward, "pow")
-        exponent = _operand(exponent, self)
-        return _node(a ** exponent, (self,), lambda g: (g * exponent * a ** (exponent - 1),), "pow")
+    def __add__(self, other: Operand) -> Tensor: return _arithmetic.add(self, other)
+    def __mul__(self, other: Operand) -> Tensor: return _arithmetic.mul(self, other)
+    def __truediv__(self, other: Operand) -> Tensor: return _arithmetic.div(self, other)
+    def __pow__(self, exponent: Operand) -> Tensor: return _arithmetic.pow(self, exponent)
 
     __radd__, __rmul__ = __add__, __mul__
 
@@ -368,59 +327,14 @@ class Tensor:
     def __sub__(self, other: Operand) -> Tensor: return self + (-other)
     def __rsub__(self, other: Operand) -> Tensor: return -self + other
     def __rtruediv__(self, other: Operand) -> Tensor: return self ** -1 * other
-    def __rpow__(self, base: Operand) -> Tensor:
-        """``base ** self``: a non-tensor base becomes a constant, of the dtype NumPy gives ``base ** self.data``."""
-        if not isinstance(base, Tensor):
-            base = _operand(base, self)
-            base = Tensor(np.asarray(base, np.result_type(base, self._data)))
-        return base ** self
-
-    def __mod__(self, other: Operand) -> Tensor:
-        """Python's (and torch's) remainder, with the sign of the divisor: ``a - floor(a / b) * b``."""
-        other = other if isinstance(other, Tensor) else Tensor(np.asarray(_operand(other, self)))
-        a, b = self._data, other._data
-        out = np.remainder(a, b)
-        return _node(out, (self, other), lambda g: (g, -g * np.floor_divide(a, b)), "remainder")
-
-    def __floordiv__(self, other: Operand) -> Tensor:
-        """``floor(a / b)`` (not differentiable: its gradient is zero almost everywhere)."""
-        return Tensor(np.asarray(np.floor_divide(self._data, _unwrap(other))))
+    def __rpow__(self, base: Operand) -> Tensor: return _arithmetic.rpow(self, base)
+    def __mod__(self, other: Operand) -> Tensor: return _arithmetic.remainder(self, other)
+    def __floordiv__(self, other: Operand) -> Tensor: return _arithmetic.floor_divide(self, other)
 
     add, sub, mul, div, pow, neg = __add__, __sub__, __mul__, __truediv__, __pow__, __neg__
     remainder, floor_divide = __mod__, __floordiv__
 
-    def matmul(self, other: Operand) -> Tensor:
-        """Matrix product with NumPy's rules: 1-D operands are vectors, leading dims broadcast."""
-        other = other if isinstance(other, Tensor) else Tensor(np.asarray(_operand(other, self)))
-        a, b = self._data, other._data
-        if a.ndim == 0 or b.ndim == 0:
-            raise ValueError(f"matmul: both operands need at least one dimension, got shapes {a.shape} and {b.shape}")
-        k = b.shape[-2] if b.ndim > 1 else b.shape[0]
-        if a.shape[-1] != k:
-            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align: the first's last dim "
-                             f"({a.shape[-1]}) must equal the second's {'dim -2' if b.ndim > 1 else 'length'} ({k})")
-        try:
-            out = a @ b
-        except ValueError:
-            raise ValueError(f"matmul: the batch dims of shapes {a.shape} and {b.shape} do not broadcast") from None
-
-        def backward(g: Array) -> tuple[Array | None, Array | None]:
-            if a.ndim == 1:  # a vector is a 1-row matrix, b a 1-column one
-                g = np.expand_dims(g, -2 if b.ndim > 1 else 0)
-            if b.ndim == 1:
-                g = g[..., None]
-            ga = gb = None
-            if self._requires_grad:
-                ga = g @ np.swapaxes(b if b.ndim > 1 else b[:, None], -1, -2)
-                ga = ga[..., 0, :] if a.ndim == 1 else ga
-            if other._requires_grad:
-                if b.ndim == 2 and a.ndim > 2:  # one GEMM over all batch rows (any of them may be empty)
-                    gb = np.tensordot(a, g, [list(range(a.ndim - 1))] * 2)
-                else:
-                    gb = np.swapaxes(a if a.ndim > 1 else a[None], -1, -2) @ g
-                gb = gb[..., 0] if b.ndim == 1 else gb
-            return ga, gb
-        return _node(out, (self, other), backward, "matmul")
+    def matmul(self, other: Operand) -> Tensor: return _linalg.matmul(self, other)
 
     __matmul__ = matmul
 
@@ -778,4 +692,5 @@ class Parameter(Tensor):
 
 
 # last: the op modules import the names above
-from .ops import elementwise as _elementwise, linalg as _linalg, movement as _movement, reduce as _reduce  # noqa: E402
+from .ops import (arithmetic as _arithmetic, elementwise as _elementwise, linalg as _linalg,  # noqa: E402
+                  movement as _movement, reduce as _reduce)

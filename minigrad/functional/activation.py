@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -39,19 +39,60 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
                  lambda g: (np.where(positive, g, g * negative_slope),), "leaky_relu")
 
 
-_erf = np.frompyfunc(math.erf, 1, 1)
+def _chebyshev_fit(f: Callable[[float], float], lo: float, hi: float, degree: int) -> np.polynomial.Chebyshev:
+    """A Chebyshev series of ``degree`` fitted to ``f`` at 4·degree Chebyshev nodes of [lo, hi]."""
+    nodes = lo + (hi - lo) * (1 + np.cos(np.pi * (np.arange(4 * degree) + 0.5) / (4 * degree))) / 2
+    return np.polynomial.Chebyshev.fit(nodes, [f(a) for a in nodes], degree, domain=[lo, hi])
+
+
+# erf(x) = x·S(x²) for |x| < 1 and sign(x)·(1 − e^(−x²)·T(|x|)) above, with T(a) = erfc(a)·e^(a²), which is
+# smooth; S and T are fitted at import to math.erf and math.erfc (erf's relative error ≤ 2e-15 in float64);
+# erfc(6) < 2.2e-17, so from |x| = 6 on, erf is ±1 in float64.
+_ERF_SMALL = _chebyshev_fit(lambda s: math.erf(math.sqrt(s)) / math.sqrt(s) if s else 2 / math.sqrt(math.pi), 0, 1, 12)
+_ERFC_SCALED = _chebyshev_fit(lambda a: math.erfc(a) * math.exp(a * a), 1, 6, 28)
+
+
+def _erf(x: Array) -> Array:
+    """The error function, elementwise in x's float dtype (NumPy has none), ~3× faster than math.erf per
+    element; computed in blocks that stay in cache, each branch on all of a block (cheaper than selecting)."""
+    out = np.empty_like(x)
+    blocks = max(1, x.size // 16384)
+    for block, out_block in zip(np.array_split(x.reshape(-1), blocks), np.array_split(out.reshape(-1), blocks)):
+        a = np.minimum(np.abs(block), 6)
+        s, large = np.minimum(a, 1), np.maximum(a, 1)
+        np.copyto(out_block, np.where(a < 1, block * _chebyshev_value(_ERF_SMALL, s * s),
+                                      np.copysign(1 - np.exp(-large * large) * _chebyshev_value(_ERFC_SCALED, large),
+                                                  block)))
+    return out
+
+
+def _chebyshev_value(series: np.polynomial.Chebyshev, x: Array) -> Array:
+    """``series(x)`` by Clenshaw's recurrence b = c + 2t·b' − b'' in x's dtype, on three buffers."""
+    offset, scale = series.mapparms()
+    t = x * x.dtype.type(scale) + x.dtype.type(offset)
+    t2, b1, b2, b = t + t, np.zeros_like(t), np.zeros_like(t), np.empty_like(t)
+    coef = series.coef.astype(x.dtype)
+    for c in coef[:0:-1]:
+        np.multiply(t2, b1, out=b)
+        b -= b2
+        b += c
+        b1, b2, b = b, b1, b2
+    np.multiply(t, b1, out=b)
+    b -= b2
+    b += coef[0]
+    return b
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
-    """x·Φ(x) with the exact normal CDF (``approximate='none'``: NumPy has no erf, so this calls
-    math.erf per element, ~50 ns each) or torch's tanh approximation (``'tanh'``, vectorized)."""
+    """x·Φ(x) with the exact normal CDF Φ(x) = (1 + erf(x/√2))/2 (``approximate='none'``) or torch's tanh
+    approximation (``'tanh'``)."""
     x = input._data
     if approximate == "tanh":
         c = math.sqrt(2 / math.pi)
         t = np.tanh(c * (x + 0.044715 * x * x * x))
         cdf, pdf = 0.5 * (1 + t), 0.5 * c * (1 - t * t) * (1 + 3 * 0.044715 * x * x)
     elif approximate == "none":
-        cdf = 0.5 + 0.5 * np.asarray(_erf(x * (1 / math.sqrt(2))), x.dtype)
+        cdf = 0.5 + 0.5 * _erf(x * (1 / math.sqrt(2)))
         pdf = np.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
     else:
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")

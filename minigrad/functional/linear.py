@@ -21,15 +21,16 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
         raise ValueError(f"linear: input of shape {x.shape} does not fit weight of shape {w.shape} "
                          "(out_features, in_features): the input's last dim must be in_features")
-    out = x @ w.T
+    x2 = x.reshape(-1, x.shape[-1])  # leading dims as rows of one GEMM (NumPy runs a stack as many small ones)
+    out = (x2 @ w.T).reshape(*x.shape[:-1], w.shape[0])
     if bias is not None:
         out += bias._data
 
     def backward(g: Array) -> tuple[Array | None, Array | None, Array | None]:
         g2 = g.reshape(-1, g.shape[-1])
-        gx = g @ w if input.requires_grad else None
-        gw = g2.T @ x.reshape(-1, x.shape[-1]) if weight.requires_grad else None
-        gb = g2.sum(0) if bias is not None and bias.requires_grad else None
+        gx = (g2 @ w).reshape(x.shape) if input._requires_grad else None
+        gw = g2.T @ x2 if weight._requires_grad else None
+        gb = g2.sum(0) if bias is not None and bias._requires_grad else None
         return gx, gw, gb
     return _node(out, (input, weight) if bias is None else (input, weight, bias), backward, "linear")
 

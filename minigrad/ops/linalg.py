@@ -7,14 +7,44 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..tensor import _C_TYPE_NAMES, _TYPE_NAMES, Tensor, _node
+from ..tensor import _C_TYPE_NAMES, _TYPE_NAMES, Tensor, _node, _operand
 
 if TYPE_CHECKING:
-    from .._typing import Array, Scalar
+    from .._typing import Array, Operand, Scalar
 
 
-def matmul(input: Tensor, other: Tensor) -> Tensor:
-    return input.matmul(other)
+def matmul(input: Tensor, other: Operand) -> Tensor:
+    """Matrix product with NumPy's rules: 1-D operands are vectors, leading dims broadcast."""
+    other = other if isinstance(other, Tensor) else Tensor(np.asarray(_operand(other, input)))
+    a, b = input._data, other._data
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both operands need at least one dimension, got shapes {a.shape} and {b.shape}")
+    k = b.shape[-2] if b.ndim > 1 else b.shape[0]
+    if a.shape[-1] != k:
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align: the first's last dim "
+                         f"({a.shape[-1]}) must equal the second's {'dim -2' if b.ndim > 1 else 'length'} ({k})")
+    try:
+        out = a @ b
+    except ValueError:
+        raise ValueError(f"matmul: the batch dims of shapes {a.shape} and {b.shape} do not broadcast") from None
+
+    def backward(g: Array) -> tuple[Array | None, Array | None]:
+        if a.ndim == 1:  # a vector is a 1-row matrix, b a 1-column one
+            g = np.expand_dims(g, -2 if b.ndim > 1 else 0)
+        if b.ndim == 1:
+            g = g[..., None]
+        ga = gb = None
+        if input._requires_grad:
+            ga = g @ np.swapaxes(b if b.ndim > 1 else b[:, None], -1, -2)
+            ga = ga[..., 0, :] if a.ndim == 1 else ga
+        if other._requires_grad:
+            if b.ndim == 2 and a.ndim > 2:  # one GEMM over all batch rows (any of them may be empty)
+                gb = np.tensordot(a, g, [list(range(a.ndim - 1))] * 2)
+            else:
+                gb = np.swapaxes(a if a.ndim > 1 else a[None], -1, -2) @ g
+            gb = gb[..., 0] if b.ndim == 1 else gb
+        return ga, gb
+    return _node(out, (input, other), backward, "matmul")
 
 
 def mm(input: Tensor, mat2: Tensor) -> Tensor:

@@ -39,6 +39,22 @@ def test_activation_values():
     np.testing.assert_allclose(t.gelu().numpy(), [v * 0.5 * (1 + math.erf(v / math.sqrt(2))) for v in x], rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 3e-15), (np.float32, 3e-7)])
+def test_exact_gelu_erf_matches_math_erf_everywhere(dtype, rtol):
+    """GELU's vectorized erf (two fitted Chebyshev series) against math.erf across both pieces and their
+    joins, far tails, signed zeros, subnormals, ±inf and nan, in the input's dtype."""
+    from minigrad.functional.activation import _erf
+    x = np.concatenate([np.linspace(-9, 9, 180_001), [1 - 1e-12, 1, 6 - 1e-9, 6, 1e-300, -5e-324, 0.0, -0.0]])
+    x = x.astype(dtype)
+    got = _erf(x)
+    want = np.array([math.erf(v) for v in x.astype(np.float64)])
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=0)
+    assert np.signbit(got[-1]) and not np.signbit(got[-2])
+    np.testing.assert_array_equal(_erf(np.array([np.inf, -np.inf, np.nan], dtype)), [1, -1, np.nan])
+    assert _erf(np.zeros((0, 3), dtype)).shape == (0, 3) and _erf(np.array(0.5, dtype)).shape == ()
+
+
 @pytest.mark.parametrize("dim", [0, 1, -1])
 def test_softmax_and_log_softmax(dim):
     x = leaf(3, 4, 5)
