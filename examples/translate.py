@@ -32,7 +32,7 @@ from minigrad.examples.char_transformer import warmup_cosine
 
 LR = {"sgd": 0.3, "momentum": 0.03, "nesterov": 0.03, "adagrad": 0.03, "adadelta": 1.0, "rmsprop": 1e-3,
       "adam": 3e-3, "adamw": 3e-3}
-EPOCHS = 4
+EPOCHS = 2
 NEEDS = ()  # the optional modules it needs (--plot: matplotlib, checked by common.main)
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
@@ -124,7 +124,7 @@ class Translator(nn.Module):
     """Token + learned position embeddings on both sides → nn.Transformer (pre-norm, batch_first) →
     linear layer to next-target-character logits."""
 
-    def __init__(self, d_model=64, nhead=4, layers=2, dim_feedforward=256, dropout=0.0):
+    def __init__(self, d_model=64, nhead=4, layers=2, dim_feedforward=128, dropout=0.0):
         super().__init__()
         self.src_embed, self.tgt_embed = nn.Embedding(len(SOURCE), d_model), nn.Embedding(len(TARGET), d_model)
         self.src_position, self.tgt_position = nn.Embedding(MAX_SOURCE, d_model), nn.Embedding(MAX_TARGET, d_model)
@@ -155,9 +155,11 @@ class Translator(nn.Module):
 
 def next_log_probs(model, memory, padding):
     """The decoders' step function: (prefixes (R, t), rows (R,) of the batch) → log-probabilities of
-    the next character (R, vocabulary), float64, the encoder's output of each row reused."""
+    the next character (R, vocabulary), float64, the encoder's output of each row reused; PAD and BOS,
+    never a next character, get probability 0."""
     def step(prefixes, rows):
         logits = model.decode(prefixes, memory[rows], padding[rows]).numpy()[:, -1].astype(np.float64)
+        logits[:, [PAD, BOS]] = -np.inf
         logits -= logits.max(-1, keepdims=True)
         return logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     return step
@@ -179,12 +181,12 @@ def greedy(step, n, max_len=MAX_TARGET - 1):
 
 
 def beam_search(step, n, k, max_len=MAX_TARGET - 1):
-    """Beam search over ``k`` hypotheses per input, ``n`` inputs at once. Each step extends every live
-    hypothesis by every character; per input the 2k best by total log-probability are taken in order:
-    one ending in EOS among the first k is finished (scored by its log-probability / its length), the
-    others are live until k are. An input is done once k hypotheses finished; after ``max_len`` steps
-    the live ones count as finished too. Returns the best-scored hypothesis of each input, (n, ≤ max_len)
-    ids as ``greedy``'s, and its score."""
+    """Beam search with ``k`` beams per input, ``n`` inputs at once. Each step extends every live
+    hypothesis by every character and keeps, per input, the best (k − finished) by total log-probability;
+    one ending in EOS is finished, scored by its log-probability / its length (EOS included), and its
+    beam ends. An input is done when all k beams ended; after ``max_len`` steps the live hypotheses count
+    as finished (over max_len). Returns the best-scored hypothesis of each input, (n, ≤ max_len) ids as
+    ``greedy``'s, and its score."""
     prefixes = np.full((n, k, 1), BOS, np.int64)
     scores = np.full((n, k), -np.inf)
     scores[:, 0] = 0.0  # the k start hypotheses are one
@@ -193,28 +195,22 @@ def beam_search(step, n, k, max_len=MAX_TARGET - 1):
     for t in range(1, max_len + 1):
         log_p = step(prefixes[live].reshape(len(live) * k, t), np.repeat(live, k)).reshape(len(live), k, -1)
         total = (scores[live][:, :, None] + log_p).reshape(len(live), -1)
-        order = np.argsort(-total, axis=1, kind="stable")[:, :2 * k]
-        vocab = log_p.shape[-1]
-        new_scores = np.full((len(live), k), -np.inf)
-        grown = np.full((len(live), k, t + 1), PAD, np.int64)
+        order = np.argsort(-total, axis=1, kind="stable")[:, :k]
+        grown, grown_scores = np.full((len(live), k, t + 1), PAD, np.int64), np.full((len(live), k), -np.inf)
         for row, i in enumerate(live):
             filled = 0
-            for rank, flat in enumerate(order[row]):
-                beam, token = divmod(int(flat), vocab)
+            for flat in order[row, :k - len(finished[i])]:
+                beam, token = divmod(int(flat), log_p.shape[-1])
                 if not np.isfinite(total[row, flat]):
                     break
                 if token == EOS:
-                    if rank < k:
-                        finished[i].append((total[row, flat] / t, np.append(prefixes[i, beam, 1:], EOS)))
-                    continue
-                if filled < k:
-                    grown[row, filled, :t] = prefixes[i, beam]
-                    grown[row, filled, t] = token
-                    new_scores[row, filled] = total[row, flat]
+                    finished[i].append((total[row, flat] / t, np.append(prefixes[i, beam, 1:], EOS)))
+                else:
+                    grown[row, filled] = np.append(prefixes[i, beam], token)
+                    grown_scores[row, filled] = total[row, flat]
                     filled += 1
-        scores[live] = new_scores
         prefixes = np.concatenate([prefixes, np.full((n, k, 1), PAD, np.int64)], 2)
-        prefixes[live] = grown
+        prefixes[live], scores[live] = grown, grown_scores
         live = live[[len(finished[i]) < k for i in live]]
         if not len(live):
             break
@@ -297,7 +293,7 @@ def split_data(num_train, num_test, seed, split):
 
 def run(optimizer="adamw", lr=None, backend="cpp", epochs=None, seed=0, quiet=True, max_steps=None, save=None,
         resume=None, timing=False, num_train=32_000, num_test=2_000, d_model=64, nhead=4, layers=2,
-        dim_feedforward=256, dropout=0.0, batch_size=64, warmup=100, clip=1.0, label_smoothing=0.0, beam=4, plot=None,
+        dim_feedforward=128, dropout=0.0, batch_size=64, warmup=100, clip=1.0, label_smoothing=0.0, beam=4, plot=None,
         examples=8, split="test"):
     """Train and test; returns common.result's dict (metric: exact-match accuracy of beam search with
     ``beam`` hypotheses on held-out inputs; ``greedy_exact_match`` beside it). An epoch is a pass over
@@ -367,6 +363,7 @@ def main(argv=None):
     p.add_argument("--d-model", type=integer(1), default=64, help="embedding width (default: 64)")
     p.add_argument("--nhead", type=integer(1), default=4, help="attention heads (default: 4)")
     p.add_argument("--layers", type=integer(1), default=2, help="encoder and decoder layers, each (default: 2)")
+    p.add_argument("--dim-feedforward", type=integer(1), default=128, help="feed-forward width (default: 128)")
     p.add_argument("--batch-size", type=integer(1), default=64, help="pairs per step (default: 64)")
     p.add_argument("--warmup", type=integer(1), default=100, help="lr warm-up steps (default: 100)")
     p.add_argument("--clip", type=positive, default=1.0, help="gradient-norm clipping threshold (default: 1)")

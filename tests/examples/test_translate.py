@@ -107,38 +107,46 @@ def test_vocabularies_encode_with_pad_bos_eos_and_decode():
     assert translate.SOURCE.decode(src[0]) == "Tue 03/03/98"
 
 
-A, B = 3, 4  # two characters of a hand-made distribution: P(next | prefix) below, EOS after any other prefix
+A, B = 3, 4  # two characters of hand-made distributions: P(next | prefix), EOS after any other prefix
 TABLE = {(BOS,): {A: 0.6, B: 0.4}, (BOS, A): {A: 0.4, B: 0.3, EOS: 0.3}, (BOS, A, A): {EOS: 1.0},
          (BOS, A, B): {EOS: 1.0}, (BOS, B): {A: 0.9, EOS: 0.1}, (BOS, B, A): {EOS: 1.0}}
+SHORT_OR_LONG = {(BOS,): {EOS: 0.55, A: 0.45}, (BOS, A): {A: 1.0}, (BOS, A, A): {EOS: 1.0}}
 
 
-def table_step(prefixes, rows):
-    out = np.full((len(prefixes), 5), 1e-12)
-    for i, prefix in enumerate(prefixes):
-        for token, p in TABLE.get(tuple(prefix), {EOS: 1.0}).items():
-            out[i, token] = p
-    return np.log(out / out.sum(1, keepdims=True))
+def table_step(table):
+    """A decoder's step function (prefixes, rows) → log P(next) that looks the prefixes up in ``table``."""
+    def step(prefixes, rows):
+        out = np.zeros((len(prefixes), 5))
+        for i, prefix in enumerate(prefixes):
+            for token, p in table.get(tuple(prefix), {EOS: 1.0}).items():
+                out[i, token] = p
+        with np.errstate(divide="ignore"):
+            return np.log(out)
+    return step
 
 
 def test_beam_search_finds_the_likelier_sequence_greedy_misses():
     """Greedy takes A (0.6), then A (0.4): P = 0.24; the beam keeps B (0.4), then A (0.9): P = 0.36."""
-    greedy = translate.greedy(table_step, 2)
+    greedy = translate.greedy(table_step(TABLE), 2)
     np.testing.assert_array_equal(greedy, [[A, A, EOS]] * 2)
-    ids, scores = translate.beam_search(table_step, 2, k=2)
-    np.testing.assert_array_equal(ids, [[B, A, EOS]] * 2)
-    np.testing.assert_allclose(scores, math.log(0.36) / 3, rtol=1e-9)
-    assert scores[0] > math.log(0.24) / 3
-    ids, scores = translate.beam_search(table_step, 1, k=1)
+    for k in (2, 3, 4):  # with 4 "A EOS" (P 0.18) finishes first, and the other beams go on
+        ids, scores = translate.beam_search(table_step(TABLE), 2, k=k)
+        np.testing.assert_array_equal(ids, [[B, A, EOS]] * 2)
+        np.testing.assert_allclose(scores, math.log(0.36) / 3, rtol=1e-9)
+    ids, scores = translate.beam_search(table_step(TABLE), 1, k=1)
     np.testing.assert_array_equal(ids, greedy[:1])
     np.testing.assert_allclose(scores, math.log(0.24) / 3, rtol=1e-9)
 
 
 def test_beam_search_scores_by_length_normalised_log_probability():
-    """"B EOS" (log 0.04 / 2 = -1.61) loses to "B A EOS" (log 0.36 / 3 = -0.34); a hypothesis still
-    going at max_len counts, scored over max_len characters."""
-    ids, scores = translate.beam_search(table_step, 1, k=4)
-    np.testing.assert_array_equal(ids, [[B, A, EOS]])
-    ids, scores = translate.beam_search(table_step, 1, k=2, max_len=1)
+    """EOS at once (log 0.55 / 1 = -0.60) is likelier than "A A EOS" (log 0.45 = -0.80) but loses to it by
+    log-probability per character (-0.80 / 3 = -0.27); a hypothesis still going at max_len counts, scored
+    over max_len characters."""
+    np.testing.assert_array_equal(translate.greedy(table_step(SHORT_OR_LONG), 1), [[EOS]])
+    ids, scores = translate.beam_search(table_step(SHORT_OR_LONG), 1, k=2)
+    np.testing.assert_array_equal(ids, [[A, A, EOS]])
+    np.testing.assert_allclose(scores, [math.log(0.45) / 3], rtol=1e-9)
+    ids, scores = translate.beam_search(table_step(TABLE), 1, k=2, max_len=1)
     np.testing.assert_array_equal(ids, [[A]])
     np.testing.assert_allclose(scores, [math.log(0.6)], rtol=1e-9)
 
@@ -150,8 +158,9 @@ def sequence_log_prob(model, source, ids):
         tgt = np.concatenate([[[BOS]], ids[None]], 1)
         logits = model(translate.SOURCE.encode([source], eos=True), tgt[:, :-1]).numpy()[0].astype(np.float64)
         model.train()
-    log_p = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True)) - \
-        logits.max(-1, keepdims=True)
+    logits[:, [PAD, BOS]] = -np.inf  # never a next character
+    logits -= logits.max(-1, keepdims=True)
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     return log_p[np.arange(len(ids)), ids].sum()
 
 
