@@ -19,7 +19,6 @@ layer's cross-attention (averaged over heads) for a few of them.
     minigrad train translate [options]
 """
 import datetime
-import math
 
 import numpy as np
 
@@ -46,7 +45,8 @@ FORMATS = {"ordinal_of": "{do} of {B} {Y}", "the_ordinal_of": "the {do} of {B}, 
            "us_slash": "{m}/{d}/{Y}", "us_slash_padded": "{mm}/{dd}/{Y}", "year_dots": "{Y}.{m}.{d}",
            "day_dots": "{dd}.{mm}.{Y}", "day_dots_yy": "{d}.{m}.{y}", "iso": "{Y}-{mm}-{dd}", "compact": "{Y}{mm}{dd}",
            "year_slash": "{Y}/{mm}/{dd}", "day_mon_dash": "{dd}-{b}-{Y}", "weekday_long": "{A}, {B} {d}, {Y}",
-           "weekday_ordinal": "{A} {do} {B} {Y}", "rfc2822": "{a}, {d} {b} {Y}", "weekday_day_dash": "{a} {dd}-{mm}-{Y}"}
+           "weekday_ordinal": "{A} {do} {B} {Y}", "rfc2822": "{a}, {d} {b} {Y}",
+           "weekday_day_dash": "{a} {dd}-{mm}-{Y}"}
 FIRST_DAY, LAST_DAY = datetime.date(1900, 1, 1), datetime.date(2099, 12, 31)
 SHORT_YEARS = (1969, 2068)  # the years a two-digit year stands for (strptime's %y)
 SPECIALS = ("<pad>", "<bos>", "<eos>")
