@@ -26,7 +26,7 @@ import minigrad as mg
 import minigrad.functional as F
 import minigrad.nn as nn
 from minigrad.examples import common
-from minigrad.examples.arguments import integer, positive
+from minigrad.examples.arguments import fraction, integer, positive
 from minigrad.examples.char_transformer import warmup_cosine
 
 LR = {"sgd": 0.3, "momentum": 0.03, "nesterov": 0.03, "adagrad": 0.03, "adadelta": 1.0, "rmsprop": 1e-3,
@@ -113,7 +113,8 @@ class Vocabulary:
         for i in ids:
             if i == EOS:
                 break
-            out.append(self.itos[i] if i >= len(SPECIALS) else "")
+            if i >= len(SPECIALS):
+                out.append(self.itos[i])
         return "".join(out)
 
 
@@ -279,9 +280,9 @@ def draw(model, sources, targets, path):
 
 
 def split_data(num_train, num_test, seed, split):
-    """(training pairs, held-out pairs): the training ones from ``seed``; the held-out ones from the
-    generator [seed, 1] with those also in training dropped, or with ``split="validation"`` a part of
-    the training ones (``common.hold_out``)."""
+    """(training pairs, held-out pairs): the training ones drawn from minigrad's generator (``run`` seeds
+    it with ``seed``); the held-out ones from numpy's generator [seed, 1], those also in training dropped,
+    or with ``split="validation"`` a part of the training ones (``common.hold_out``)."""
     common.check_split(split)
     train = generate(num_train, mg.default_generator())
     if split == "validation":
@@ -364,6 +365,9 @@ def main(argv=None):
     p.add_argument("--nhead", type=integer(1), default=4, help="attention heads (default: 4)")
     p.add_argument("--layers", type=integer(1), default=2, help="encoder and decoder layers, each (default: 2)")
     p.add_argument("--dim-feedforward", type=integer(1), default=128, help="feed-forward width (default: 128)")
+    p.add_argument("--dropout", type=fraction("a probability"), default=0.0, help="dropout in the layers (default: 0)")
+    p.add_argument("--label-smoothing", type=fraction("a probability"), default=0.0,
+                   help="label smoothing of the cross-entropy (default: 0)")
     p.add_argument("--batch-size", type=integer(1), default=64, help="pairs per step (default: 64)")
     p.add_argument("--warmup", type=integer(1), default=100, help="lr warm-up steps (default: 100)")
     p.add_argument("--clip", type=positive, default=1.0, help="gradient-norm clipping threshold (default: 1)")

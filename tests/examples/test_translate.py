@@ -200,8 +200,12 @@ def test_beam_of_one_is_greedy_and_its_scores_are_the_model_s_log_probs(trained,
         greedy = translate.greedy(step, len(sources))
         one, _ = translate.beam_search(step, len(sources), k=1)
         beam, scores = translate.beam_search(step, len(sources), k=3)
+        alone = [translate.beam_search(lambda prefixes, rows: step(prefixes, rows + i), 1, k=3) for i in (0, 7)]
         model.train()
     np.testing.assert_array_equal(one, greedy)
+    for i, (ids, score) in zip((0, 7), alone):  # batched as alone
+        np.testing.assert_array_equal(ids[0], beam[i, :ids.shape[1]])
+        np.testing.assert_allclose(score, scores[i], rtol=1e-5)
     for i in range(3):  # the beam's scores are log P by teacher forcing / length
         ids = beam[i][:list(beam[i]).index(EOS) + 1] if EOS in beam[i] else beam[i]
         np.testing.assert_allclose(scores[i], sequence_log_prob(model, sources[i], ids) / len(ids), rtol=1e-4)
@@ -264,7 +268,7 @@ def test_command_line_and_validation_split(capsys, monkeypatch):
     from minigrad.examples import common
     monkeypatch.setattr(common, "tqdm", None)
     argv = ["--epochs", "1", "--max-steps", "2", "--num-train", "640", "--num-test", "20", "--d-model", "16",
-            "--beam", "2"]
+            "--beam", "2", "--label-smoothing", "0.1", "--dropout", "0.1"]
     assert translate.main(argv) == 0
     printed = capsys.readouterr().out
     assert "test_exact_match:" in printed and "beam search (k=2)" in printed and "→" in printed
