@@ -44,6 +44,7 @@ STRIDE = 2  # image pixels per output cell
 NUM_CLASSES = len(shapes.CLASSES) - 1  # the background has no heatmap
 LOSS_WEIGHTS = np.array([0.1, 0.1, 1.0, 1.0], np.float32)  # of the L1 losses on w, h, x and y offsets (CenterNet's)
 THRESHOLDS = np.linspace(0.5, 0.95, 10)  # COCO's IoU thresholds
+GAUSSIAN = 0.54  # a centre's Gaussian has σ = GAUSSIAN·(w, h)/6 (TTFNet's α)
 
 
 def conv_block(cin, cout, stride=1):
@@ -85,7 +86,7 @@ def encode(boxes, labels, cells, stride=STRIDE, num_classes=NUM_CLASSES):
     for (x0, y0, x1, y1), label in zip(boxes, labels):
         centre, size = np.array([x0 + x1, y0 + y1]) / (2 * stride), np.array([x1 - x0, y1 - y0]) / stride
         col, row = np.floor(centre).astype(int)
-        sx, sy = 0.54 * size / 6
+        sx, sy = GAUSSIAN * size / 6
         gaussian = np.exp(-(grid[None, :] - col) ** 2 / (2 * sx * sx) - (grid[:, None] - row) ** 2 / (2 * sy * sy))
         heat[label - 1] = np.maximum(heat[label - 1], gaussian)
         box[:, row, col] = *size, *(centre - (col, row))
@@ -196,6 +197,12 @@ def detection_loss(heat_logits, box_pred, heat, box, mask):
     return (l1.sum() - focal.sum()) / count
 
 
+def pick(scenes, index):
+    """The shapes.Scenes at positions ``index``."""
+    return shapes.Scenes(scenes.images[index], scenes.masks[index], [scenes.boxes[i] for i in index],
+                         [scenes.labels[i] for i in index])
+
+
 def targets(boxes, labels, cells):
     """``encode`` of a batch of images: heatmaps, boxes and masks stacked."""
     return [np.stack(t) for t in zip(*(encode(b, lab, cells) for b, lab in zip(boxes, labels)))]
@@ -225,32 +232,29 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
     common.check_split(split)
     mg.manual_seed(seed)
     train, test = shapes.scenes(train_images, seed=[seed, 0]), shapes.scenes(test_images, seed=[seed, 1])
-    train_x, train_boxes, train_labels = train.images, train.boxes, train.labels
-    test_x, test_boxes, test_labels = test.images, test.boxes, test.labels
     if split == "validation":
         kept, held = common.hold_out(train_images, seed)
-        test_x, test_boxes, test_labels = train_x[held], [train_boxes[i] for i in held], [train_labels[i] for i in held]
-        train_x, train_boxes, train_labels = train_x[kept], [train_boxes[i] for i in kept], [train_labels[i] for i in kept]
-    cells = train_x.shape[-1] // STRIDE
+        train, test = pick(train, kept), pick(train, held)
+    cells = train.images.shape[-1] // STRIDE
     model = CenterNet(width)
     opt = common.make_optimizer(optimizer, model, lr, backend)
     log = common.RunLog(quiet, max_steps, timing)
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
-    steps_per_epoch = len(train_x) // batch_size
+    steps_per_epoch = len(train.images) // batch_size
     schedule = mg.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch,
                                                        last_epoch=log.step_count - 1)
     rng = mg.default_generator()
 
     def score():
         with common.evaluation_weights(opt):
-            return average_precisions(detect(model, test_x), test_boxes, test_labels)
+            return average_precisions(detect(model, test.images), test.boxes, test.labels)
 
     for epoch in range(first_epoch, epochs):
-        order = rng.permutation(len(train_x))
+        order = rng.permutation(len(train.images))
         for step in log.epoch(range(steps_per_epoch), epoch, epochs):
-            batch = order[step * batch_size:(step + 1) * batch_size]
-            images, boxes = flip(train_x[batch], [train_boxes[i] for i in batch], rng.random(len(batch)) < 0.5)
-            heat, box, mask = targets(boxes, [train_labels[i] for i in batch], cells)
+            scenes = pick(train, order[step * batch_size:(step + 1) * batch_size])
+            images, boxes = flip(scenes.images, scenes.boxes, rng.random(len(scenes.images)) < 0.5)
+            heat, box, mask = targets(boxes, scenes.labels, cells)
             opt.zero_grad()
             loss = detection_loss(*model(mg.tensor(images)), heat, box, mask)
             loss.backward()
@@ -266,28 +270,30 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
 
     ap = score()
     names = shapes.CLASSES[1:]
-    report = (f"{len(test_x)} held-out images, {sum(map(len, test_labels))} objects: mAP@0.5 "
+    report = (f"{len(test.images)} held-out images, {sum(map(len, test.labels))} objects: mAP@0.5 "
               f"{np.nanmean(ap[0]):.4f}, mAP@0.5:0.95 {np.nanmean(ap):.4f}\n"
               + "\n".join(f"  {name:9s}  AP@0.5 {ap[0, c]:.4f}  AP@0.5:0.95 {np.nanmean(ap[:, c]):.4f}"
                           for c, name in enumerate(names)))
     if plot:
         with common.evaluation_weights(opt):
-            draw(test_x[:12], detect(model, test_x[:12]), test_boxes[:12], test_labels[:12], plot)
+            shown = pick(test, np.arange(min(12, len(test.images))))
+            draw(shown, detect(model, shown.images), plot)
         report += f"\nplot: {plot}"
     metric_name = "test_map50" if split == "test" else "validation_map50"
     return common.result(log, metric_name, float(np.nanmean(ap[0])), model, optimizer, lr, backend, timing, report)
 
 
-def draw(images, detections, gt_boxes, gt_labels, path, min_score=0.3):
+def draw(scenes, detections, path, min_score=0.3):
     """Held-out images with the ground-truth boxes (dashed white) and the detections scoring at least
     ``min_score`` (coloured by class, with class name and score). Saved to ``path``; returns the Figure."""
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
     colours = ("tab:red", "tab:cyan", "tab:orange")
     columns = 4
-    fig = Figure(figsize=(3 * columns, 3 * math.ceil(len(images) / columns)), dpi=80)
-    axes = fig.subplots(math.ceil(len(images) / columns), columns, squeeze=False).ravel()
-    for ax, image, (boxes, scores, labels), gb, gl in zip(axes, images, detections, gt_boxes, gt_labels):
+    rows = math.ceil(len(scenes.images) / columns)
+    fig = Figure(figsize=(3 * columns, 3 * rows), dpi=80)
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    for ax, image, (boxes, scores, labels), gb, gl in zip(axes, scenes.images, detections, scenes.boxes, scenes.labels):
         ax.imshow(np.clip(image.transpose(1, 2, 0), 0, 1), extent=(0, image.shape[2], image.shape[1], 0))
         for x0, y0, x1, y1 in gb:
             ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color="white", linestyle="--", linewidth=1))
@@ -298,7 +304,7 @@ def draw(images, detections, gt_boxes, gt_labels, path, min_score=0.3):
                         backgroundcolor=(0, 0, 0, 0.4))
         ax.set_title(f"{len(gb)} objects: " + ", ".join(shapes.CLASSES[c] for c in gl), fontsize=8)
         ax.axis("off")
-    for ax in axes[len(images):]:
+    for ax in axes[len(scenes.images):]:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path)
