@@ -125,6 +125,21 @@ def test_encoding_then_decoding_recovers_the_ground_truth():
     assert checked >= 95
 
 
+def test_decode_keeps_3x3_local_maxima_per_class_and_the_top_k():
+    heat = np.zeros((1, 3, 8, 8), np.float32)
+    heat[0, 0, 2, 2], heat[0, 0, 2, 3], heat[0, 0, 3, 3] = 0.9, 0.8, 0.7  # one peak: its neighbours are not
+    heat[0, 0, 6, 6] = 0.6  # two cells away from the others: a peak of its own
+    heat[0, 1, 2, 3] = 0.5  # another class at a cell of the first: a peak (pooled per class)
+    box = np.zeros((1, 4, 8, 8), np.float32)
+    box[0, :, 2, 2] = [2, 4, 0.5, 0.25]  # w, h in cells, then the offset
+    (found, scores, labels), = detect.decode(heat, box, k=20, stride=2)
+    np.testing.assert_allclose(scores, [0.9, 0.6, 0.5])
+    assert labels.tolist() == [1, 1, 2]
+    np.testing.assert_array_equal(found[0], [3, 0.5, 7, 8.5])  # centre (2.5, 2.25) cells = (5, 4.5) px, size (4, 8)
+    assert detect.decode(heat, box, k=2, stride=2)[0][1].tolist() == pytest.approx([0.9, 0.6])
+    assert detect.decode(heat, box, min_score=0.55, stride=2)[0][2].tolist() == [1, 1]
+
+
 def test_flip_mirrors_images_and_boxes():
     """A box drawn as a block of ones still holds the block once image and box are flipped."""
     images = np.zeros((2, 3, 32, 32), np.float32)
