@@ -2,7 +2,7 @@
 colour, partly overlapping, on textured noisy backgrounds) with a small single-stage detector in the
 CenterNet style (Zhou et al. 2019, "Objects as Points") and class-wise non-maximum suppression.
 
-    python examples/detect.py [--optimizer adam] [--epochs 10] [--plot detect.png]
+    python examples/detect.py [--optimizer adam] [--epochs 5] [--plot detect.png]
     minigrad train detect [options]
 
 The network maps a 3×32×32 image to 16×16 cells (output stride 2): a conv backbone (BatchNorm, ReLU)
@@ -12,7 +12,7 @@ offset in the cell. A centre heatmap rather than an anchor grid: the shapes are 
 (4 to 24 pixels), so one output scale serves, and each object has exactly one positive cell, with no
 anchor sizes to choose nor IoU assignment rule. Targets of a box (x0, y0, x1, y1), in cells: its
 centre c = ((x0 + x1)/2, (y0 + y1)/2)/stride lies in cell ⌊c⌋, where its class's heatmap gets a
-Gaussian exp(−Δx²/2σx² − Δy²/2σy²), σ = 0.54·(w, h)/6 (TTFNet's; the maximum over boxes of a class);
+Gaussian exp(−Δx²/2σx² − Δy²/2σy²), σ = (w, h)/6 (TTFNet's, with α = 1; the maximum over boxes of a class);
 the heatmap's sigmoid p is trained with the penalty-reduced focal loss over its N centres
 
     L_heat = −1/N Σ (1 − p)² log p  at the centres (y = 1),  −1/N Σ (1 − y)⁴ p² log(1 − p)  elsewhere
@@ -38,13 +38,12 @@ from minigrad.examples.arguments import integer
 
 LR = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.01, "adadelta": 1.0, "rmsprop": 1e-3,
       "adam": 3e-3, "adamw": 3e-3}
-EPOCHS = 10
+EPOCHS = 5
 NEEDS = ()  # the optional modules it needs (--plot: matplotlib, checked by common.main)
 STRIDE = 2  # image pixels per output cell
 NUM_CLASSES = len(shapes.CLASSES) - 1  # the background has no heatmap
 LOSS_WEIGHTS = np.array([0.1, 0.1, 1.0, 1.0], np.float32)  # of the L1 losses on w, h, x and y offsets (CenterNet's)
 THRESHOLDS = np.linspace(0.5, 0.95, 10)  # COCO's IoU thresholds
-GAUSSIAN = 0.54  # a centre's Gaussian has σ = GAUSSIAN·(w, h)/6 (TTFNet's α)
 
 
 def conv_block(cin, cout, stride=1):
@@ -86,7 +85,7 @@ def encode(boxes, labels, cells, stride=STRIDE, num_classes=NUM_CLASSES):
     for (x0, y0, x1, y1), label in zip(boxes, labels):
         centre, size = np.array([x0 + x1, y0 + y1]) / (2 * stride), np.array([x1 - x0, y1 - y0]) / stride
         col, row = np.floor(centre).astype(int)
-        sx, sy = GAUSSIAN * size / 6
+        sx, sy = size / 6
         gaussian = np.exp(-(grid[None, :] - col) ** 2 / (2 * sx * sx) - (grid[:, None] - row) ** 2 / (2 * sy * sy))
         heat[label - 1] = np.maximum(heat[label - 1], gaussian)
         box[:, row, col] = *size, *(centre - (col, row))
@@ -223,7 +222,7 @@ def detect(model, images, iou_threshold=0.5, batch_size=100):
 
 
 def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=True, max_steps=None, save=None,
-        resume=None, timing=False, plot=None, train_images=4000, test_images=500, width=16, batch_size=32,
+        resume=None, timing=False, plot=None, train_images=8000, test_images=500, width=16, batch_size=32,
         split="test"):
     """Train and test; returns common.result's dict (metric: mAP@0.5 on held-out scenes). With
     ``split="validation"`` it trains on the training scenes less a held-out part (``common.hold_out``)
@@ -313,7 +312,7 @@ def draw(scenes, detections, path, min_score=0.3):
 
 def main(argv=None):
     p = common.parser("detect", __doc__, LR, EPOCHS)
-    p.add_argument("--train-images", type=integer(1), default=4000, help="training scenes (default: 4000)")
+    p.add_argument("--train-images", type=integer(1), default=8000, help="training scenes (default: 8000)")
     p.add_argument("--test-images", type=integer(1), default=500, help="held-out scenes (default: 500)")
     p.add_argument("--width", type=integer(1), default=16, help="channels of the first convolution (default: 16)")
     p.add_argument("--batch-size", type=integer(1), default=32, help="scenes per step (default: 32)")
