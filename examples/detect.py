@@ -12,8 +12,8 @@ offset in the cell. A centre heatmap rather than an anchor grid: the shapes are 
 (4 to 24 pixels), so one output scale serves, and each object has exactly one positive cell, with no
 anchor sizes to choose nor IoU assignment rule. Targets of a box (x0, y0, x1, y1), in cells: its
 centre c = ((x0 + x1)/2, (y0 + y1)/2)/stride lies in cell ⌊c⌋, where its class's heatmap gets a
-Gaussian exp(−Δx²/2σx² − Δy²/2σy²), σ = (w, h)/6 (TTFNet's, with α = 1; the maximum over boxes of a class);
-the heatmap's sigmoid p is trained with the penalty-reduced focal loss over its N centres
+Gaussian exp(−Δx²/2σx² − Δy²/2σy²), σ = (w, h)/6 (TTFNet's with α = 1; the maximum over boxes of a
+class); the heatmap's sigmoid p is trained with the penalty-reduced focal loss over its N centres
 
     L_heat = −1/N Σ (1 − p)² log p  at the centres (y = 1),  −1/N Σ (1 − y)⁴ p² log(1 − p)  elsewhere
 
@@ -301,10 +301,12 @@ def draw(scenes, detections, path, min_score=0.3):
                 ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color=colours[c - 1], linewidth=1.5))
                 ax.text(x0, y0 - 0.5, f"{shapes.CLASSES[c]} {s:.2f}", color=colours[c - 1], fontsize=7,
                         backgroundcolor=(0, 0, 0, 0.4))
-        ax.set_title(f"{len(gb)} objects: " + ", ".join(shapes.CLASSES[c] for c in gl), fontsize=8)
+        ax.set_title(f"{len(gb)} object{'s' * (len(gb) != 1)}: " + ", ".join(shapes.CLASSES[c] for c in gl), fontsize=8)
         ax.axis("off")
     for ax in axes[len(scenes.images):]:
         ax.axis("off")
+    fig.suptitle(f"held-out scenes: ground truth dashed white; detections scoring ≥ {min_score} solid (disc red, "
+                 "rectangle cyan, triangle orange), with their scores", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     return fig
