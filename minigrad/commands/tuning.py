@@ -44,6 +44,8 @@ GOALS = {
     "cartpole": Goal(195.0, 10, True, True, "mean training return ≥ 195 (CartPole-v0's 'solved')"),
     "arm": Goal(0.05, 20, False, False, "training reach error ≤ 0.05"),
     "translate": Goal(0.3, 20, False, True, "training cross-entropy ≤ 0.3 nats/char"),
+    "segment": Goal(0.5, 20, False, True, "training cross-entropy ≤ 0.5 per pixel"),
+    "detect": Goal(1.5, 20, False, True, "training loss ≤ 1.5 (focal loss + weighted L1, per object)"),
 }
 
 

@@ -70,16 +70,15 @@ def _windows(xp: Array, kernel: Size, out: Size, stride: Size, dilation: Size) -
 
 
 @functools.lru_cache(maxsize=64)
-def _window_index(shape: Size, kernel: Size, out: Size, stride: Size, dilation: Size,
-                  order: Size = (0, 1, 2, 3, 4, 5)) -> Array:
+def _window_index(shape: Size, kernel: Size, out: Size, stride: Size, dilation: Size) -> Array:
     """Where each element of each window of ``_windows`` sits in a C-contiguous array of ``shape``
-    (N, C, H, W): flat positions as an (N, C, KH, KW, OH, OW) array with its axes put in ``order``,
-    raveled (read-only; cached per geometry)."""
+    (N, C, H, W): flat positions of an (N, C, KH, KW, OH, OW) array, raveled (read-only; cached per
+    geometry)."""
     n, c, i, j, oh, ow = np.ogrid[tuple(slice(m) for m in shape[:2] + kernel + out)]
     height, width = shape[2:]
     row, column = oh * stride[0] + i * dilation[0], ow * stride[1] + j * dilation[1]
     position = ((n * shape[1] + c) * height + row) * width + column
-    index = np.ascontiguousarray(position.transpose(order)).reshape(-1)
+    index = position.reshape(-1)
     index.flags.writeable = False
     return index
 
@@ -101,10 +100,17 @@ def _im2col(xp: Array, kernel: Size, out: Size, stride: Size, dilation: Size, gr
 
 
 def _col2im(shape: Size, cols: Array, kernel: Size, out: Size, stride: Size, dilation: Size) -> Array:
-    """The adjoint of ``_im2col``: the columns scatter-added into a zero (N, C, H, W) array of ``shape``
-    (the padded one)."""
-    index = _window_index(shape, kernel, out, stride, dilation, order=(1, 2, 3, 0, 4, 5))
-    return _scatter_add(shape, index, cols.reshape(-1))
+    """The adjoint of ``_im2col``: the columns added into a zero (N, C, H, W) array of ``shape`` (the
+    padded one), one strided slice per kernel offset (KH·KW whole-array adds, no scatter)."""
+    (N, C, H, W), (KH, KW), (OH, OW) = shape, kernel, out
+    windows = cols.reshape(C, KH, KW, N, OH, OW)
+    grad = np.zeros((C, N, H, W), cols.dtype)
+    for i in range(KH):
+        for j in range(KW):
+            top, left = i * dilation[0], j * dilation[1]
+            grad[:, :, top: top + stride[0] * (OH - 1) + 1: stride[0],
+                 left: left + stride[1] * (OW - 1) + 1: stride[1]] += windows[:, i, j]
+    return np.ascontiguousarray(grad.transpose(1, 0, 2, 3))
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | Sequence[int] = 1,
