@@ -43,6 +43,7 @@ GOALS = {
     "text-classify": Goal(0.5, 20, False, True, "training cross-entropy ≤ 0.5"),
     "cartpole": Goal(195.0, 10, True, True, "mean training return ≥ 195 (CartPole-v0's 'solved')"),
     "arm": Goal(0.05, 20, False, False, "training reach error ≤ 0.05"),
+    "segment": Goal(0.5, 20, False, True, "training cross-entropy ≤ 0.5 per pixel"),
 }
 
 
