@@ -12,7 +12,7 @@ scenes come from another seed. The metric is the mean IoU over the four classes,
 on the held-out scenes: per class, IoU = TP / (TP + FP + FN) over all their pixels, read from the
 confusion matrix.
 
-    python examples/segment.py [--optimizer adam] [--epochs 6] [--width 8] [--plot segment.png]
+    python examples/segment.py [--optimizer adam] [--epochs 12] [--width 8] [--plot segment.png]
     minigrad train segment [options]
 """
 import functools
@@ -27,7 +27,7 @@ from minigrad.examples.arguments import integer
 
 LR = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.03, "adadelta": 1.0, "rmsprop": 1e-3,
       "adam": 3e-3, "adamw": 3e-3}
-EPOCHS = 6
+EPOCHS = 12
 NEEDS = ()  # the optional modules it needs (--plot: matplotlib, checked by common.main)
 TEST_SCENES = 500
 
