@@ -8,8 +8,8 @@ import importlib
 
 # task name: the example module that trains it
 TASKS = {"digits-mlp": "digits_mlp", "digits-cnn": "digits_cnn", "char-lstm": "char_lstm",
-         "char-transformer": "char_transformer", "text-classify": "text_classify", "cartpole": "cartpole_pg", "arm": "robot_arm",
-         "segment": "segment"}
+         "char-transformer": "char_transformer", "text-classify": "text_classify", "cartpole": "cartpole_pg",
+         "arm": "robot_arm", "segment": "segment"}
 
 
 def load(task):
