@@ -12,7 +12,7 @@ scenes come from another seed. The metric is the mean IoU over the four classes,
 on the held-out scenes: per class, IoU = TP / (TP + FP + FN) over all their pixels, read from the
 confusion matrix.
 
-    python examples/segment.py [--optimizer adam] [--epochs 12] [--width 8] [--plot segment.png]
+    python examples/segment.py [--optimizer adam] [--epochs 12] [--width 12] [--plot segment.png]
     minigrad train segment [options]
 """
 import functools
@@ -41,7 +41,7 @@ def conv_block(cin, cout):
 class UNet(nn.Module):
     """(N, in_channels, H, W) → (N, classes, H, W) logits; H and W divisible by 2^(levels − 1)."""
 
-    def __init__(self, in_channels=3, classes=4, width=8, levels=3):
+    def __init__(self, in_channels=3, classes=4, width=12, levels=3):
         super().__init__()
         widths = [width * 2 ** k for k in range(levels)]
         self.down = nn.ModuleList([conv_block(cin, cout) for cin, cout in zip([in_channels] + widths, widths)])
@@ -98,7 +98,7 @@ def scores(model, images, masks):
 
 
 def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=True, max_steps=None, save=None,
-        resume=None, timing=False, plot=None, train_scenes=4000, size=32, width=8, levels=3, batch_size=32,
+        resume=None, timing=False, plot=None, train_scenes=4000, size=32, width=12, levels=3, batch_size=32,
         split="test"):
     """Train and test; returns common.result's dict (metric: mean IoU over the four classes on the
     held-out scenes). Training scenes come from seed (seed, 0), test scenes from (seed, 1); with
@@ -185,7 +185,7 @@ def main(argv=None):
     p = common.parser("segment", __doc__, LR, EPOCHS)
     p.add_argument("--train-scenes", type=integer(2), default=4000, help="training scenes (default: 4000)")
     p.add_argument("--size", type=integer(4), default=32, help="image height and width in pixels (default: 32)")
-    p.add_argument("--width", type=integer(1), default=8, help="channels of the U-Net's first stage (default: 8)")
+    p.add_argument("--width", type=integer(1), default=12, help="channels of the U-Net's first stage (default: 12)")
     p.add_argument("--levels", type=integer(2), default=3, help="U-Net stages, resolutions (default: 3)")
     p.add_argument("--batch-size", type=integer(1), default=32, help="scenes per step (default: 32)")
     p.add_argument("--plot", metavar="PATH.png", help="draw held-out inputs, ground truth and predictions (matplotlib)")
