@@ -55,6 +55,7 @@ _ERFC_SCALED = _chebyshev_fit(lambda a: math.erfc(a) * math.exp(a * a), 1, 6, 28
 def _erf(x: Array) -> Array:
     """The error function, elementwise in x's float dtype (NumPy has none), ~3× faster than math.erf per
     element; computed in blocks that stay in cache, each branch on all of a block (cheaper than selecting)."""
+    x = np.asarray(x, order="C")  # so that reshape(-1) below is a view of out, never a copy
     out = np.empty_like(x)
     blocks = max(1, x.size // 16384)
     for block, out_block in zip(np.array_split(x.reshape(-1), blocks), np.array_split(out.reshape(-1), blocks)):

@@ -2,6 +2,7 @@
 gather whose backward scatter-adds) and ``one_hot``."""
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,13 +22,13 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
         raise ValueError(f"linear: input of shape {x.shape} does not fit weight of shape {w.shape} "
                          "(out_features, in_features): the input's last dim must be in_features")
-    x2 = x.reshape(-1, x.shape[-1])  # leading dims as rows of one GEMM (NumPy runs a stack as many small ones)
+    x2 = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])  # leading dims as rows of one GEMM (NumPy runs a stack as many small ones)
     out = (x2 @ w.T).reshape(*x.shape[:-1], w.shape[0])
     if bias is not None:
         out += bias._data
 
     def backward(g: Array) -> tuple[Array | None, Array | None, Array | None]:
-        g2 = g.reshape(-1, g.shape[-1])
+        g2 = g.reshape(len(x2), g.shape[-1])
         gx = (g2 @ w).reshape(x.shape) if input._requires_grad else None
         gw = g2.T @ x2 if weight._requires_grad else None
         gb = g2.sum(0) if bias is not None and bias._requires_grad else None

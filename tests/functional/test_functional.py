@@ -53,6 +53,20 @@ def test_exact_gelu_erf_matches_math_erf_everywhere(dtype, rtol):
     assert np.signbit(got[-1]) and not np.signbit(got[-2])
     np.testing.assert_array_equal(_erf(np.array([np.inf, -np.inf, np.nan], dtype)), [1, -1, np.nan])
     assert _erf(np.zeros((0, 3), dtype)).shape == (0, 3) and _erf(np.array(0.5, dtype)).shape == ()
+    grid = x[:60_000].reshape(300, 200)  # column-major and strided inputs as well
+    np.testing.assert_array_equal(_erf(grid.T), _erf(grid).T)
+    np.testing.assert_array_equal(_erf(grid[:, ::3]), _erf(grid)[:, ::3])
+
+
+def test_linear_on_transposed_and_empty_features():
+    """A transposed input, and in_features or out_features of 0 (zeros plus bias, as torch's)."""
+    x, w, b = leaf(5, 3), leaf(4, 5, seed=1), leaf(4, seed=2)
+    assert gradcheck(lambda x, w, b: F.linear(x.t(), w.t(), b), (x, w.t().detach().requires_grad_(), b))
+    out = F.linear(Tensor(np.zeros((2, 0))), Tensor(np.zeros((3, 0))), Tensor(np.ones(3)))
+    np.testing.assert_array_equal(out.numpy(), np.ones((2, 3)))
+    x0 = leaf(2, 4)
+    F.linear(x0, Tensor(np.zeros((0, 4)), requires_grad=True)).sum().backward()
+    np.testing.assert_array_equal(x0.grad.numpy(), np.zeros((2, 4)))
 
 
 @pytest.mark.parametrize("dim", [0, 1, -1])
