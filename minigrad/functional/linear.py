@@ -22,7 +22,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
         raise ValueError(f"linear: input of shape {x.shape} does not fit weight of shape {w.shape} "
                          "(out_features, in_features): the input's last dim must be in_features")
-    x2 = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])  # leading dims as rows of one GEMM (NumPy runs a stack as many small ones)
+    # the leading dims as the rows of one GEMM (NumPy would run a stack of many small ones)
+    x2 = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
     out = (x2 @ w.T).reshape(*x.shape[:-1], w.shape[0])
     if bias is not None:
         out += bias._data
