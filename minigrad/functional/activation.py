@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -39,10 +39,13 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
                  lambda g: (np.where(positive, g, g * negative_slope),), "leaky_relu")
 
 
-def _chebyshev_fit(f: Callable[[float], float], lo: float, hi: float, degree: int) -> np.polynomial.Chebyshev:
+_CHEBYSHEV: Any = np.polynomial.Chebyshev  # Any: numpy 1.24's stubs leave its methods untyped
+
+
+def _chebyshev_fit(f: Callable[[float], float], lo: float, hi: float, degree: int) -> Any:
     """A Chebyshev series of ``degree`` fitted to ``f`` at 4·degree Chebyshev nodes of [lo, hi]."""
     nodes = lo + (hi - lo) * (1 + np.cos(np.pi * (np.arange(4 * degree) + 0.5) / (4 * degree))) / 2
-    return np.polynomial.Chebyshev.fit(nodes, [f(a) for a in nodes], degree, domain=[lo, hi])
+    return _CHEBYSHEV.fit(nodes, [f(a) for a in nodes], degree, domain=[lo, hi])
 
 
 # erf(x) = x·S(x²) for |x| < 1 and sign(x)·(1 − e^(−x²)·T(|x|)) above, with T(a) = erfc(a)·e^(a²), which is
@@ -67,7 +70,7 @@ def _erf(x: Array) -> Array:
     return out
 
 
-def _chebyshev_value(series: np.polynomial.Chebyshev, x: Array) -> Array:
+def _chebyshev_value(series: Any, x: Array) -> Array:
     """``series(x)`` by Clenshaw's recurrence b = c + 2t·b' − b'' in x's dtype, on three buffers."""
     offset, scale = series.mapparms()
     t = x * x.dtype.type(scale) + x.dtype.type(offset)
