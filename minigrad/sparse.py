@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from .device import CPU
+from .ops.movement import add_rows, sum_rows
 from .tensor import Tensor, _unwrap, _wrap
 
 if TYPE_CHECKING:
@@ -78,12 +79,7 @@ class SparseTensor:
         """Each row once, in increasing order, the values of a repeated row summed."""
         if self._coalesced:
             return self
-        rows, first, inverse = np.unique(self._rows, return_index=True, return_inverse=True)
-        if len(rows) == len(self._rows):
-            values = self._vals[np.argsort(self._rows, kind="stable")]
-        else:
-            values = np.zeros((len(rows),) + self._shape[1:], self.dtype)
-            np.add.at(values, inverse.reshape(-1), self._vals)
+        rows, values = sum_rows(self._rows, self._vals)
         return SparseTensor(rows.astype(np.int64), values, self._shape, coalesced=True)
 
     def to_dense(self) -> Tensor:
@@ -93,7 +89,7 @@ class SparseTensor:
 
     def add_to_(self, dense: Array) -> None:
         """dense += self, in place (``dense``: an ndarray of this dense shape)."""
-        np.add.at(dense, self._rows, self._vals)
+        add_rows(dense, self._rows, self._vals)
 
     # ---- arithmetic: what gradient accumulation and the optimizers use ------------------------------
     def __add__(self, other: SparseTensor | TensorLike) -> SparseTensor:

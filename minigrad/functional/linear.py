@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..ops.movement import add_rows
 from ..sparse import SparseTensor
 from ..tensor import Tensor, _node, _unwrap
 
@@ -53,7 +54,7 @@ def embedding(input: TensorLike, weight: Tensor, padding_idx: int | None = None,
             keep = rows != padding_idx % len(w) if padding_idx is not None else slice(None)
             return (SparseTensor(rows[keep].astype(np.int64), np.array(g_rows[keep]), w.shape),)
         gw = np.zeros_like(w, dtype=g.dtype)
-        np.add.at(gw, rows, g_rows)
+        add_rows(gw, rows, g_rows)
         if padding_idx is not None:
             gw[padding_idx] = 0
         return (gw,)

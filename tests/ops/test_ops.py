@@ -108,3 +108,20 @@ def test_in_place_variants_write_and_refuse_what_requires_grad():
     np.testing.assert_array_equal(x.numpy(), before)
     with pytest.raises(RuntimeError, match="in-place ops are not recorded"):
         leaf(2, 3).tril_()
+
+
+@pytest.mark.parametrize("rows, shape", [([3, 1, 3, 0, 1, 3], (6, 2)), ([2, 2, 2], (3,)), ([], (0, 4)),
+                                         (list(range(50)) * 3, (150, 3))])
+def test_add_rows_sums_repeated_rows_as_np_add_at(rows, shape):
+    """The row scatter-add behind embedding, index_select and sparse gradients: np.add.at's sums."""
+    from minigrad.ops.movement import add_rows, sum_rows
+    rows = np.array(rows, np.int64)
+    values = np.random.default_rng(0).standard_normal(shape)
+    expected = np.zeros((60,) + shape[1:])
+    np.add.at(expected, rows, values)
+    out = np.zeros_like(expected)
+    add_rows(out, rows, values)
+    np.testing.assert_allclose(out, expected, rtol=1e-14)
+    distinct, sums = sum_rows(rows, values)
+    np.testing.assert_array_equal(distinct, np.unique(rows))
+    np.testing.assert_allclose(sums, expected[np.unique(rows)], rtol=1e-14)
