@@ -92,15 +92,32 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     approximation (``'tanh'``)."""
     x = input._data
     if approximate == "tanh":
-        c = math.sqrt(2 / math.pi)
-        t = np.tanh(c * (x + 0.044715 * x * x * x))
-        cdf, pdf = 0.5 * (1 + t), 0.5 * c * (1 - t * t) * (1 + 3 * 0.044715 * x * x)
-    elif approximate == "none":
+        # (1 + tanh(u))/2 = 1/(1 + exp(−2u)), u = √(2/π)·(x + 0.044715·x³): NumPy's exp is ~3× faster than its tanh
+        c, x2 = math.sqrt(2 / math.pi), x * x
+        e = x * (1 + 0.044715 * x2)
+        e *= -2 * c
+        with np.errstate(over="ignore"):  # exp → inf where the CDF is 0
+            np.exp(e, out=e)
+        e += 1
+        cdf = np.reciprocal(e, out=e)
+        return _node(x * cdf, (input,), lambda g: (g * _gelu_tanh_slope(x, x2, cdf, c),), "gelu")
+    if approximate == "none":
         cdf = 0.5 + 0.5 * _erf(x * (1 / math.sqrt(2)))
         pdf = np.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
     else:
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return _node(x * cdf, (input,), lambda g: (g * (cdf + x * pdf),), "gelu")
+
+
+def _gelu_tanh_slope(x: Array, x2: Array, cdf: Array, c: float) -> Array:
+    """d/dx of x·cdf for the tanh approximation: cdf + x·cdf·(1 − cdf)·(2c + 6c·0.044715·x²)."""
+    slope: Array = x2 * (6 * c * 0.044715)
+    slope += 2 * c
+    slope *= x
+    slope *= cdf
+    slope *= 1 - cdf
+    slope += cdf
+    return slope
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
