@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..ops.elementwise import _check_broadcast
 from ..ops.movement import cat
 from ..random import default_generator
 from ..tensor import _C_TYPE_NAMES, Tensor, _node
@@ -60,6 +61,10 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     if enable_gqa:
         key, value = _share_heads(query, key), _share_heads(query, value)
     L, S = query.shape[-2], key.shape[-2]
+    _check_broadcast(query.shape[:-2], key.shape[:-2])
+    _check_broadcast(key.shape[:-2], value.shape[:-2])
+    if attn_mask is not None:  # torch's error where the mask does not broadcast to the scores
+        _check_broadcast(np.broadcast_shapes(query.shape[:-2], key.shape[:-2]) + (L, S), attn_mask.shape)
     dtype = query.dtype
     scale = 1 / math.sqrt(query.shape[-1]) if scale is None else scale
     if is_causal:
@@ -226,9 +231,14 @@ def _inverted_mask(mask: Tensor | None, dtype: np.dtype[Any], name: str) -> Tens
         return None
     if mask.dtype == np.bool_:
         return Tensor(np.where(mask._data, dtype.type(-np.inf), dtype.type(0)))
-    if not np.issubdtype(mask.dtype, np.floating):
-        raise AssertionError(f"only bool and floating types of {name} are supported")
+    check_mask_type(mask, name)
     return mask if mask.dtype == dtype else mask.to(dtype)
+
+
+def check_mask_type(mask: Tensor | None, name: str) -> None:
+    """torch's error for a mask of nn.MultiheadAttention's convention that is neither bool nor float."""
+    if mask is not None and mask.dtype != np.bool_ and not np.issubdtype(mask.dtype, np.floating):
+        raise AssertionError(f"only bool and floating types of {name} are supported")
 
 
 def _pad_column(mask: Tensor | None) -> Tensor | None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from .. import functional as F
-from ..functional.attention import check_attention_shapes, multi_head_attention
+from ..functional.attention import check_attention_shapes, check_mask_type, multi_head_attention
 from ..tensor import Parameter, Tensor
 from . import init
 from .activation import Dropout
@@ -171,6 +171,7 @@ class TransformerEncoderLayer(_TransformerLayer):
 
     def forward(self, src: Tensor, src_mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
                 is_causal: bool = False) -> Tensor:
+        check_mask_type(src_mask, "src_mask")
         x = src
         if self.norm_first:
             x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
@@ -236,6 +237,7 @@ class TransformerEncoder(Module):
 
     def forward(self, src: Tensor, mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
                 is_causal: bool | None = None) -> Tensor:
+        check_mask_type(mask, "mask")
         seq_dim = 1 if self.layers[0].self_attn.batch_first and src.ndim == 3 else 0
         causal = _is_causal(mask, is_causal, src.shape[seq_dim])
         for layer in self.layers:
@@ -295,7 +297,7 @@ class Transformer(Module):
                 src_is_causal: bool | None = None, tgt_is_causal: bool | None = None,
                 memory_is_causal: bool = False) -> Tensor:
         batch_dim = 0 if self.batch_first else 1
-        if src.ndim == 3 and tgt.ndim == 3 and src.shape[batch_dim] != tgt.shape[batch_dim]:
+        if src.ndim == 3 and src.shape[batch_dim] != tgt.shape[batch_dim]:
             raise RuntimeError("the batch number of src and tgt must be equal")
         if src.shape[-1] != self.d_model or tgt.shape[-1] != self.d_model:
             raise RuntimeError("the feature number of src and tgt must be equal to d_model")

@@ -243,6 +243,35 @@ def test_transformer_errors():
         nn.TransformerEncoderLayer(8, 2, activation="tanh")
 
 
+def _transformer_3d_src_2d_tgt(lib, zeros):
+    return lib.Transformer(8, 2, 1, 1, 16, 0.0, batch_first=True)(zeros(2, 5, 8), zeros(5, 8))
+
+
+def _encoder_int_mask(lib, zeros):
+    encoder = lib.TransformerEncoder(lib.TransformerEncoderLayer(8, 2, 16, 0.0), 1, enable_nested_tensor=False)
+    return encoder(zeros(5, 2, 8), mask=zeros(5, 5).long())
+
+
+def _encoder_layer_int_mask(lib, zeros):
+    return lib.TransformerEncoderLayer(8, 2, 16, 0.0)(zeros(5, 2, 8), src_mask=zeros(5, 5).long())
+
+
+def _attention_mask_of_another_shape(lib, zeros):
+    functional = lib.functional
+    return functional.scaled_dot_product_attention(zeros(2, 3, 4), zeros(2, 3, 4), zeros(2, 3, 4),
+                                                   attn_mask=zeros(4, 4))
+
+
+@pytest.mark.parametrize("call", [_transformer_3d_src_2d_tgt, _encoder_int_mask, _encoder_layer_int_mask,
+                                  _attention_mask_of_another_shape])
+def test_bad_inputs_get_torchs_error_and_message(call):
+    with pytest.raises(Exception) as expected:
+        call(torch.nn, torch.zeros)
+    with pytest.raises(type(expected.value)) as got:
+        call(nn, mg.zeros)
+    assert str(got.value) == str(expected.value)
+
+
 def test_multihead_attention_returns_the_weights_after_dropout():
     """As torch's: the weights returned are those the values were averaged with."""
     m = nn.MultiheadAttention(8, 2, dropout=0.5)
