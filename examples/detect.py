@@ -222,7 +222,7 @@ def detect(model, images, iou_threshold=0.5, batch_size=100):
 
 
 def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=True, max_steps=None, save=None,
-        resume=None, timing=False, plot=None, train_images=8000, test_images=500, width=16, batch_size=32,
+        resume=None, timing=False, plot=None, train_scenes=8000, test_scenes=500, width=16, batch_size=32,
         split="test"):
     """Train and test; returns common.result's dict (metric: mAP@0.5 on held-out scenes). With
     ``split="validation"`` it trains on the training scenes less a held-out part (``common.hold_out``)
@@ -230,10 +230,13 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
     lr, epochs = common.tuned_lr(LR, optimizer) if lr is None else lr, EPOCHS if epochs is None else epochs
     common.check_split(split)
     mg.manual_seed(seed)
-    train, test = shapes.scenes(train_images, seed=[seed, 0]), shapes.scenes(test_images, seed=[seed, 1])
+    train, test = shapes.scenes(train_scenes, seed=[seed, 0]), shapes.scenes(test_scenes, seed=[seed, 1])
     if split == "validation":
-        kept, held = common.hold_out(train_images, seed)
+        kept, held = common.hold_out(train_scenes, seed)
         train, test = pick(train, kept), pick(train, held)
+    if len(train.images) < batch_size:
+        raise ValueError(f"detect: {len(train.images)} training scenes do not fill one batch of {batch_size}: raise "
+                         "train_scenes or lower batch_size")
     cells = train.images.shape[-1] // STRIDE
     model = CenterNet(width)
     opt = common.make_optimizer(optimizer, model, lr, backend)
@@ -314,8 +317,8 @@ def draw(scenes, detections, path, min_score=0.3):
 
 def main(argv=None):
     p = common.parser("detect", __doc__, LR, EPOCHS)
-    p.add_argument("--train-images", type=integer(1), default=8000, help="training scenes (default: 8000)")
-    p.add_argument("--test-images", type=integer(1), default=500, help="held-out scenes (default: 500)")
+    p.add_argument("--train-scenes", type=integer(1), default=8000, help="training scenes (default: 8000)")
+    p.add_argument("--test-scenes", type=integer(1), default=500, help="held-out scenes (default: 500)")
     p.add_argument("--width", type=integer(1), default=16, help="channels of the first convolution (default: 16)")
     p.add_argument("--batch-size", type=integer(1), default=32, help="scenes per step (default: 32)")
     p.add_argument("--plot", metavar="PATH.png", help="draw detections on held-out scenes (matplotlib)")

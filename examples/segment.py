@@ -8,11 +8,12 @@ each a 2×2 transposed convolution of stride 2 back to the stage's resolution, c
 encoder's output there (the skip connection), and two 3×3 convolutions; a 1×1 convolution gives the
 four classes' logits. The loss is the per-pixel cross-entropy; the lr follows a cosine down to 0 over
 the run. An epoch is a pass over the training scenes (generated once, from one seed); the held-out
-scenes come from another seed. The metric is the mean IoU over the four classes, background included,
-on the held-out scenes: per class, IoU = TP / (TP + FP + FN) over all their pixels, read from the
-confusion matrix.
+scenes come from another seed. Many scenes seen a few times beat few scenes seen often: 4,000 scenes
+for 12 epochs reached a mean IoU of 0.870, 16,000 for 4 reach 0.909. The metric is the mean IoU over
+the four classes, background included, on the held-out scenes: per class, IoU = TP / (TP + FP + FN)
+over all their pixels, read from the confusion matrix.
 
-    python examples/segment.py [--optimizer adam] [--epochs 12] [--width 12] [--plot segment.png]
+    python examples/segment.py [--optimizer adam] [--epochs 4] [--width 12] [--plot segment.png]
     minigrad train segment [options]
 """
 import functools
@@ -27,7 +28,7 @@ from minigrad.examples.arguments import integer
 
 LR = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.03, "adadelta": 1.0, "rmsprop": 1e-3,
       "adam": 3e-3, "adamw": 3e-3}
-EPOCHS = 12
+EPOCHS = 4
 NEEDS = ()  # the optional modules it needs (--plot: matplotlib, checked by common.main)
 TEST_SCENES = 500
 
@@ -98,7 +99,7 @@ def scores(model, images, masks):
 
 
 def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=True, max_steps=None, save=None,
-        resume=None, timing=False, plot=None, train_scenes=4000, size=32, width=12, levels=3, batch_size=32,
+        resume=None, timing=False, plot=None, train_scenes=16000, size=32, width=12, levels=3, batch_size=32,
         split="test"):
     """Train and test; returns common.result's dict (metric: mean IoU over the four classes on the
     held-out scenes). Training scenes come from seed (seed, 0), test scenes from (seed, 1); with
@@ -183,7 +184,7 @@ def draw(model, images, masks, path, count=6):
 
 def main(argv=None):
     p = common.parser("segment", __doc__, LR, EPOCHS)
-    p.add_argument("--train-scenes", type=integer(2), default=4000, help="training scenes (default: 4000)")
+    p.add_argument("--train-scenes", type=integer(2), default=16000, help="training scenes (default: 16,000)")
     p.add_argument("--size", type=integer(4), default=32, help="image height and width in pixels (default: 32)")
     p.add_argument("--width", type=integer(1), default=12, help="channels of the U-Net's first stage (default: 12)")
     p.add_argument("--levels", type=integer(2), default=3, help="U-Net stages, resolutions (default: 3)")

@@ -8,7 +8,7 @@ import pytest
 import minigrad as mg
 from minigrad.examples import detect, shapes
 
-SMALL = dict(train_images=64, test_images=16, width=4, batch_size=16)
+SMALL = dict(train_scenes=64, test_scenes=16, width=4, batch_size=16)
 
 
 def boxes(*rows):
@@ -170,7 +170,7 @@ def test_loss_closed_form():
 
 def test_a_short_run_beats_the_untrained_detector():
     """100 steps of a narrow detector: from no detection right (mAP ≈ 0) to about 0.15, the loss down by 60%."""
-    options = dict(train_images=1600, test_images=100, width=8, batch_size=16, optimizer="adam", lr=1e-2)
+    options = dict(train_scenes=1600, test_scenes=100, width=8, batch_size=16, optimizer="adam", lr=1e-2)
     untrained = detect.run(epochs=0, **options)
     trained = detect.run(epochs=1, **options)
     assert untrained["metric_name"] == "test_map50" and untrained["metric"] < 0.02
@@ -183,9 +183,15 @@ def test_validation_split_is_scored_on_training_scenes():
     assert out["metric_name"] == "validation_map50" and math.isfinite(out["metric"])
 
 
+def test_fewer_training_scenes_than_a_batch_is_refused():
+    """Otherwise an epoch would hold no step and the run would score an untrained detector."""
+    with pytest.raises(ValueError, match="10 training scenes do not fill one batch of 16"):
+        detect.run(**{**SMALL, "train_scenes": 10})
+
+
 def test_resume_continues_exactly(tmp_path, capsys):
     """Two epochs straight, or one (stopped by --max-steps) then the second from the checkpoint: the same weights."""
-    options = ["--train-images", "64", "--test-images", "16", "--width", "4", "--batch-size", "16", "--epochs", "2",
+    options = ["--train-scenes", "64", "--test-scenes", "16", "--width", "4", "--batch-size", "16", "--epochs", "2",
                "--quiet"]
     straight, interrupted = str(tmp_path / "straight.safetensors"), str(tmp_path / "interrupted.safetensors")
     assert detect.main(options + ["--save", straight]) == 0
