@@ -1,5 +1,5 @@
 """The ``minigrad`` command: ``minigrad info``, ``minigrad bench [kernels options]``,
-``minigrad bench train|loop [options]``, ``minigrad train TASK [options]``, ``minigrad compare``,
+``minigrad bench train|loop|lm [options]``, ``minigrad train TASK [options]``, ``minigrad compare``,
 ``minigrad --version``.
 
 Only the dispatch: each command lives in ``minigrad.commands`` (``train`` runs an example of
@@ -31,6 +31,9 @@ def bench(argv):
     if argv[:1] == ["loop"]:
         from .commands.bench_loop import main as loop_main
         return loop_main(argv[1:])
+    if argv[:1] == ["lm"]:
+        from .commands.bench_lm import main as lm_main
+        return lm_main(argv[1:])
     from .commands.bench import main as kernels_main
     return kernels_main(argv)
 
@@ -53,7 +56,8 @@ def compare(argv):
 COMMANDS = {
     "info": (info, "build facts: version, compiler, OpenMP, threads, SIMD levels"),
     "bench": (bench, "optimizer kernel speed, C++ vs NumPy vs torch ('bench train': training-step speed, "
-                     "'bench loop': the optimizer step inside training loops)"),
+                     "'bench loop': the optimizer step inside training loops, 'bench lm': "
+                     "the two language models in one time budget)"),
     "train": (train, "train an example network: " + ", ".join(TASKS)),
     "compare": (compare, "compare the optimizers on 2-D test functions and real tasks"),
 }

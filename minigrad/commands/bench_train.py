@@ -2,14 +2,15 @@
 
     minigrad bench train [--quick] [--repeats N] [--threads N] [--json PATH]
 
-Three models at batch 32, random inputs and integer targets, cross-entropy loss, Adam(lr=1e-3):
+Three models at batch 32 (the transformer at its example's 16), random inputs and integer targets,
+cross-entropy loss, Adam(lr=1e-3):
   mlp          64-128-64-10 with ReLUs, input 32×64
   cnn          conv 1→16 3×3 pad 1, ReLU, max-pool 2, conv 16→32 3×3 pad 1, ReLU, max-pool 2, linear 128→10,
                input 32×1×8×8
   transformer  char-transformer's default configuration (examples/char_transformer.py: 2 pre-norm blocks,
-               d 64, 4 heads, context 64, vocabulary 100), input 32×64 character ids; nn modules in
-               both frameworks, torch's loaded with minigrad's state_dict; its step also clips the
-               gradient norm to 1, as the example does
+               d 64, 4 heads, context 32, vocabulary 100), input 16×32 character ids (its batch); nn
+               modules in both frameworks, torch's loaded with minigrad's state_dict; its step also
+               clips the gradient norm to 1, as the example does
 Both frameworks start from the same weights and see the same batch; each step is zero_grad, forward,
 backward, step. Candidates alternate round by round in one process with the same thread count
 (torch.set_num_threads, minigrad.set_num_threads and, with threadpoolctl, NumPy's BLAS); the
@@ -30,7 +31,7 @@ from ..utils.benchmark import measure
 
 BATCH = 32
 TARGETS = {"mlp": 1.0, "cnn": 1.5, "transformer": 1.5}  # the largest acceptable minigrad / torch time ratio
-VOCAB, CONTEXT = 100, 64  # the transformer's
+VOCAB, CONTEXT, WINDOWS = 100, 32, 16  # the transformer's: vocabulary, context, batch
 
 
 def init_params(model, rng):
@@ -47,7 +48,7 @@ def init_params(model, rng):
 
 def batch(model, rng):
     if model == "transformer":
-        ids = rng.integers(0, VOCAB, (BATCH, CONTEXT + 1))
+        ids = rng.integers(0, VOCAB, (WINDOWS, CONTEXT + 1))
         return ids[:, :-1], ids[:, 1:].reshape(-1)
     x = rng.standard_normal((BATCH, 64) if model == "mlp" else (BATCH, 1, 8, 8)).astype(np.float32)
     return x, rng.integers(0, 10, BATCH)
@@ -193,7 +194,8 @@ def main(argv=None):
           + f", {threads} thread{'s' * (threads > 1)}" + ("" if blas_limit else " (BLAS threads not limited: "
                                                           "install threadpoolctl)")
           + f", {platform.processor() or platform.machine()}")
-    print(f"median time per training step (zero_grad + forward + backward + Adam step), batch {BATCH}\n")
+    print(f"median time per training step (zero_grad + forward + backward + Adam step), batch {BATCH} "
+          f"(the transformer {WINDOWS})\n")
     print(f"{'model':<12}{'minigrad us':>13}{'torch us':>11}{'ratio':>8}  target")
     for r in records:
         us = r["us_per_step"]

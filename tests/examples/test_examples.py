@@ -62,6 +62,22 @@ def test_char_transformer_sees_no_later_character():
     assert not np.allclose(a[0, -1], b[0, -1])
 
 
+def test_char_transformer_runs_the_steps_asked_its_schedule_ending_there(monkeypatch):
+    """``steps`` sets the run's length and its schedule's: the lr reaches 0 at the last of them, however
+    many epochs of the text that is (here 2 and part of a third)."""
+    options = dict(num_chars=20_000, d_model=16, layers=1, context=16, batch_size=8, warmup=2, sample_chars=0)
+    steps_per_epoch = len(mg.data.text_corpus(20_000).train) // (8 * 16)
+    assert char_transformer.run(steps=2 * steps_per_epoch + 5, **options)["steps"] == 2 * steps_per_epoch + 5
+    lrs, step = [], mg.optim.lr_scheduler.LambdaLR.step
+
+    def recorded_step(schedule):
+        step(schedule)
+        lrs.append(schedule.optimizer.param_groups[0]["lr"])
+    monkeypatch.setattr(mg.optim.lr_scheduler.LambdaLR, "step", recorded_step)
+    char_transformer.run(steps=7, **options)
+    assert len(lrs) == 1 + 7 and lrs[-1] == 0 and lrs[-2] > 0  # the scheduler's first step is its construction's
+
+
 def test_warmup_then_cosine():
     factor = char_transformer.warmup_cosine(4, 14)
     np.testing.assert_allclose([factor(t) for t in (0, 3, 4, 9, 14, 20)], [0.25, 1, 1, 0.5, 0, 0], atol=1e-12)
