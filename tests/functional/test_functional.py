@@ -39,6 +39,32 @@ def test_activation_values():
     np.testing.assert_allclose(t.gelu().numpy(), [v * 0.5 * (1 + math.erf(v / math.sqrt(2))) for v in x], rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_tanh_gelu_against_its_formula_at_every_scale(dtype):
+    """The tanh approximation, computed through exp, against 0.5·x·(1 + tanh(u)) in float64: values and
+    slopes finite as long as x² is (float16's whole range: computed in float32, as torch does, and
+    returned in float16; beyond, torch's slope is NaN too), and 0-d inputs."""
+    computed_in = np.promote_types(dtype, np.float32)
+    big = min(float(np.finfo(dtype).max) / 2, math.sqrt(float(np.finfo(computed_in).max)) / 10)
+    x = np.array([-big, -1e4, -300, -30, -3, -0.5, 0, 0.5, 3, 30, 300, 1e4, big], dtype)
+    c, v = math.sqrt(2 / math.pi), x.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        u = c * (v + 0.044715 * v ** 3)
+        want = np.where(np.abs(v) > 10, np.maximum(v, 0), 0.5 * v * (1 + np.tanh(u)))
+        want_slope = np.where(np.abs(v) > 10, (v > 0).astype(float), 0.5 * (1 + np.tanh(u)) + 0.5 * v * (
+            1 - np.tanh(u) ** 2) * c * (1 + 3 * 0.044715 * v ** 2))
+    t = Tensor(x, requires_grad=True)
+    out = F.gelu(t, approximate="tanh")
+    out.sum().backward()
+    assert out.dtype == dtype and t.grad.dtype == dtype
+    rtol = {np.float16: 1e-3, np.float32: 1e-6, np.float64: 1e-14}[dtype]
+    np.testing.assert_allclose(out.numpy().astype(np.float64), want, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(t.grad.numpy().astype(np.float64), want_slope, rtol=rtol, atol=rtol)
+    scalar = Tensor(np.array(0.3, dtype), requires_grad=True)
+    F.gelu(scalar, approximate="tanh").backward()
+    assert scalar.grad.shape == () and abs(float(scalar.grad) - 0.7322955) < 2e-3
+
+
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 3e-15), (np.float32, 3e-7)])
 def test_exact_gelu_erf_matches_math_erf_everywhere(dtype, rtol):
     """GELU's vectorized erf (two fitted Chebyshev series) against math.erf across both pieces and their
