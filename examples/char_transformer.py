@@ -119,7 +119,8 @@ def run(optimizer="adamw", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tr
     """Train and validate; returns common.result's dict (metric: validation bits per character on the
     corpus' held-out end, as char_lstm's). An epoch is as many steps as the training text holds
     windows of ``batch_size`` × ``context`` characters; ``steps`` (default: ``epochs`` of them) is the
-    length of the run and of its lr schedule, the last epoch cut short where it ends. With
+    length of the run and of its lr schedule, the last epoch cut short where it ends (resume with the
+    same ``steps`` or ``epochs``: the schedule is not in the checkpoint). With
     ``split="validation"`` the last ``common.VALIDATION_FRACTION`` of the training text is held out instead."""
     lr, epochs = common.tuned_lr(LR, optimizer) if lr is None else lr, EPOCHS if epochs is None else epochs
     common.check_split(split)
@@ -134,7 +135,7 @@ def run(optimizer="adamw", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tr
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
     steps_per_epoch = max(1, len(train_ids) // (batch_size * context))
     steps = epochs * steps_per_epoch if steps is None else steps
-    epochs = -(-steps // steps_per_epoch)
+    epochs = first_epoch + -(-max(0, steps - log.step_count) // steps_per_epoch)  # a resumed run ends at ``steps`` too
     schedule = mg.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(warmup, steps), last_epoch=log.step_count - 1)
     rng = mg.default_generator()
     offsets = np.arange(context + 1)
@@ -142,7 +143,7 @@ def run(optimizer="adamw", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tr
               f"unigram baseline {baseline:.3f} bits/char")
 
     for epoch in range(first_epoch, epochs):
-        for _ in log.epoch(range(min(steps_per_epoch, steps - epoch * steps_per_epoch)), epoch, epochs):
+        for _ in log.epoch(range(min(steps_per_epoch, steps - log.step_count)), epoch, epochs):
             rows = train_ids[rng.integers(0, len(train_ids) - context, batch_size)[:, None] + offsets]
             opt.zero_grad()
             logits = model(mg.tensor(rows[:, :-1]))

@@ -250,12 +250,14 @@ class RunLog:
         self.twin = None  # with timing: the optimizer on the other backend, over copies of the parameters
         self.twin_step_durations = []
         self.history = []
+        self.epoch_starts = []  # the clock as each epoch of this run starts (after the last one's validation)
         self.losses = []  # this epoch's
         self.bar = None
 
     def epoch(self, iterable, epoch, epochs):
         """Start epoch ``epoch`` (from 0) of ``epochs``: its losses start empty, and ``iterable`` (its
         batches) comes behind a progress bar (none when quiet, not on a terminal, or without tqdm)."""
+        self.epoch_starts.append(self.seconds())
         self.losses = []
         if self.quiet or tqdm is None:
             return iterable
@@ -363,7 +365,7 @@ def result(log, metric_name, metric, model, optimizer, lr, backend, timing, repo
     """What ``run`` returns; with ``timing`` also the median ``opt.step()`` of both backends in the loop
     (``loop_step_seconds``, the twin's from ``RunLog``) and re-measured in isolation (``backend_step_seconds``)."""
     durations = log.step_durations
-    out = {"history": log.history, "metric_name": metric_name, "metric": metric,
+    out = {"history": log.history, "epoch_starts": log.epoch_starts, "metric_name": metric_name, "metric": metric,
            "optimizer_step_seconds": float(np.mean(durations)) if durations else 0.0,
            "optimizer_step_median_seconds": float(np.median(durations)) if durations else 0.0,
            "optimizer_step_durations": durations, "steps": log.run_steps, "seconds": log.seconds(),

@@ -8,8 +8,8 @@ the two take turns (the first of a seed is the second of the next): a short prob
 model's pace (the median wall time between its training steps: batch, forward, backward, clipping,
 optimizer step); then the model trains for as many steps as fit the budget at that pace, at its
 example's defaults (the transformer's warm-up and cosine spanning exactly those steps, the LSTM at
-its constant lr). The table gives each run's steps, its training time (the clock at its last step
-less the pauses for per-epoch validation), its wall time, and its validation bits per character; the
+its constant lr). The table gives each run's steps, its training time (its steps' wall time: the
+per-epoch validations left out), its wall time, and its validation bits per character; the
 last line says which model reached the lower median over the seeds.
 """
 import argparse
@@ -23,7 +23,6 @@ from ..examples.arguments import integer, listed, positive
 
 PROBE_STEPS = 30  # the probe run's steps; its pace is the median of the last PROBE_STEPS - WARM ones
 WARM = 10
-PAUSE = 5  # an interval between two steps this many times the median one holds a validation, not a step
 
 
 def models():
@@ -33,18 +32,23 @@ def models():
             "char-transformer": (char_transformer.run, lambda steps: {"steps": steps})}
 
 
+def step_intervals(out):
+    """The wall time of each training step of a run (``run``'s result): since the step before or, for
+    an epoch's first, since the epoch started, so that the validation after each epoch is left out."""
+    intervals, previous, starts = [], 0.0, iter(out["epoch_starts"])
+    start = next(starts, None)
+    for _, clock, _ in out["history"]:
+        while start is not None and start <= clock:
+            previous, start = max(previous, start), next(starts, None)
+        intervals.append(clock - previous)
+        previous = clock
+    return np.array(intervals)
+
+
 def pace(run, for_steps, num_chars, seed):
-    """Seconds per training step of ``run``, from a probe run of PROBE_STEPS steps."""
+    """Seconds per training step of ``run``: the median of a probe run's steps after the first WARM."""
     out = run(seed=seed, num_chars=num_chars, sample_chars=0, **for_steps(PROBE_STEPS))
-    clock = [seconds for _, seconds, _ in out["history"]]
-    return float(np.median(np.diff(clock[WARM:])))
-
-
-def training_seconds(history):
-    """The clock at the last step of a run's ``history`` less the validation pauses (intervals over
-    PAUSE × the median one)."""
-    intervals = np.diff([0.0] + [seconds for _, seconds, _ in history])
-    return float(intervals[intervals <= PAUSE * np.median(intervals)].sum()) if len(intervals) else 0.0
+    return float(np.median(step_intervals(out)[WARM:]))
 
 
 def race(seconds, seeds, num_chars, quiet=False):
@@ -59,7 +63,7 @@ def race(seconds, seeds, num_chars, quiet=False):
             start = time.perf_counter()
             out = run(seed=seed, num_chars=num_chars, sample_chars=0, **for_steps(steps))
             record = {"seed": seed, "model": name, "steps": out["steps"], "probe_step_seconds": step_seconds,
-                      "training_seconds": training_seconds(out["history"]),
+                      "training_seconds": float(step_intervals(out).sum()),
                       "wall_seconds": time.perf_counter() - start, "val_bpc": out["metric"]}
             records.append(record)
             if not quiet:

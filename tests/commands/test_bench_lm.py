@@ -2,7 +2,7 @@
 (benchmarks are programs, not tests), its bookkeeping is."""
 import json
 
-import pytest
+import numpy as np
 
 from minigrad.commands import bench_lm
 
@@ -21,10 +21,12 @@ def test_both_models_run_in_turn_within_the_budget(tmp_path):
     assert report["lower"] in ("char-lstm", "char-transformer")
 
 
-def test_training_time_leaves_out_the_validation_pauses():
-    history = [(1, 0.1, 3.0), (2, 0.2, 2.9), (3, 0.3, 2.8), (4, 2.3, 2.7), (5, 2.4, 2.6)]  # (step, clock, loss)
-    assert bench_lm.training_seconds(history) == pytest.approx(0.4)  # the 2-s interval held a validation
-    assert bench_lm.training_seconds([]) == 0
+def test_step_intervals_leave_out_the_validation_between_epochs():
+    """Epochs start at 0 and 2.2 (after a validation from 0.3 on); steps end at 0.1, 0.2, 0.3, 2.3, 2.4."""
+    out = {"epoch_starts": [0.0, 2.2],
+           "history": [(1, 0.1, 3.0), (2, 0.2, 2.9), (3, 0.3, 2.8), (4, 2.3, 2.7), (5, 2.4, 2.6)]}
+    np.testing.assert_allclose(bench_lm.step_intervals(out), [0.1, 0.1, 0.1, 0.1, 0.1])
+    assert len(bench_lm.step_intervals({"epoch_starts": [0.0], "history": []})) == 0
 
 
 def test_verdict_takes_the_median_over_seeds():

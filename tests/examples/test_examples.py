@@ -78,6 +78,17 @@ def test_char_transformer_runs_the_steps_asked_its_schedule_ending_there(monkeyp
     assert len(lrs) == 1 + 7 and lrs[-1] == 0 and lrs[-2] > 0  # the scheduler's first step is its construction's
 
 
+def test_char_transformer_resumed_mid_epoch_ends_at_its_steps_as_the_straight_run(tmp_path):
+    options = dict(num_chars=20_000, d_model=16, layers=1, context=16, batch_size=8, warmup=2, sample_chars=0)
+    steps = len(mg.data.text_corpus(20_000).train) // (8 * 16) + 5  # an epoch and 5 steps
+    straight = char_transformer.run(steps=steps, **options)
+    char_transformer.run(steps=steps, max_steps=7, save=tmp_path / "lm.safetensors", **options)
+    resumed = char_transformer.run(steps=steps, resume=tmp_path / "lm.safetensors", **options)
+    assert [(step, loss) for step, _, loss in resumed["history"]] == \
+        [(step, loss) for step, _, loss in straight["history"][7:]]
+    assert resumed["metric"] == straight["metric"]
+
+
 def test_warmup_then_cosine():
     factor = char_transformer.warmup_cosine(4, 14)
     np.testing.assert_allclose([factor(t) for t in (0, 3, 4, 9, 14, 20)], [0.25, 1, 1, 0.5, 0, 0], atol=1e-12)
