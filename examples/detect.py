@@ -234,9 +234,9 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
     if split == "validation":
         kept, held = common.hold_out(train_scenes, seed)
         train, test = pick(train, kept), pick(train, held)
-    if len(train.images) < batch_size:
+    if epochs and len(train.images) < batch_size:
         raise ValueError(f"detect: {len(train.images)} training scenes do not fill one batch of {batch_size}: raise "
-                         "train_scenes or lower batch_size")
+                         "train_scenes (--train-scenes) or lower batch_size (--batch-size)")
     cells = train.images.shape[-1] // STRIDE
     model = CenterNet(width)
     opt = common.make_optimizer(optimizer, model, lr, backend)

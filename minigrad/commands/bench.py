@@ -235,8 +235,9 @@ def progress_bar(total, desc, enabled, unit="it"):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="minigrad bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="see also 'minigrad bench train --help' (training-step speed) and "
-                                            "'minigrad bench loop --help' (the optimizer step inside training loops)")
+                                     epilog="see also 'minigrad bench train --help' (training-step speed), "
+                                            "'minigrad bench loop --help' (the optimizer step inside training loops) "
+                                            "and 'minigrad bench lm --help' (the language models in one time budget)")
     parser.add_argument("--quick", action="store_true",
                         help="float32, 10K and 1M elements, max threads: ~35 s on 2 cores")
     parser.add_argument("--optimizers", default=",".join(VARIANTS), help="comma-separated variants (default: all)")

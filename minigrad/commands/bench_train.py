@@ -208,7 +208,7 @@ def main(argv=None):
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"numpy": np.__version__, "torch": torch.__version__ if torch else None, "threads": threads,
-                       "batch": BATCH, "records": records}, f, indent=1)
+                       "batch": BATCH, "transformer_batch": WINDOWS, "records": records}, f, indent=1)
     return 0
 
 

@@ -63,8 +63,12 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     L, S = query.shape[-2], key.shape[-2]
     _check_broadcast(query.shape[:-2], key.shape[:-2])
     _check_broadcast(key.shape[:-2], value.shape[:-2])
-    if attn_mask is not None:  # torch's error where the mask does not broadcast to the scores
-        _check_broadcast(np.broadcast_shapes(query.shape[:-2], key.shape[:-2]) + (L, S), attn_mask.shape)
+    if attn_mask is not None:  # torch's errors where the mask does not broadcast to the scores' shape
+        scores_shape = np.broadcast_shapes(query.shape[:-2], key.shape[:-2]) + (L, S)
+        _check_broadcast(scores_shape, attn_mask.shape)
+        if np.broadcast_shapes(scores_shape, attn_mask.shape) != scores_shape:
+            raise RuntimeError(f"output with shape {list(scores_shape)} doesn't match the broadcast shape "
+                               f"{list(np.broadcast_shapes(scores_shape, attn_mask.shape))}")
     dtype = query.dtype
     scale = 1 / math.sqrt(query.shape[-1]) if scale is None else scale
     if is_causal:

@@ -171,6 +171,7 @@ class TransformerEncoderLayer(_TransformerLayer):
 
     def forward(self, src: Tensor, src_mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
                 is_causal: bool = False) -> Tensor:
+        check_mask_type(src_key_padding_mask, "src_key_padding_mask")
         check_mask_type(src_mask, "src_mask")
         x = src
         if self.norm_first:
@@ -237,6 +238,7 @@ class TransformerEncoder(Module):
 
     def forward(self, src: Tensor, mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
                 is_causal: bool | None = None) -> Tensor:
+        check_mask_type(src_key_padding_mask, "src_key_padding_mask")
         check_mask_type(mask, "mask")
         seq_dim = 1 if self.layers[0].self_attn.batch_first and src.ndim == 3 else 0
         causal = _is_causal(mask, is_causal, src.shape[seq_dim])

@@ -264,7 +264,7 @@ def _scatter(name: str, input: Tensor, dim: int, index: TensorLike, src: Tensor 
 
 
 def sum_rows(rows: Array, values: Array) -> tuple[Array, Array]:
-    """The distinct ``rows`` (int, 1-D) in increasing order and, for each, the sum along axis 0 of the
+    """The distinct ``rows`` (int ≥ 0, 1-D) in increasing order and, for each, the sum along axis 0 of the
     ``values`` at its positions: np.unique with np.add.at's sums, ~5× faster (a stable sort, then one
     add.reduceat over the runs of equal rows)."""
     order = np.argsort(rows, kind="stable")

@@ -262,8 +262,24 @@ def _attention_mask_of_another_shape(lib, zeros):
                                                    attn_mask=zeros(4, 4))
 
 
+def _encoder_layer_int_masks(lib, zeros):
+    return lib.TransformerEncoderLayer(8, 2, 16, 0.0)(zeros(5, 2, 8), src_mask=zeros(5, 5).long(),
+                                                      src_key_padding_mask=zeros(2, 5).long())
+
+
+def _encoder_int_padding_mask(lib, zeros):
+    encoder = lib.TransformerEncoder(lib.TransformerEncoderLayer(8, 2, 16, 0.0), 1, enable_nested_tensor=False)
+    return encoder(zeros(5, 2, 8), src_key_padding_mask=zeros(2, 5).long())
+
+
+def _attention_mask_larger_than_the_scores(lib, zeros):
+    return lib.functional.scaled_dot_product_attention(zeros(2, 3, 4), zeros(2, 5, 4), zeros(2, 5, 4),
+                                                       attn_mask=zeros(4, 2, 3, 5))
+
+
 @pytest.mark.parametrize("call", [_transformer_3d_src_2d_tgt, _encoder_int_mask, _encoder_layer_int_mask,
-                                  _attention_mask_of_another_shape])
+                                  _attention_mask_of_another_shape, _encoder_layer_int_masks,
+                                  _encoder_int_padding_mask, _attention_mask_larger_than_the_scores])
 def test_bad_inputs_get_torchs_error_and_message(call):
     with pytest.raises(Exception) as expected:
         call(torch.nn, torch.zeros)
