@@ -15,9 +15,10 @@ the mean step, which is what wall time pays): the time inside ``opt.step()``, th
 inside the kernel call (a timing proxy stands in for the backend module in
 ``minigrad.optim.optimizer.BACKENDS``) and the rest (Python and argument checks).
 In isolation, the same Adam step over random arrays of the task's parameter shapes: hot (stepped
-back to back, ``minigrad.utils.benchmark.measure``) and cold (a 32 MiB write evicts the caches
-before each timed step). Every figure is taken with 0, 1, ... background processes spinning in pure Python;
-the benchmark starts them, bounds them in time and stops them itself.
+back to back, ``minigrad.utils.benchmark.measure``) and cold (a write of twice the last-level cache,
+32 MiB to 1 GiB, evicts the caches before each timed step). Every figure is taken with 0, 1, ...
+background processes spinning in pure Python; the benchmark starts them, bounds them in time and
+stops them itself.
 """
 import argparse
 import contextlib
@@ -45,7 +46,6 @@ CANDIDATES = {"cpp-1": ("cpp", 1, None), "cpp": ("cpp", None, None), "cpp-fixed"
 # task (a name in minigrad.examples.TASKS): run() options besides the common ones
 TASKS = {"char-lstm": {"sample_chars": 0}, "digits-cnn": {}}
 SEED = 0
-EVICT_BYTES = 32 << 20  # 4× this machine's 8 MiB L3
 COLD_CALLS = 20
 MAX_BUSY_SECONDS = 15 * 60
 # a background load: pure-Python spinning until its deadline, or until its parent is gone
@@ -54,6 +54,19 @@ SPIN = ("import os, time\n"
         "while time.monotonic() < end and os.getppid() == parent:\n"
         "    for _ in range(10000):\n"
         "        pass\n")
+
+
+def evict_bytes(caches="/sys/devices/system/cpu/cpu0/cache"):
+    """Bytes to write so that an optimizer's arrays leave the caches: twice the last-level cache
+    (Linux reports it under ``caches``), 32 MiB when unknown or smaller, at most 1 GiB (a shared L3 of
+    hundreds of MiB is common on cloud machines; a 32 MiB write leaves most of their arrays there)."""
+    sizes = []
+    for index in sorted(os.listdir(caches)) if os.path.isdir(caches) else ():
+        with contextlib.suppress(OSError, ValueError):
+            with open(os.path.join(caches, index, "size")) as f:
+                text = f.read().strip()
+            sizes.append(int(text[:-1]) << {"K": 10, "M": 20, "G": 30}[text[-1]] if text[-1] in "KMG" else int(text))
+    return min(max(32 << 20, 2 * max(sizes, default=0)), 1 << 30)
 
 
 class KernelClock:
@@ -302,7 +315,7 @@ def main(argv=None):
     require("minigrad bench loop", [module for task in tasks for module in examples.load(task).NEEDS])
 
     defaults = get_num_threads(), _C.get_thread_policy()
-    evict = np.zeros(EVICT_BYTES // 8)
+    evict = np.zeros(evict_bytes() // 8)
     runs = len(tasks) * len(candidates) * args.rounds
     bar = progress_bar(runs * len(args.loads), "minigrad bench loop", not args.no_progress, unit="run")
     records, load_records = [], []
@@ -324,7 +337,7 @@ def main(argv=None):
           f"default {defaults[0]} threads, thread policy {defaults[1]!r}")
     print(f"Adam; median per step over {args.rounds} round(s) of {args.steps}-step loops, first {args.warmup} "
           f"dropped; isolated: the same shapes on random data, hot = back to back, cold = after a "
-          f"{EVICT_BYTES >> 20} MiB write\n")
+          f"{evict.nbytes >> 20} MiB write\n")
     for load in load_records:
         n = load["load"]
         print(f"load {n}: {n} busy background process{'es' * (n != 1)}"
@@ -339,7 +352,7 @@ def main(argv=None):
             json.dump({"build_info": info, "numpy": np.__version__, "machine": machine, "cpu_count": os.cpu_count(),
                        "default_threads": defaults[0], "default_thread_policy": defaults[1],
                        "steps": args.steps, "warmup": args.warmup, "rounds": args.rounds, "seed": SEED,
-                       "evict_bytes": EVICT_BYTES, "loads": load_records, "records": records,
+                       "evict_bytes": evict.nbytes, "loads": load_records, "records": records,
                        "targets": [{"target": d, "value": v, "met": m} for d, v, m in checks]}, f, indent=1)
     return 0
 

@@ -143,3 +143,15 @@ def test_timing_proxy_passes_arguments_through(backend):
         for name, value in plain.state[p].items():
             assert np.asarray(value).tobytes() == np.asarray(timed.state[q][name]).tobytes()
     assert_patches_undone()
+
+
+def test_the_cache_eviction_writes_twice_the_last_level_cache_within_its_bounds(tmp_path):
+    for index, size in (("index0", "48K"), ("index2", "2048K"), ("index3", "491520K")):
+        (tmp_path / index).mkdir()
+        (tmp_path / index / "size").write_text(size + "\n")
+    assert bench_loop.evict_bytes(str(tmp_path)) == 960 << 20
+    (tmp_path / "index3" / "size").write_text("8M\n")
+    assert bench_loop.evict_bytes(str(tmp_path)) == 32 << 20  # at least 32 MiB
+    (tmp_path / "index3" / "size").write_text("2G\n")
+    assert bench_loop.evict_bytes(str(tmp_path)) == 1 << 30  # at most 1 GiB
+    assert bench_loop.evict_bytes(str(tmp_path / "absent")) == 32 << 20
