@@ -77,20 +77,26 @@ def relative_difference(a, b):
 def test_iterates_equal_torchs(problem, options, steps_per_call):
     torch = pytest.importorskip("torch")
     options = {**options, "max_iter": 1} if steps_per_call == 1 else options
-    ours, theirs = Problem(mg, problem), Problem(torch, problem)
-    ours_opt, theirs_opt = ours.optimizer(**options), theirs.optimizer(**options)
-    # on Rosenbrock's two coordinates torch's dot products and sums round as NumPy's, and our axpys as its fused
-    # multiply-adds (its AVX2/AVX-512 kernels): the iterates agree to the bit
-    bitwise = problem == "rosenbrock" and torch.backends.cpu.get_cpu_capability() != "DEFAULT"
+    ours, theirs, nudged = Problem(mg, problem), Problem(torch, problem), Problem(torch, problem)
+    with torch.no_grad():  # torch again from a start 1 ulp away: how far rounding alone carries the iterates
+        nudged.params[0].copy_(torch.from_numpy(np.nextafter(theirs.params[0].numpy(), np.inf)))
+    ours_opt, theirs_opt, nudged_opt = (p.optimizer(**options) for p in (ours, theirs, nudged))
+    # Not to the bit: whether torch's dot products and fused multiply-adds round as NumPy's depends on the CPU
+    # (they did on one AVX-512 machine, were 1 ulp apart on another), and Rosenbrock's valley grows an ulp a
+    # million-fold. So ours must stay within 1e-10, or 100x as far as torch's own nudged run has strayed.
+    spread, start_loss = 0.0, float(theirs.loss().detach())  # near 0 the loss is compared absolutely
     for call in range(120 if steps_per_call == 1 else 6):
         our_loss, their_loss = ours_opt.step(ours.closure), theirs_opt.step(theirs.closure)
-        assert float(our_loss) == pytest.approx(float(their_loss.detach()), rel=1e-10, abs=1e-300)
-        assert relative_difference(ours.values(), theirs.values()) <= 1e-10, call
-        if bitwise:
-            np.testing.assert_array_equal(ours.values(), theirs.values())
+        nudged_opt.step(nudged.closure)
+        spread = max(spread, relative_difference(nudged.values(), theirs.values()))
+        rtol = max(1e-10, 100 * spread)
+        assert float(our_loss) == pytest.approx(float(their_loss.detach()), rel=rtol, abs=rtol * start_loss)
+        assert relative_difference(ours.values(), theirs.values()) <= rtol, call
         ours_state, theirs_state = ours_opt.state[ours.params[0]], theirs_opt.state[theirs.params[0]]
-        assert (ours_state["func_evals"], ours_state["n_iter"]) == (theirs_state["func_evals"], theirs_state["n_iter"])
-        if "d" in theirs_state:  # the last move t·d (t alone is ill-conditioned once the loss is flat to rounding)
+        if rtol == 1e-10:  # the same path: the same evaluations, iterations and history
+            assert (ours_state["func_evals"], ours_state["n_iter"]) == (theirs_state["func_evals"],
+                                                                      theirs_state["n_iter"])
+        if "d" in theirs_state and rtol == 1e-10:  # the last move t·d (t alone is ill-conditioned once flat)
             assert len(ours_state["old_dirs"]) == len(theirs_state["old_dirs"])
             their_move = (theirs_state["t"] * theirs_state["d"]).numpy()
             np.testing.assert_allclose(ours_state["t"] * ours_state["d"], their_move, rtol=0,
@@ -106,15 +112,18 @@ def test_converges_on_rosenbrock():
 
 
 def test_logistic_regression_in_float32_follows_torch():
+    """In float32 the line search amplifies rounding (torch's own float32 iterates strayed 4e-4 from its
+    float64 ones on one CPU): ours stay as close to torch's float64 iterates as torch's float32 ones do."""
     torch = pytest.importorskip("torch")
     ours, theirs = Problem(mg, "logistic", "float32"), Problem(torch, "logistic", "float32")
-    ours_opt = ours.optimizer(line_search_fn="strong_wolfe", max_iter=5)
-    theirs_opt = theirs.optimizer(line_search_fn="strong_wolfe", max_iter=5)
+    exact = Problem(torch, "logistic", "float64")
+    optimizers = [problem.optimizer(line_search_fn="strong_wolfe", max_iter=5) for problem in (ours, theirs, exact)]
     for _ in range(3):
-        ours_opt.step(ours.closure)
-        theirs_opt.step(theirs.closure)
+        for problem, opt in zip((ours, theirs, exact), optimizers):
+            opt.step(problem.closure)
         assert ours.params[0].dtype == mg.float32
-        np.testing.assert_allclose(ours.values(), theirs.values(), rtol=1e-4, atol=1e-6)
+        theirs_error = np.abs(theirs.values() - exact.values()).max()
+        assert np.abs(ours.values() - exact.values()).max() <= max(2 * theirs_error, 5e-5)
 
 
 def test_first_iteration_by_hand():
