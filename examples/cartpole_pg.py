@@ -78,7 +78,7 @@ def evaluate(env, policy, seed, episodes, split="test"):
 
 
 def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=True, max_steps=None, save=None,
-        resume=None, timing=False, batch_episodes=4, eval_episodes=100, split="test"):
+        resume=None, timing=False, logdir=None, batch_episodes=4, eval_episodes=100, split="test"):
     """Train and evaluate; returns common.result's dict (history: (update, seconds, mean return of
     the batch); metric: the greedy policy's average return on ``split``'s episodes)."""
     import gymnasium  # optional (NEEDS): imported here, so that --help works without it
@@ -90,7 +90,7 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
     env = gymnasium.make("CartPole-v1")
     model = ActorCritic()
     opt = common.make_optimizer(optimizer, model, lr, backend)
-    log = common.RunLog(quiet, max_steps, timing)
+    log = common.RunLog(quiet, max_steps, timing, logdir)
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
 
     for epoch in range(first_epoch, epochs):
@@ -105,7 +105,7 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
             if log.done:
                 break
         log.print(f"epoch {epoch + 1:3d}  mean return {log.epoch_loss():6.1f}")
-        if common.end_epoch(log, save, model, opt, optimizer, epoch):
+        if common.end_epoch(log, save, model, opt, optimizer, epoch, {"train/mean_return": log.epoch_loss()}):
             break
 
     with common.evaluation_weights(opt):

@@ -96,7 +96,7 @@ def sample(model, corpus, prime, length, temperature):
 
 
 def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=True, max_steps=None, save=None,
-        resume=None, timing=False, num_chars=200_000, cell="lstm", hidden=128, seq_len=64, batch_size=32,
+        resume=None, timing=False, logdir=None, num_chars=200_000, cell="lstm", hidden=128, seq_len=64, batch_size=32,
         clip=1.0, temperature=0.8, sample_chars=300, split="test"):
     """Train and validate; returns common.result's dict (metric: validation bits per character, on the
     corpus' held-out end). With ``split="validation"`` the last ``common.VALIDATION_FRACTION`` of the
@@ -111,7 +111,7 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
     baseline = unigram_bits(train_ids, vocab_size)
     model = CharModel(vocab_size, hidden, cell, sparse=common.sparse_gradients(optimizer))
     opt = common.make_optimizer(optimizer, model, lr, backend)
-    log = common.RunLog(quiet, max_steps, timing)
+    log = common.RunLog(quiet, max_steps, timing, logdir)
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
     log.print(f"{len(train_ids):,} training characters, vocabulary {vocab_size}, unigram baseline "
               f"{baseline:.3f} bits/char")
@@ -132,7 +132,9 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
             val_bpc = bits_per_char(model, val_rows, seq_len)
         log.print(f"epoch {epoch + 1:3d}  train {log.epoch_loss() / math.log(2):.3f} bits/char  validation "
                   f"{val_bpc:.3f} bits/char  (unigram {baseline:.3f})")
-        if common.end_epoch(log, save, model, opt, optimizer, epoch):
+        metrics = {"train/bits_per_char": log.epoch_loss() / math.log(2), f"{split}/bits_per_char": val_bpc}
+        if common.end_epoch(log, save, model, opt, optimizer, epoch, metrics,
+                            lambda: f"```\n{sample(model, corpus, 'def ', 300, temperature)}\n```"):
             break
     with common.evaluation_weights(opt):
         val_bpc = bits_per_char(model, val_rows, seq_len)

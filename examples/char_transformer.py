@@ -114,8 +114,8 @@ def warmup_cosine(warmup, total):
 
 
 def run(optimizer="adamw", lr=None, backend="cpp", epochs=None, seed=0, quiet=True, max_steps=None, save=None,
-        resume=None, timing=False, num_chars=200_000, context=32, d_model=64, nhead=4, layers=2, dropout=0.0,
-        batch_size=16, warmup=100, clip=1.0, temperature=0.8, sample_chars=300, split="test", steps=None):
+        resume=None, timing=False, logdir=None, num_chars=200_000, context=32, d_model=64, nhead=4, layers=2,
+        dropout=0.0, batch_size=16, warmup=100, clip=1.0, temperature=0.8, sample_chars=300, split="test", steps=None):
     """Train and validate; returns common.result's dict (metric: validation bits per character on the
     corpus' held-out end, as char_lstm's). An epoch is as many steps as the training text holds
     windows of ``batch_size`` × ``context`` characters; ``steps`` (default: ``epochs`` of them) is the
@@ -131,7 +131,7 @@ def run(optimizer="adamw", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tr
     model = CharTransformer(vocab_size, context, d_model, nhead, layers, dropout,
                             sparse=common.sparse_gradients(optimizer))
     opt = common.make_optimizer(optimizer, model, lr, backend)
-    log = common.RunLog(quiet, max_steps, timing)
+    log = common.RunLog(quiet, max_steps, timing, logdir)
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
     steps_per_epoch = max(1, len(train_ids) // (batch_size * context))
     steps = epochs * steps_per_epoch if steps is None else steps
@@ -158,7 +158,9 @@ def run(optimizer="adamw", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tr
             val_bpc = bits_per_char(model, held_ids, context)
         log.print(f"epoch {epoch + 1:3d}  train {log.epoch_loss() / math.log(2):.3f} bits/char  validation "
                   f"{val_bpc:.3f} bits/char  (unigram {baseline:.3f})")
-        if common.end_epoch(log, save, model, opt, optimizer, epoch):
+        metrics = {"train/bits_per_char": log.epoch_loss() / math.log(2), f"{split}/bits_per_char": val_bpc}
+        if common.end_epoch(log, save, model, opt, optimizer, epoch, metrics,
+                            lambda: f"```\n{sample(model, corpus, 'def ', 300, temperature, context)}\n```"):
             break
     with common.evaluation_weights(opt):
         val_bpc = bits_per_char(model, held_ids, context)

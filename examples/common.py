@@ -1,12 +1,14 @@
 """What every example shares: the command line, optimizers by name, the run log (progress bar,
-history, time spent in ``opt.step()``), checkpoints, the C++-vs-NumPy optimizer timing and the
-closing summary. The training loops themselves stay in the examples."""
+history, time spent in ``opt.step()``, TensorBoard logs), checkpoints, the C++-vs-NumPy optimizer
+timing and the closing summary. The training loops themselves stay in the examples."""
 import argparse
 import contextlib
 import copy
 import inspect
+import os
 import time
 from collections import namedtuple
+from datetime import datetime
 
 import numpy as np
 
@@ -229,7 +231,15 @@ def parser(task, doc, lrs, epochs, sparse_embeddings=False, optimizer="adam"):
     p.add_argument("--save", metavar="PATH", help="write a checkpoint here after every epoch")
     p.add_argument("--resume", metavar="PATH", help="continue from this checkpoint (same optimizer)")
     p.add_argument("--quiet", action="store_true", help="print only the summary")
+    p.add_argument("--logdir", metavar="DIR", help="write TensorBoard logs to a new run under DIR (per step: loss, "
+                   "lr, gradient norm, opt.step() time of both backends; per epoch: metrics, parameter and gradient "
+                   "histograms, the task's picture); then: tensorboard --logdir DIR")
     return p
+
+
+def run_name(task, optimizer, seed, backend):
+    """A TensorBoard run's directory name under --logdir: what it trained, and when (as torch's runs/DATE_HOST)."""
+    return f"{task}_{optimizer}_{backend}_seed{seed}_{datetime.now().strftime('%b%d_%H-%M-%S')}"
 
 
 class RunLog:
@@ -241,8 +251,13 @@ class RunLog:
     or just after the real one in turn. So both backends' in-loop times are measured in the same
     cache conditions; the twin's time is left out of the run's clock and never touches the model."""
 
-    def __init__(self, quiet=True, max_steps=None, timing=False):
+    def __init__(self, quiet=True, max_steps=None, timing=False, logdir=None):
         self.quiet, self.max_steps, self.timing = quiet, max_steps, timing
+        # with logdir: each step's figures and each epoch's (``end_epoch``) go to a TensorBoard run there
+        self.writer = None
+        if logdir is not None:
+            from minigrad.utils.tensorboard import SummaryWriter
+            self.writer = SummaryWriter(logdir)
         self.start = time.perf_counter()
         self.step_count = 0  # steps of the whole training, resumed ones included
         self.run_steps = 0   # steps of this run
@@ -265,8 +280,11 @@ class RunLog:
         return self.bar
 
     def step(self, opt, loss):
-        """``opt.step()``, timed; then ``loss`` (a float) goes into the history."""
+        """``opt.step()``, timed; then ``loss`` (a float) goes into the history (and the TensorBoard
+        run, with the lr, the gradients' norm and the step's time on each backend)."""
         twin_first = self.run_steps % 2 == 1
+        if self.writer is not None:
+            grad_norm = float(mg.nn.utils.get_total_norm([p.grad for g in opt.param_groups for p in g["params"]]))
         if self.timing and twin_first:
             self._step_twin(opt)
         start = time.perf_counter()
@@ -274,12 +292,29 @@ class RunLog:
         self.step_durations.append(time.perf_counter() - start)
         if self.timing and not twin_first:
             self._step_twin(opt)
+        if self.writer is not None:
+            self._write_step(opt, loss, grad_norm)
         self.step_count += 1
         self.run_steps += 1
         self.history.append((self.step_count, time.perf_counter() - self.start, loss))
         self.losses.append(loss)
         if self.bar is not None:
             self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+
+    def _write_step(self, opt, loss, grad_norm):
+        step, add = self.step_count + 1, self.writer.add_scalar
+        add("train/loss", loss, step)
+        add("train/lr", opt.param_groups[0]["lr"], step)
+        add("train/grad_norm", grad_norm, step)
+        add(f"opt_step_us/{opt.backend}", 1e6 * self.step_durations[-1], step)
+        if self.timing and self.twin_step_durations:
+            add(f"opt_step_us/{self.twin.backend}", 1e6 * self.twin_step_durations[-1], step)
+
+    @property
+    def watched(self):
+        """Whether anyone sees the per-epoch metrics (printed, or logged): those that cost a pass
+        over data are computed only then."""
+        return not self.quiet or self.writer is not None
 
     def _step_twin(self, opt):
         """One timed step of the twin on this step's gradients (its hyperparameters follow opt's,
@@ -323,12 +358,42 @@ def save_checkpoint(path, model, opt, optimizer, epoch, log):
                  "epoch": epoch, "step": log.step_count, "rng": mg.default_generator().bit_generator.state}, path)
 
 
-def end_epoch(log, save, model, opt, optimizer, epoch):
-    """After epoch ``epoch`` (from 0): a checkpoint at ``save`` (if given); True when the run is done
-    (``max_steps`` taken)."""
+def end_epoch(log, save, model, opt, optimizer, epoch, metrics=None, picture=None):
+    """After epoch ``epoch`` (from 0): a checkpoint at ``save`` (if given); to the TensorBoard run (if
+    any) the epoch's ``metrics`` (tag -> number), the parameters' and gradients' histograms and its
+    ``picture`` (a function of no arguments giving a matplotlib Figure or text, called on the
+    evaluation weights); True when the run is done (``max_steps`` taken)."""
+    if log.writer is not None:
+        write_epoch(log, model, opt, epoch, metrics or {}, picture)
     if save:
         save_checkpoint(save, model, opt, optimizer, epoch + 1, log)
     return log.done
+
+
+def write_epoch(log, model, opt, epoch, metrics, picture):
+    """``end_epoch``'s TensorBoard entries, at the run's step count. The picture is drawn with
+    minigrad's generator put back afterwards, so a run logged gives the same model as one not."""
+    writer, step = log.writer, log.step_count
+    writer.add_scalar("epoch", epoch + 1, step)
+    for tag, value in metrics.items():
+        writer.add_scalar(tag, value, step)
+    for name, param in model.named_parameters():
+        writer.add_histogram(f"parameters/{name}", param, step)
+        if param.grad is not None and not param.grad.is_sparse:
+            writer.add_histogram(f"gradients/{name}", param.grad, step)
+    if picture is not None:
+        generator = mg.default_generator().bit_generator
+        state = generator.state
+        try:
+            with evaluation_weights(opt):
+                drawn = picture()
+        finally:
+            generator.state = state
+        if isinstance(drawn, str):
+            writer.add_text("picture", drawn, step)
+        else:
+            writer.add_figure("picture", drawn, step)
+    writer.flush()
 
 
 def load_checkpoint(path, model, opt, optimizer, log):
@@ -365,6 +430,8 @@ def result(log, metric_name, metric, model, optimizer, lr, backend, timing, repo
     """What ``run`` returns; with ``timing`` also the median ``opt.step()`` of both backends in the loop
     (``loop_step_seconds``, the twin's from ``RunLog``) and re-measured in isolation (``backend_step_seconds``)."""
     durations = log.step_durations
+    if log.writer is not None:
+        log.writer.close()
     out = {"history": log.history, "epoch_starts": log.epoch_starts, "metric_name": metric_name, "metric": metric,
            "optimizer_step_seconds": float(np.mean(durations)) if durations else 0.0,
            "optimizer_step_median_seconds": float(np.median(durations)) if durations else 0.0,
@@ -401,10 +468,16 @@ def summary(out):
 
 def main(run, p, argv=None, needs=()):
     """Parse ``argv`` with ``p``, ``run`` the example and print its summary. First the command exits
-    (status 1) unless the optional modules ``needs`` import, and matplotlib for a ``--plot``."""
+    (status 1) unless the optional modules ``needs`` import, matplotlib for a ``--plot`` and the
+    tensorboard extra for a ``--logdir`` (whose run goes in a new directory under it: ``run_name``)."""
     args = p.parse_args(argv)
     require(p.prog, needs)
     if getattr(args, "plot", None):
         require(f"{p.prog} --plot", ["matplotlib"])
+    if args.logdir is not None:
+        require(f"{p.prog} --logdir", ["tensorboard", "matplotlib"])
+        args.logdir = os.path.join(args.logdir, run_name(p.prog.split()[-1], args.optimizer, args.seed, args.backend))
     summary(run(**vars(args), timing=True))
+    if args.logdir is not None:
+        print(f"TensorBoard run: {args.logdir}   (tensorboard --logdir {os.path.dirname(args.logdir)})")
     return 0

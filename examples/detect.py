@@ -222,8 +222,8 @@ def detect(model, images, iou_threshold=0.5, batch_size=100):
 
 
 def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=True, max_steps=None, save=None,
-        resume=None, timing=False, plot=None, train_scenes=8000, test_scenes=500, width=16, batch_size=32,
-        split="test"):
+        resume=None, timing=False, logdir=None, plot=None, train_scenes=8000, test_scenes=500, width=16,
+        batch_size=32, split="test"):
     """Train and test; returns common.result's dict (metric: mAP@0.5 on held-out scenes). With
     ``split="validation"`` it trains on the training scenes less a held-out part (``common.hold_out``)
     and scores on that part."""
@@ -240,12 +240,13 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
     cells = train.images.shape[-1] // STRIDE
     model = CenterNet(width)
     opt = common.make_optimizer(optimizer, model, lr, backend)
-    log = common.RunLog(quiet, max_steps, timing)
+    log = common.RunLog(quiet, max_steps, timing, logdir)
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
     steps_per_epoch = len(train.images) // batch_size
     schedule = mg.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch,
                                                        last_epoch=log.step_count - 1)
     rng = mg.default_generator()
+    shown = pick(test, np.arange(min(12, len(test.images))))  # the scenes drawn
 
     def score():
         with common.evaluation_weights(opt):
@@ -264,10 +265,13 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
             schedule.step()
             if log.done:
                 break
-        if not quiet:
+        metrics = {}
+        if log.watched:  # a pass over the held-out scenes
+            metrics[f"{split}/map50"] = float(np.nanmean(score()[0]))
             log.print(f"epoch {epoch + 1:3d}  train loss {log.epoch_loss():.4f}  held-out mAP@0.5 "
-                      f"{np.nanmean(score()[0]):.4f}")
-        if common.end_epoch(log, save, model, opt, optimizer, epoch):
+                      f"{metrics[f'{split}/map50']:.4f}")
+        if common.end_epoch(log, save, model, opt, optimizer, epoch, metrics,
+                            lambda: draw(shown, detect(model, shown.images))):
             break
 
     ap = score()
@@ -278,16 +282,16 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
                           for c, name in enumerate(names)))
     if plot:
         with common.evaluation_weights(opt):
-            shown = pick(test, np.arange(min(12, len(test.images))))
             draw(shown, detect(model, shown.images), plot)
         report += f"\nplot: {plot}"
     metric_name = "test_map50" if split == "test" else "validation_map50"
     return common.result(log, metric_name, float(np.nanmean(ap[0])), model, optimizer, lr, backend, timing, report)
 
 
-def draw(scenes, detections, path, min_score=0.3):
+def draw(scenes, detections, path=None, min_score=0.3):
     """Held-out images with the ground-truth boxes (dashed white) and the detections scoring at least
-    ``min_score`` (coloured by class, with class name and score). Saved to ``path``; returns the Figure."""
+    ``min_score`` (coloured by class, with class name and score). Saved to ``path`` if given; returns
+    the Figure."""
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
     colours = ("tab:red", "tab:cyan", "tab:orange")
@@ -311,7 +315,8 @@ def draw(scenes, detections, path, min_score=0.3):
     fig.suptitle(f"held-out scenes: ground truth dashed white; detections scoring ≥ {min_score} solid (disc red, "
                  "rectangle cyan, triangle orange), with their scores", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path)
+    if path:
+        fig.savefig(path)
     return fig
 
 

@@ -39,7 +39,7 @@ def accuracy(model, x, y):
 
 
 def train(make_model, lrs, default_epochs, optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=True,
-          max_steps=None, save=None, resume=None, timing=False, batch_size=32, split="test"):
+          max_steps=None, save=None, resume=None, timing=False, logdir=None, batch_size=32, split="test"):
     """Train ``make_model()`` on the training digits (``lr`` defaults to ``lrs[optimizer]``) and test
     it; returns common.result's dict (metric: test accuracy). With ``split="validation"`` it trains on
     the training digits less a held-out part (``common.hold_out``, by seed) and scores on that part."""
@@ -55,7 +55,7 @@ def train(make_model, lrs, default_epochs, optimizer="adam", lr=None, backend="c
     loader = mg.data.DataLoader(mg.data.TensorDataset(x_train, y_train), batch_size, shuffle=True)
     model = make_model()
     opt = common.make_optimizer(optimizer, model, lr, backend)
-    log = common.RunLog(quiet, max_steps, timing)
+    log = common.RunLog(quiet, max_steps, timing, logdir)
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
 
     for epoch in range(first_epoch, epochs):
@@ -66,11 +66,14 @@ def train(make_model, lrs, default_epochs, optimizer="adam", lr=None, backend="c
             log.step(opt, loss.item())
             if log.done:
                 break
-        if not log.quiet:  # the accuracies cost a pass over the data each
+        metrics = {}
+        if log.watched:  # the accuracies cost a pass over the data each
             with common.evaluation_weights(opt):
-                log.print(f"epoch {epoch + 1:3d}  loss {log.epoch_loss():.4f}  train acc "
-                          f"{accuracy(model, x_train, y_train):.4f}  {split} acc {accuracy(model, x_test, y_test):.4f}")
-        if common.end_epoch(log, save, model, opt, optimizer, epoch):
+                metrics.update({"train/accuracy": accuracy(model, x_train, y_train),
+                                f"{split}/accuracy": accuracy(model, x_test, y_test)})
+            log.print(f"epoch {epoch + 1:3d}  loss {log.epoch_loss():.4f}  train acc "
+                      f"{metrics['train/accuracy']:.4f}  {split} acc {metrics[f'{split}/accuracy']:.4f}")
+        if common.end_epoch(log, save, model, opt, optimizer, epoch, metrics):
             break
     with common.evaluation_weights(opt):
         metric = accuracy(model, x_test, y_test)

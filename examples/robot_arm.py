@@ -74,7 +74,7 @@ def evaluate(model, targets):
 
 
 def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=True, max_steps=None, save=None,
-        resume=None, timing=False, plot=None, batch_size=256, split="test"):
+        resume=None, timing=False, logdir=None, plot=None, batch_size=256, split="test"):
     """Train and test; returns common.result's dict (metric: mean reach error on held-out targets).
     With ``split="validation"`` it trains on the training targets less a held-out part
     (``common.hold_out``, by seed) and measures the reach error there."""
@@ -89,7 +89,7 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
     loader = mg.data.DataLoader(mg.data.TensorDataset(train_targets), batch_size, shuffle=True)
     model = nn.Sequential(nn.Linear(2, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 2))
     opt = common.make_optimizer(optimizer, model, lr, backend)
-    log = common.RunLog(quiet, max_steps, timing)
+    log = common.RunLog(quiet, max_steps, timing, logdir)
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
     schedule = mg.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * len(loader), last_epoch=log.step_count - 1)
 
@@ -103,9 +103,12 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
             if log.done:
                 break
         with common.evaluation_weights(opt):
-            log.print(f"epoch {epoch + 1:3d}  train reach error {log.epoch_loss():.4f}  "
-                      f"held-out {evaluate(model, test_targets).mean():.4f}")
-        if common.end_epoch(log, save, model, opt, optimizer, epoch):
+            metrics = {"train/reach_error": log.epoch_loss(),
+                       f"{split}/reach_error": evaluate(model, test_targets).mean()}
+        log.print(f"epoch {epoch + 1:3d}  train reach error {log.epoch_loss():.4f}  "
+                  f"held-out {metrics[f'{split}/reach_error']:.4f}")
+        if common.end_epoch(log, save, model, opt, optimizer, epoch, metrics,
+                            lambda: draw(model, test_targets, evaluate(model, test_targets))):
             break
 
     with common.evaluation_weights(opt):
@@ -120,10 +123,10 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
     return common.result(log, "mean_reach_error", float(errors.mean()), model, optimizer, lr, backend, timing, report)
 
 
-def draw(model, targets, errors, path):
+def draw(model, targets, errors, path=None):
     """Three panels: a few arms reaching for held-out targets; reached vs target on a polar grid of
     targets 0.05 inside the edges (the error drawn 10× longer); the mean reach error of the held-out
-    targets in each hexagon. Saved to ``path``; returns the matplotlib Figure."""
+    targets in each hexagon. Saved to ``path`` if given; returns the matplotlib Figure."""
     from matplotlib.colors import LogNorm
     from matplotlib.figure import Figure
     from matplotlib.patches import Circle
@@ -154,7 +157,8 @@ def draw(model, targets, errors, path):
     fig.colorbar(cells, ax=heat, label=f"mean reach error (links {L1}, {L2})")
     heat.set_title(f"reach error: mean {errors.mean():.4f}, median {np.median(errors):.4f}", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path)
+    if path:
+        fig.savefig(path)
     return fig
 
 

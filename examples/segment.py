@@ -99,8 +99,8 @@ def scores(model, images, masks):
 
 
 def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=True, max_steps=None, save=None,
-        resume=None, timing=False, plot=None, train_scenes=16000, size=32, width=12, levels=3, batch_size=32,
-        split="test"):
+        resume=None, timing=False, logdir=None, plot=None, train_scenes=16000, size=32, width=12, levels=3,
+        batch_size=32, split="test"):
     """Train and test; returns common.result's dict (metric: mean IoU over the four classes on the
     held-out scenes). Training scenes come from seed (seed, 0), test scenes from (seed, 1); with
     ``split="validation"`` a part of the training scenes is held out (``common.hold_out``) instead."""
@@ -120,7 +120,7 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
     loader = mg.data.DataLoader(mg.data.TensorDataset(x_train, y_train), batch_size, shuffle=True)
     model = UNet(3, len(shapes.CLASSES), width, levels)
     opt = common.make_optimizer(optimizer, model, lr, backend)
-    log = common.RunLog(quiet, max_steps, timing)
+    log = common.RunLog(quiet, max_steps, timing, logdir)
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
     schedule = mg.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * len(loader), last_epoch=log.step_count - 1)
     log.print(f"{len(x_train)} training scenes, {len(x_test)} held-out, {size}×{size} pixels; U-Net of "
@@ -136,9 +136,10 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
             if log.done:
                 break
         with common.evaluation_weights(opt):
-            log.print(f"epoch {epoch + 1:3d}  train cross-entropy {log.epoch_loss():.4f}  "
-                      f"held-out mean IoU {np.nanmean(scores(model, x_test, y_test)):.4f}")
-        if common.end_epoch(log, save, model, opt, optimizer, epoch):
+            metrics = {f"{split}/mean_iou": np.nanmean(scores(model, x_test, y_test))}
+        log.print(f"epoch {epoch + 1:3d}  train cross-entropy {log.epoch_loss():.4f}  "
+                  f"held-out mean IoU {metrics[f'{split}/mean_iou']:.4f}")
+        if common.end_epoch(log, save, model, opt, optimizer, epoch, metrics, lambda: draw(model, x_test, y_test)):
             break
 
     with common.evaluation_weights(opt):
@@ -153,9 +154,9 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
     return common.result(log, "mean_iou", float(np.nanmean(per_class)), model, optimizer, lr, backend, timing, report)
 
 
-def draw(model, images, masks, path, count=6):
+def draw(model, images, masks, path=None, count=6):
     """The first ``count`` held-out scenes in three rows: input, ground truth, prediction (pixels the
-    prediction gets wrong outlined in red). Saved to ``path``; returns the matplotlib Figure."""
+    prediction gets wrong outlined in red). Saved to ``path`` if given; returns the matplotlib Figure."""
     from matplotlib.colors import ListedColormap
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
@@ -178,7 +179,8 @@ def draw(model, images, masks, path, count=6):
     fig.legend(handles=[Patch(color=c, label=name) for c, name in zip(colours, shapes.CLASSES)],
                loc="lower center", ncol=len(colours), fontsize=9)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
-    fig.savefig(path)
+    if path:
+        fig.savefig(path)
     return fig
 
 

@@ -65,7 +65,7 @@ def confusion_matrix(labels, predicted, names):
 
 
 def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=True, max_steps=None, save=None,
-        resume=None, timing=False, hidden=64, batch_size=32, clip=1.0, split="test"):
+        resume=None, timing=False, logdir=None, hidden=64, batch_size=32, clip=1.0, split="test"):
     """Train and test; returns common.result's dict (metric: test accuracy). With ``split="validation"``
     it trains on the training snippets less a held-out part (``common.hold_out``, by seed; a held-out
     snippet whose text is also a kept one is dropped, as the test split does) and scores on that part."""
@@ -86,7 +86,7 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
     loader = mg.data.DataLoader(mg.data.TensorDataset(x_train, y_train), batch_size, shuffle=True)
     model = SnippetClassifier(len(vocab) + 1, hidden, len(SNIPPET_MODULES), sparse=common.sparse_gradients(optimizer))
     opt = common.make_optimizer(optimizer, model, lr, backend)
-    log = common.RunLog(quiet, max_steps, timing)
+    log = common.RunLog(quiet, max_steps, timing, logdir)
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
 
     for epoch in range(first_epoch, epochs):
@@ -99,9 +99,9 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
             if log.done:
                 break
         with common.evaluation_weights(opt):
-            log.print(f"epoch {epoch + 1:3d}  loss {log.epoch_loss():.4f}  "
-                      f"{split} acc {np.mean(predict(model, x_test) == y_test):.4f}")
-        if common.end_epoch(log, save, model, opt, optimizer, epoch):
+            metrics = {f"{split}/accuracy": np.mean(predict(model, x_test) == y_test)}
+        log.print(f"epoch {epoch + 1:3d}  loss {log.epoch_loss():.4f}  {split} acc {metrics[f'{split}/accuracy']:.4f}")
+        if common.end_epoch(log, save, model, opt, optimizer, epoch, metrics):
             break
     with common.evaluation_weights(opt):
         predicted = predict(model, x_test)

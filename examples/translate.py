@@ -264,9 +264,9 @@ def cross_attention(model, source, target):
     return kept[0][0]
 
 
-def draw(model, sources, targets, path):
+def draw(model, sources, targets, path=None):
     """A panel per input: ``cross_attention`` as an image, source characters across, output characters
-    down. Saved to ``path``; returns the matplotlib Figure."""
+    down. Saved to ``path`` if given; returns the matplotlib Figure."""
     from matplotlib.figure import Figure
     fig = Figure(figsize=(4.2 * len(sources), 4), dpi=80)
     for ax, source, target in zip(np.atleast_1d(fig.subplots(1, len(sources))), sources, targets):
@@ -275,7 +275,8 @@ def draw(model, sources, targets, path):
         ax.set_yticks(range(len(target) + 1), list(target) + ["EOS"], fontsize=8)
         ax.set_title(f"{source!r} → {target}", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path)
+    if path:
+        fig.savefig(path)
     return fig
 
 
@@ -293,7 +294,7 @@ def split_data(num_train, num_test, seed, split):
 
 
 def run(optimizer="adamw", lr=None, backend="cpp", epochs=None, seed=0, quiet=True, max_steps=None, save=None,
-        resume=None, timing=False, num_train=32_000, num_test=2_000, d_model=64, nhead=4, layers=2,
+        resume=None, timing=False, logdir=None, num_train=32_000, num_test=2_000, d_model=64, nhead=4, layers=2,
         dim_feedforward=128, dropout=0.0, batch_size=64, warmup=100, clip=1.0, label_smoothing=0.0, beam=4, plot=None,
         examples=8, split="test"):
     """Train and test; returns common.result's dict (metric: exact-match accuracy of beam search with
@@ -305,7 +306,7 @@ def run(optimizer="adamw", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tr
     held_sources, held_targets = [s for s, _ in held], [t for _, t in held]
     model = Translator(d_model, nhead, layers, dim_feedforward, dropout)
     opt = common.make_optimizer(optimizer, model, lr, backend)
-    log = common.RunLog(quiet, max_steps, timing)
+    log = common.RunLog(quiet, max_steps, timing, logdir)
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
     steps_per_epoch = max(1, len(train) // batch_size)
     schedule = mg.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(warmup, epochs * steps_per_epoch),
@@ -334,7 +335,9 @@ def run(optimizer="adamw", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tr
             accuracy = exact_match(translate(model, held_sources[:500]), held_targets[:500])
         log.print(f"epoch {epoch + 1:3d}  train loss {log.epoch_loss():.4f}  held-out greedy exact match "
                   f"{accuracy:.2%} (first {min(500, len(held))})")
-        if common.end_epoch(log, save, model, opt, optimizer, epoch):
+        metrics = {"held_out/greedy_exact_match": accuracy}
+        if common.end_epoch(log, save, model, opt, optimizer, epoch, metrics,
+                            lambda: draw(model, held_sources[:3], translate(model, held_sources[:3]))):
             break
 
     with common.evaluation_weights(opt):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from minigrad import Parameter
-from minigrad.nn.utils.clip_grad import clip_grad_norm_, clip_grad_value_
+from minigrad.nn.utils.clip_grad import clip_grad_norm_, clip_grad_value_, get_total_norm
 
 
 def Param(grad):
@@ -124,3 +124,27 @@ def test_clip_grad_value_matches_torch():
     torch.nn.utils.clip_grad_value_(theirs, 0.3)
     for t, p in zip(theirs, ours):
         np.testing.assert_array_equal(p.grad, t.grad.numpy())
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float32, 2e-6), (np.float64, 1e-12)])
+@pytest.mark.parametrize("norm_type", [1.0, 2.0, math.inf])
+def test_get_total_norm_matches_torch_and_changes_nothing(dtype, rtol, norm_type):
+    torch = pytest.importorskip("torch")
+    grads = [p.grad for p in make_params(dtype, seed=3)]
+    before = [g.numpy().copy() for g in grads]
+    total = get_total_norm(grads + [None], norm_type=norm_type)
+    expected = torch.nn.utils.get_total_norm([torch.from_numpy(g) for g in before], norm_type=norm_type)
+    assert total.dtype == dtype and total.shape == () and total.item() == pytest.approx(expected.item(), rel=rtol)
+    for g, b in zip(grads, before):
+        np.testing.assert_array_equal(g, b)
+
+
+def test_get_total_norm_of_nothing_sparse_and_bad_input():
+    import minigrad as mg
+    assert get_total_norm([]).item() == 0.0 and get_total_norm([]).dtype == np.float32
+    sparse = mg.sparse_coo_tensor(np.array([[0, 0, 2]]), np.array([[3.0], [1.0], [0.0]]), (3, 1))
+    assert get_total_norm(sparse).item() == pytest.approx(4.0)  # the coalesced row 0 holds 3 + 1
+    with pytest.raises(TypeError, match="tensors must be Tensors, got ndarray at position 0"):
+        get_total_norm([np.ones(2)])
+    with pytest.raises(RuntimeError, match="non-finite"):
+        get_total_norm([mg.tensor([np.inf])], error_if_nonfinite=True)
