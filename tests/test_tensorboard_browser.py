@@ -102,7 +102,8 @@ def screenshot(server, path):
     page = f"{server}/?darkMode=false#scalars&tagFilter=train%2F%7Ctest%2F&_smoothingWeight=0"
     subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                     "--window-size=1400,1000", "--virtual-time-budget=20000", f"--screenshot={path}", page],
-                   check=True, timeout=120, capture_output=True)
+                   check=True, timeout=120, capture_output=True,
+                   env={k: v for k, v in os.environ.items() if k != "LD_PRELOAD"})  # not the sanitizer stage's ASan
     from PIL import Image
     pixels = np.asarray(Image.open(path).convert("RGB")).astype(int)
     assert pixels.shape == (1000, 1400, 3)

@@ -197,6 +197,10 @@ def parse_args(argv):
                    help="directory for the tables, PNGs and compare.json (default: minigrad-compare)")
     p.add_argument("--json", metavar="PATH", help="write every number here instead of OUT/compare.json")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--logdir", metavar="DIR", help="also write TensorBoard logs: a run per task run under "
+                   "DIR/TASK/OPTIMIZER/PHASE_lrLR_seedSEED (as 'minigrad train --logdir' logs) and the HParams table "
+                   "(task, optimizer, phase, lr, seed -> final metric, steps and seconds to target); needs "
+                   "minigrad[tensorboard]")
     args = p.parse_args(argv)
     settings = QUICK if args.quick else FULL
     args.tasks = (settings.tasks if args.tasks is None else args.tasks).split(",")
@@ -275,6 +279,8 @@ def report_tasks(modules, names, args, show):
     save_png(tuning.plot_profile(times), os.path.join(args.out, "performance_profile.png"))
     report.update(runs=list(trials.values()) + list(finals.values()), tasks=rows, times_to_target=times,
                   profile_scores=scores)
+    if args.logdir is not None:
+        tuning.write_hparams(args.logdir, report["runs"], names)
     return report
 
 
@@ -282,6 +288,8 @@ def main(argv=None):
     args = parse_args(argv)
     modules = load_tasks([t for t in args.tasks if t != "2d"])
     require("minigrad compare", ["matplotlib"] + [need for module in modules.values() for need in module.NEEDS])
+    if args.logdir is not None:
+        require("minigrad compare --logdir", ["tensorboard", "matplotlib"])
     os.makedirs(args.out, exist_ok=True)
     show = not args.no_progress
     report = {"settings": vars(args)}
@@ -300,6 +308,8 @@ def main(argv=None):
     with open(args.json, "w") as f:
         json.dump(plain(report), f, allow_nan=False)
     print(f"numbers in {args.json}")
+    if args.logdir is not None:
+        print(f"TensorBoard runs in {args.logdir}   (tensorboard --logdir {args.logdir})")
     return 0
 
 

@@ -23,6 +23,7 @@
    the profile's mean over τ in [1, TAU_MAX] (1: fastest everywhere, 0: never reached a target).
 """
 import functools
+import os
 from collections import namedtuple
 
 import numpy as np
@@ -124,7 +125,8 @@ def tuning_jobs(modules, names, args):
         for name in names[task]:
             for lr in lr_grid(grid_centre(module, name), args.budget, args.grid_step):
                 run = functools.partial(module.run, optimizer=name, lr=lr, backend=args.backend, epochs=args.epochs,
-                                        seed=TUNING_SEED, split="validation")
+                                        seed=TUNING_SEED, split="validation",
+                                        **logged(args, task, name, "tuning", lr, TUNING_SEED))
                 jobs.append((f"tuning {task}: {name} lr {lr:.3g}", (task, name, lr),
                              _recorded(run, task, name, "tuning", TUNING_SEED, "validation")))
     return jobs
@@ -138,10 +140,41 @@ def final_jobs(modules, chosen, args):
         for name, trial in chosen[task].items():
             for seed in args.seeds:
                 run = functools.partial(module.run, optimizer=name, lr=trial["lr"], backend=args.backend,
-                                        epochs=args.epochs, seed=seed, split="test", timing=args.timing and seed == 0)
+                                        epochs=args.epochs, seed=seed, split="test", timing=args.timing and seed == 0,
+                                        **logged(args, task, name, "final", trial["lr"], seed))
                 jobs.append((f"scoring {task}: {name} seed {seed}", (task, name, seed),
                              _recorded(run, task, name, "final", seed, "test")))
     return jobs
+
+
+def run_directory(task, name, phase, lr, seed):
+    """Where one run logs under --logdir: TASK/OPTIMIZER/PHASE_lrLR_seedSEED."""
+    return os.path.join(task, name, f"{phase}_lr{lr:.3g}_seed{seed}")
+
+
+def logged(args, task, name, phase, lr, seed):
+    """The run's ``logdir`` option under ``args.logdir`` (--logdir), none without it."""
+    logdir = getattr(args, "logdir", None)
+    return {} if logdir is None else {"logdir": os.path.join(logdir, run_directory(task, name, phase, lr, seed))}
+
+
+def write_hparams(logdir, runs, names):
+    """TensorBoard's HParams table under ``logdir``: a session per run (in that run's own directory, so
+    its curves sit beside it), its task, optimizer, phase, lr, seed and metric's name against its final
+    metric (the validation one when tuning, the test one when scoring) and its steps and seconds to the
+    task's target. Every session declares the same columns, whichever TensorBoard reads last."""
+    from ..utils.tensorboard import SummaryWriter
+    tasks = sorted({run["task"] for run in runs})
+    optimizers = list(dict.fromkeys(name for task_names in names.values() for name in task_names))
+    with SummaryWriter(logdir) as writer:
+        for run in runs:
+            hparams = {"task": run["task"], "optimizer": run["optimizer"], "phase": run["phase"], "lr": run["lr"],
+                       "seed": run["seed"], "metric_name": run["metric_name"]}
+            metrics = {"hparam/metric": run["metric"], "hparam/steps_to_target": run["steps_to_target"],
+                       "hparam/seconds_to_target": run["seconds_to_target"]}
+            directory = run_directory(run["task"], run["optimizer"], run["phase"], run["lr"], run["seed"])
+            writer.add_hparams(hparams, metrics, {"task": tasks, "optimizer": optimizers, "phase": ["tuning", "final"]},
+                               run_name=directory)
 
 
 def _recorded(run, task, name, phase, seed, split):

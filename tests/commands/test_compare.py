@@ -2,8 +2,10 @@
 tuning protocol (selection on validation only, the same budget for every optimizer, time to target
 and performance profiles against hand-computed cases, the runs' JSON) on a stand-in task and
 --quick end to end; bad arguments; skipping a task that does not import."""
+import glob
 import json
 import math
+import os
 import types
 
 import numpy as np
@@ -11,7 +13,7 @@ import pytest
 
 import minigrad as mg
 from minigrad.commands import compare, tuning
-from minigrad.examples import common
+from minigrad.examples import arguments, common
 
 QUADRATIC, DOUBLE_WELL, SADDLE = (compare.FUNCTIONS[name] for name in ("ill-conditioned quadratic", "double well",
                                                                       "saddle"))
@@ -240,3 +242,40 @@ def test_a_task_that_does_not_import_is_skipped(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(compare.TASKS, "missing", "no_such_example")
     assert compare.main(["--tasks", "missing", "--out", str(tmp_path), "--no-progress"]) == 0
     assert "skipping missing" in capsys.readouterr().err
+
+
+def test_logdir_gives_each_run_its_tensorboard_run_and_an_hparams_session(tmp_path):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("sklearn")
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+    logdir = tmp_path / "tb"
+    assert compare.main(["--tasks", "digits-mlp", "--budget", "1", "--seeds", "1", "--epochs", "1", "--out",
+                         str(tmp_path), "--no-progress", "--no-timing", "--logdir", str(logdir)]) == 0
+    runs = json.loads((tmp_path / "compare.json").read_text())["runs"]
+    directories = {os.path.relpath(os.path.dirname(path), logdir) for path in glob.glob(f"{logdir}/*/*/*/events.*")}
+    assert directories == {tuning.run_directory(r["task"], r["optimizer"], r["phase"], r["lr"], r["seed"])
+                           for r in runs} and len(directories) == len(runs) == 2 * len(common.task_optimizers())
+    for run in runs[::7]:
+        events = EventAccumulator(str(logdir / tuning.run_directory(run["task"], run["optimizer"], run["phase"],
+                                                                    run["lr"], run["seed"])),
+                                  size_guidance={"scalars": 0, "tensors": 0})
+        events.Reload()
+        assert [(s.step, s.value) for s in events.Scalars("train/loss")] == [
+            (step, np.float32(loss)) for step, _, loss in run["curve"]]
+        start = plugin_data_pb2.HParamsPluginData.FromString(
+            events.SummaryMetadata("_hparams_/session_start_info").plugin_data.content).session_start_info
+        assert {name: value.string_value or value.number_value for name, value in start.hparams.items()} == {
+            "task": "digits-mlp", "optimizer": run["optimizer"], "phase": run["phase"], "lr": run["lr"],
+            "seed": run["seed"], "metric_name": run["metric_name"]}
+        assert events.Scalars("hparam/metric")[0].value == pytest.approx(run["metric"], rel=1e-6)
+
+
+def test_logdir_without_the_extra_stops_before_any_run(tmp_path, monkeypatch):
+    real = arguments._imports
+    monkeypatch.setattr(arguments, "_imports", lambda module: module != "tensorboard" and real(module))
+    with pytest.raises(SystemExit) as exit:
+        compare.main(["--tasks", "digits-mlp", "--out", str(tmp_path / "out"), "--logdir", str(tmp_path / "tb")])
+    assert "minigrad compare --logdir: needs tensorboard" in str(exit.value.code)
+    assert not (tmp_path / "tb").exists() and not (tmp_path / "out").exists()
