@@ -123,8 +123,8 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
             logits, state = model(x, state)
             loss = F.cross_entropy(logits.reshape(-1, vocab_size), y.reshape(-1))
             loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-            log.step(opt, loss.item())
+            grad_norm = nn.utils.clip_grad_norm_(model.parameters(), clip)
+            log.step(opt, loss.item(), grad_norm)
             state = detach(state)
             if log.done:
                 break

@@ -149,8 +149,8 @@ def run(optimizer="adamw", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tr
             logits = model(mg.tensor(rows[:, :-1]))
             loss = F.cross_entropy(logits.reshape(-1, vocab_size), mg.tensor(rows[:, 1:].reshape(-1)))
             loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-            log.step(opt, loss.item())
+            grad_norm = nn.utils.clip_grad_norm_(model.parameters(), clip)
+            log.step(opt, loss.item(), grad_norm)
             schedule.step()
             if log.done:
                 break

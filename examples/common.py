@@ -249,15 +249,15 @@ class RunLog:
     With ``timing``, each step also times the optimizer's twin on the other backend in the same
     loop: a deep copy over copies of the parameters, given the same gradients, stepping just before
     or just after the real one in turn. So both backends' in-loop times are measured in the same
-    cache conditions; the twin's time is left out of the run's clock and never touches the model."""
+    cache conditions; the twin's time is left out of the run's clock and never touches the model.
+
+    With ``logdir``, each step's figures and each epoch's (``end_epoch``) go to a TensorBoard run
+    there (opened at the first step; ``close`` ends it), their time left out of the run's clock too:
+    a logged run's times to target are an unlogged one's."""
 
     def __init__(self, quiet=True, max_steps=None, timing=False, logdir=None):
-        self.quiet, self.max_steps, self.timing = quiet, max_steps, timing
-        # with logdir: each step's figures and each epoch's (``end_epoch``) go to a TensorBoard run there
-        self.writer = None
-        if logdir is not None:
-            from minigrad.utils.tensorboard import SummaryWriter
-            self.writer = SummaryWriter(logdir)
+        self.quiet, self.max_steps, self.timing, self.logdir = quiet, max_steps, timing, logdir
+        self._writer = None
         self.start = time.perf_counter()
         self.step_count = 0  # steps of the whole training, resumed ones included
         self.run_steps = 0   # steps of this run
@@ -279,12 +279,14 @@ class RunLog:
         self.bar = tqdm(iterable, desc=f"epoch {epoch + 1}/{epochs}", leave=False, dynamic_ncols=True, disable=None)
         return self.bar
 
-    def step(self, opt, loss):
+    def step(self, opt, loss, grad_norm=None):
         """``opt.step()``, timed; then ``loss`` (a float) goes into the history (and the TensorBoard
-        run, with the lr, the gradients' norm and the step's time on each backend)."""
+        run, with the lr, the step's time on each backend and the gradients' norm: ``grad_norm``, what
+        ``clip_grad_norm_`` returned before clipping them, else computed from them)."""
         twin_first = self.run_steps % 2 == 1
-        if self.writer is not None:
-            grad_norm = float(mg.nn.utils.get_total_norm([p.grad for g in opt.param_groups for p in g["params"]]))
+        if self.logdir is not None and grad_norm is None:
+            with self.paused():
+                grad_norm = mg.nn.utils.get_total_norm([p.grad for g in opt.param_groups for p in g["params"]])
         if self.timing and twin_first:
             self._step_twin(opt)
         start = time.perf_counter()
@@ -292,14 +294,37 @@ class RunLog:
         self.step_durations.append(time.perf_counter() - start)
         if self.timing and not twin_first:
             self._step_twin(opt)
-        if self.writer is not None:
-            self._write_step(opt, loss, grad_norm)
+        if self.logdir is not None:
+            with self.paused():
+                self._write_step(opt, loss, grad_norm)
         self.step_count += 1
         self.run_steps += 1
         self.history.append((self.step_count, time.perf_counter() - self.start, loss))
         self.losses.append(loss)
         if self.bar is not None:
             self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+
+    @property
+    def writer(self):
+        """The TensorBoard run's SummaryWriter (None without ``logdir``), opened on first use."""
+        if self._writer is None and self.logdir is not None:
+            from minigrad.utils.tensorboard import SummaryWriter
+            self._writer = SummaryWriter(self.logdir)
+        return self._writer
+
+    def close(self):
+        """End the TensorBoard run, if one was opened: its last events are written."""
+        if self._writer is not None:
+            self._writer.close()
+
+    @contextlib.contextmanager
+    def paused(self):
+        """Within the block the run's clock stands still (its time is added to ``start``)."""
+        begin = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.start += time.perf_counter() - begin
 
     def _write_step(self, opt, loss, grad_norm):
         step, add = self.step_count + 1, self.writer.add_scalar
@@ -314,7 +339,7 @@ class RunLog:
     def watched(self):
         """Whether anyone sees the per-epoch metrics (printed, or logged): those that cost a pass
         over data are computed only then."""
-        return not self.quiet or self.writer is not None
+        return not self.quiet or self.logdir is not None
 
     def _step_twin(self, opt):
         """One timed step of the twin on this step's gradients (its hyperparameters follow opt's,
@@ -363,32 +388,36 @@ def end_epoch(log, save, model, opt, optimizer, epoch, metrics=None, picture=Non
     any) the epoch's ``metrics`` (tag -> number), the parameters' and gradients' histograms and its
     ``picture`` (a function of no arguments giving a matplotlib Figure or text, called on the
     evaluation weights); True when the run is done (``max_steps`` taken)."""
-    if log.writer is not None:
-        write_epoch(log, model, opt, epoch, metrics or {}, picture)
+    if log.logdir is not None:
+        with log.paused():
+            write_epoch(log, model, opt, epoch, metrics or {}, picture)
     if save:
         save_checkpoint(save, model, opt, optimizer, epoch + 1, log)
     return log.done
 
 
 def write_epoch(log, model, opt, epoch, metrics, picture):
-    """``end_epoch``'s TensorBoard entries, at the run's step count. The picture is drawn with
-    minigrad's generator put back afterwards, so a run logged gives the same model as one not."""
+    """``end_epoch``'s TensorBoard entries, at the run's step count: the parameters as evaluated
+    (``evaluation_weights``), the gradients of the last step. The picture is drawn with minigrad's
+    generator put back afterwards, so a run logged gives the same model as one not."""
     writer, step = log.writer, log.step_count
     writer.add_scalar("epoch", epoch + 1, step)
     for tag, value in metrics.items():
         writer.add_scalar(tag, value, step)
     for name, param in model.named_parameters():
-        writer.add_histogram(f"parameters/{name}", param, step)
-        if param.grad is not None and not param.grad.is_sparse:
-            writer.add_histogram(f"gradients/{name}", param.grad, step)
-    if picture is not None:
-        generator = mg.default_generator().bit_generator
-        state = generator.state
-        try:
-            with evaluation_weights(opt):
-                drawn = picture()
-        finally:
-            generator.state = state
+        if param.grad is not None:  # a sparse gradient by the values of the rows it has
+            writer.add_histogram(f"gradients/{name}", param.grad.coalesce().values() if param.grad.is_sparse
+                                 else param.grad, step)
+    generator = mg.default_generator().bit_generator
+    state = generator.state
+    try:
+        with evaluation_weights(opt):
+            for name, param in model.named_parameters():
+                writer.add_histogram(f"parameters/{name}", param, step)
+            drawn = picture() if picture is not None else None
+    finally:
+        generator.state = state
+    if drawn is not None:
         if isinstance(drawn, str):
             writer.add_text("picture", drawn, step)
         else:
@@ -430,8 +459,7 @@ def result(log, metric_name, metric, model, optimizer, lr, backend, timing, repo
     """What ``run`` returns; with ``timing`` also the median ``opt.step()`` of both backends in the loop
     (``loop_step_seconds``, the twin's from ``RunLog``) and re-measured in isolation (``backend_step_seconds``)."""
     durations = log.step_durations
-    if log.writer is not None:
-        log.writer.close()
+    log.close()
     out = {"history": log.history, "epoch_starts": log.epoch_starts, "metric_name": metric_name, "metric": metric,
            "optimizer_step_seconds": float(np.mean(durations)) if durations else 0.0,
            "optimizer_step_median_seconds": float(np.median(durations)) if durations else 0.0,

@@ -266,8 +266,9 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
             if log.done:
                 break
         metrics = {}
-        if log.watched:  # a pass over the held-out scenes
-            metrics[f"{split}/map50"] = float(np.nanmean(score()[0]))
+        if log.watched:  # a pass over the held-out scenes, left out of the run's clock
+            with log.paused():
+                metrics[f"{split}/map50"] = float(np.nanmean(score()[0]))
             log.print(f"epoch {epoch + 1:3d}  train loss {log.epoch_loss():.4f}  held-out mAP@0.5 "
                       f"{metrics[f'{split}/map50']:.4f}")
         if common.end_epoch(log, save, model, opt, optimizer, epoch, metrics,

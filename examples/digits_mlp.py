@@ -67,8 +67,8 @@ def train(make_model, lrs, default_epochs, optimizer="adam", lr=None, backend="c
             if log.done:
                 break
         metrics = {}
-        if log.watched:  # the accuracies cost a pass over the data each
-            with common.evaluation_weights(opt):
+        if log.watched:  # the accuracies cost a pass over the data each, left out of the run's clock
+            with log.paused(), common.evaluation_weights(opt):
                 metrics.update({"train/accuracy": accuracy(model, x_train, y_train),
                                 f"{split}/accuracy": accuracy(model, x_test, y_test)})
             log.print(f"epoch {epoch + 1:3d}  loss {log.epoch_loss():.4f}  train acc "

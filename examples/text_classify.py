@@ -94,8 +94,8 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
             opt.zero_grad()
             loss = F.cross_entropy(model(x), y)
             loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-            log.step(opt, loss.item())
+            grad_norm = nn.utils.clip_grad_norm_(model.parameters(), clip)
+            log.step(opt, loss.item(), grad_norm)
             if log.done:
                 break
         with common.evaluation_weights(opt):

@@ -326,8 +326,8 @@ def run(optimizer="adamw", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tr
             loss = F.cross_entropy(logits.reshape(-1, len(TARGET)), mg.tensor(tgt[:, 1:].reshape(-1)),
                                    ignore_index=PAD, label_smoothing=label_smoothing)
             loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-            log.step(opt, loss.item())
+            grad_norm = nn.utils.clip_grad_norm_(model.parameters(), clip)
+            log.step(opt, loss.item(), grad_norm)
             schedule.step()
             if log.done:
                 break
@@ -335,7 +335,7 @@ def run(optimizer="adamw", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tr
             accuracy = exact_match(translate(model, held_sources[:500]), held_targets[:500])
         log.print(f"epoch {epoch + 1:3d}  train loss {log.epoch_loss():.4f}  held-out greedy exact match "
                   f"{accuracy:.2%} (first {min(500, len(held))})")
-        metrics = {"held_out/greedy_exact_match": accuracy}
+        metrics = {f"{split}/greedy_exact_match": accuracy}
         if common.end_epoch(log, save, model, opt, optimizer, epoch, metrics,
                             lambda: draw(model, held_sources[:3], translate(model, held_sources[:3]))):
             break

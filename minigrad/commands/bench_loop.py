@@ -62,7 +62,7 @@ def evict_bytes(caches="/sys/devices/system/cpu/cpu0/cache"):
     hundreds of MiB is common on cloud machines; a 32 MiB write leaves most of their arrays there)."""
     sizes = []
     for index in sorted(os.listdir(caches)) if os.path.isdir(caches) else ():
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError, IndexError):  # unreadable, empty or unknown: skipped
             with open(os.path.join(caches, index, "size")) as f:
                 text = f.read().strip()
             sizes.append(int(text[:-1]) << {"K": 10, "M": 20, "G": 30}[text[-1]] if text[-1] in "KMG" else int(text))

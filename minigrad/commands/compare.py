@@ -35,6 +35,7 @@ import math
 import os
 import sys
 from collections import namedtuple
+from datetime import datetime
 
 import numpy as np
 
@@ -197,10 +198,10 @@ def parse_args(argv):
                    help="directory for the tables, PNGs and compare.json (default: minigrad-compare)")
     p.add_argument("--json", metavar="PATH", help="write every number here instead of OUT/compare.json")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--logdir", metavar="DIR", help="also write TensorBoard logs: a run per task run under "
-                   "DIR/TASK/OPTIMIZER/PHASE_lrLR_seedSEED (as 'minigrad train --logdir' logs) and the HParams table "
-                   "(task, optimizer, phase, lr, seed -> final metric, steps and seconds to target); needs "
-                   "minigrad[tensorboard]")
+    p.add_argument("--logdir", metavar="DIR", help="also write TensorBoard logs of the task runs (not the 2-D "
+                   "functions): a run each, DIR/DATE/TASK/OPTIMIZER/PHASE_lrLR_seedSEED, as 'minigrad train --logdir' "
+                   "logs (left out of the runs' clocks), and the HParams table (task, optimizer, phase, lr, seed -> "
+                   "final metric, steps and seconds to target); needs minigrad[tensorboard]")
     args = p.parse_args(argv)
     settings = QUICK if args.quick else FULL
     args.tasks = (settings.tasks if args.tasks is None else args.tasks).split(",")
@@ -290,6 +291,7 @@ def main(argv=None):
     require("minigrad compare", ["matplotlib"] + [need for module in modules.values() for need in module.NEEDS])
     if args.logdir is not None:
         require("minigrad compare --logdir", ["tensorboard", "matplotlib"])
+        args.logdir = os.path.join(args.logdir, datetime.now().strftime("%b%d_%H-%M-%S"))  # a new run each time
     os.makedirs(args.out, exist_ok=True)
     show = not args.no_progress
     report = {"settings": vars(args)}

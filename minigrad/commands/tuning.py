@@ -149,7 +149,7 @@ def final_jobs(modules, chosen, args):
 
 def run_directory(task, name, phase, lr, seed):
     """Where one run logs under --logdir: TASK/OPTIMIZER/PHASE_lrLR_seedSEED."""
-    return os.path.join(task, name, f"{phase}_lr{lr:.3g}_seed{seed}")
+    return os.path.join(task, name, f"{phase}_lr{lr:.6g}_seed{seed}")
 
 
 def logged(args, task, name, phase, lr, seed):

@@ -87,20 +87,27 @@ def _walltime(walltime: Any) -> float:
     return float(walltime)
 
 
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
 def _histogram(values: Any, bins: Any, max_bins: int | None) -> Any:
-    """A HistogramProto of the finite numbers ``values`` over ``bins`` (NumPy's ``bins``, or
-    "tensorflow" for TENSORFLOW_BINS), at most ``max_bins`` buckets (neighbours merged), trimmed
-    to the buckets between the first and last non-empty ones, one empty bucket before them."""
+    """A HistogramProto of ``values`` over ``bins`` (NumPy's ``bins``, or "tensorflow" for
+    TENSORFLOW_BINS), at most ``max_bins`` buckets (neighbours merged), as torch's: the buckets from
+    the first non-empty one to the last, after an empty one that gives the first its left edge. A
+    NaN or infinity counts in ``num`` and shows in min/max/sum (as a diverged run's weights should),
+    in no bucket."""
     values = _array(values, "values").astype(np.float64).ravel()
     if values.size == 0:
         raise ValueError("values must not be empty")
-    if not np.isfinite(values).all():
-        raise ValueError("values must be finite (NaN or infinity found)")
-    if max_bins is not None and (isinstance(max_bins, bool) or not isinstance(max_bins, int) or max_bins < 1):
-        raise ValueError(f"max_bins must be a positive int or None, got {max_bins!r}")
+    if max_bins is not None:
+        max_bins = _positive_int(max_bins, "max_bins")
+    edges = TENSORFLOW_BINS if isinstance(bins, str) and bins == "tensorflow" else bins
+    finite = values[np.isfinite(values)]
     try:
-        counts, edges = np.histogram(values, bins=TENSORFLOW_BINS if isinstance(bins, str) and bins == "tensorflow"
-                                     else bins)
+        counts, edges = np.histogram(finite, bins=edges, range=None if finite.size else (0, 1))
     except (TypeError, ValueError) as error:
         raise ValueError(f"bins must be 'tensorflow' or what numpy.histogram takes, got {bins!r} ({error})") from None
     if max_bins is not None and len(counts) > max_bins:
@@ -109,27 +116,27 @@ def _histogram(values: Any, bins: Any, max_bins: int | None) -> Any:
         counts = np.pad(counts, (0, pad)).reshape(-1, group).sum(axis=1)
         edges = np.append(edges[::group], edges[-1]) if pad else edges[::group]
     used = np.flatnonzero(counts)
-    if used.size == 0:  # every value outside the bins
-        raise ValueError("values lie outside every bin")
-    first, last = max(used[0] - 1, 0), used[-1]
-    return summary_pb2.HistogramProto(
-        min=float(values.min()), max=float(values.max()), num=values.size, sum=float(values.sum()),
-        sum_squares=float(values @ values), bucket_limit=edges[first + 1:last + 2].tolist(),
-        bucket=counts[first:last + 1].astype(np.float64).tolist())
+    first, last = (used[0], used[-1]) if used.size else (0, -1)  # none used: no bucket
+    with np.errstate(invalid="ignore", over="ignore"):
+        return summary_pb2.HistogramProto(
+            min=float(values.min()), max=float(values.max()), num=values.size, sum=float(values.sum()),
+            sum_squares=float(values @ values), bucket_limit=edges[first:last + 2].tolist() if used.size else [],
+            bucket=[0.0] + counts[first:last + 1].astype(np.float64).tolist() if used.size else [])
 
 
 def _png(hwc: Any) -> Any:
-    """A Summary.Image of ``hwc``, uint8 pixels (height, width, 1/3/4 channels), PNG-encoded."""
+    """A Summary.Image of ``hwc``, uint8 pixels (height, width, 3 or 4 channels), PNG-encoded."""
     from PIL import Image  # tensorboard depends on Pillow
     height, width, channels = hwc.shape
     buffer = io.BytesIO()
-    Image.fromarray(hwc[:, :, 0] if channels == 1 else hwc).save(buffer, format="PNG")
+    Image.fromarray(hwc).save(buffer, format="PNG")
     return summary_pb2.Summary.Image(height=height, width=width, colorspace=channels,
                                      encoded_image_string=buffer.getvalue())
 
 
 def _image_hwc(img: Any, dataformats: str) -> Any:
-    """``img`` as uint8 (height, width, channels): floats in [0, 1] times 255 truncated, integers as 0-255."""
+    """``img`` as uint8 (height, width, 3 or 4 channels), as torch's: uint8 as it is, any other dtype
+    (floats, integers, bools) read as [0, 1], times 255, clipped and truncated; one channel as RGB."""
     if not isinstance(dataformats, str) or dataformats.upper() not in IMAGE_FORMATS:
         raise ValueError(f"dataformats must be one of {', '.join(IMAGE_FORMATS)}, got {dataformats!r}")
     array = _array(img, "img_tensor")
@@ -141,12 +148,12 @@ def _image_hwc(img: Any, dataformats: str) -> Any:
     if chw.shape[0] not in (1, 3, 4) or chw.shape[1] == 0 or chw.shape[2] == 0:
         raise ValueError(f"img_tensor must have 1, 3 or 4 channels and a non-empty height and width, "
                          f"got shape {array.shape} ({dataformats})")
-    if array.dtype.kind == "f":
+    if array.dtype != np.uint8:
         if not np.isfinite(chw).all():
             raise ValueError("img_tensor must be finite (NaN or infinity found)")
-        chw = np.clip(chw * 255, 0, 255)  # then truncated to uint8, as torch's add_image
-    elif chw.min() < 0 or chw.max() > 255:
-        raise ValueError("img_tensor of integers must lie in [0, 255]")
+        chw = np.clip(chw.astype(np.float64) * 255, 0, 255)
+    if chw.shape[0] == 1:  # gray stored as RGB, as torch does
+        chw = np.repeat(chw, 3, axis=0)
     return np.ascontiguousarray(chw.astype(np.uint8).transpose(1, 2, 0))
 
 
@@ -156,7 +163,7 @@ def _hparam_value(value: Any, name: str) -> bool | float | str:
         return bool(value)
     if isinstance(value, str):
         return value
-    if value is None or isinstance(value, (bytes, dict, list, tuple, set)):
+    if isinstance(value, (bytes, dict, list, tuple, set)):
         raise TypeError(f"{name} must be a number, a bool or a str, got {type(value).__name__}")
     return _scalar(value, name)
 
@@ -176,10 +183,11 @@ class SummaryWriter:
             raise TypeError(f"comment must be a str, got {type(comment).__name__}")
         if not isinstance(filename_suffix, str):
             raise TypeError(f"filename_suffix must be a str, got {type(filename_suffix).__name__}")
-        if isinstance(max_queue, bool) or not isinstance(max_queue, int) or max_queue < 1:
-            raise ValueError(f"max_queue must be a positive int, got {max_queue!r}")
+        max_queue = _positive_int(max_queue, "max_queue")
         if isinstance(flush_secs, bool) or not isinstance(flush_secs, numbers.Real) or not flush_secs > 0:
             raise ValueError(f"flush_secs must be a number > 0, got {flush_secs!r}")
+        if log_dir is not None and not isinstance(log_dir, (str, os.PathLike)):
+            raise TypeError(f"log_dir must be a path or None, got {type(log_dir).__name__}")
         if not log_dir:
             stamp = datetime.now().strftime("%b%d_%H-%M-%S")
             log_dir = os.path.join("runs", f"{stamp}_{socket.gethostname()}{comment}")
@@ -253,8 +261,8 @@ class SummaryWriter:
 
     def add_image(self, tag: str, img_tensor: Any, global_step: int | None = None, walltime: float | None = None,
                   dataformats: str = "CHW") -> None:
-        """One image: floats in [0, 1] or integers in [0, 255], shaped as ``dataformats`` says (CHW,
-        HWC or HW; 1, 3 or 4 channels)."""
+        """One image: uint8 in [0, 255], any other dtype in [0, 1] (scaled by 255, as torch does),
+        shaped as ``dataformats`` says (CHW, HWC or HW; 1, 3 or 4 channels)."""
         tag, step, wall = _tag(tag), _step(global_step), _walltime(walltime)
         self._add([summary_pb2.Summary.Value(tag=tag, image=_png(_image_hwc(img_tensor, dataformats)))], step, wall)
 
@@ -297,7 +305,7 @@ class SummaryWriter:
         if type(hparam_dict) is not dict or type(metric_dict) is not dict:
             raise TypeError("hparam_dict and metric_dict should be dictionary.")
         hparams = {_tag(name, "hparam_dict's keys"): _hparam_value(value, f"hparam_dict[{name!r}]")
-                   for name, value in hparam_dict.items()}
+                   for name, value in hparam_dict.items() if value is not None}  # None: left out, as torch does
         metrics = {_tag(name, "metric_dict's keys"): _scalar(value, f"metric_dict[{name!r}]")
                    for name, value in metric_dict.items()}
         domains = self._domains(hparam_domain_discrete or {}, hparams)
@@ -340,9 +348,9 @@ class SummaryWriter:
             if name not in hparams:
                 raise ValueError(f"hparam_domain_discrete names {name!r}, which hparam_dict lacks")
             kind = type(hparams[name])
-            if not isinstance(values, (list, tuple)) or not all(
+            if not isinstance(values, (list, tuple)) or not values or not all(
                     type(_hparam_value(v, f"hparam_domain_discrete[{name!r}]")) is kind for v in values):
-                raise TypeError(f"hparam_domain_discrete[{name!r}] must be a list of values of the "
+                raise TypeError(f"hparam_domain_discrete[{name!r}] must be a non-empty list of values of the "
                                 f"same type as hparam_dict[{name!r}] ({kind.__name__})")
             domain = hparams_summary.Discrete([_hparam_value(v, name) for v in values])
             info = api_pb2.HParamInfo()

@@ -254,6 +254,8 @@ def test_logdir_gives_each_run_its_tensorboard_run_and_an_hparams_session(tmp_pa
     assert compare.main(["--tasks", "digits-mlp", "--budget", "1", "--seeds", "1", "--epochs", "1", "--out",
                          str(tmp_path), "--no-progress", "--no-timing", "--logdir", str(logdir)]) == 0
     runs = json.loads((tmp_path / "compare.json").read_text())["runs"]
+    (stamp,) = os.listdir(logdir)  # a new directory each time: DIR/DATE
+    logdir = logdir / stamp
     directories = {os.path.relpath(os.path.dirname(path), logdir) for path in glob.glob(f"{logdir}/*/*/*/events.*")}
     assert directories == {tuning.run_directory(r["task"], r["optimizer"], r["phase"], r["lr"], r["seed"])
                            for r in runs} and len(directories) == len(runs) == 2 * len(common.task_optimizers())

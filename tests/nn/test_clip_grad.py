@@ -144,7 +144,11 @@ def test_get_total_norm_of_nothing_sparse_and_bad_input():
     assert get_total_norm([]).item() == 0.0 and get_total_norm([]).dtype == np.float32
     sparse = mg.sparse_coo_tensor(np.array([[0, 0, 2]]), np.array([[3.0], [1.0], [0.0]]), (3, 1))
     assert get_total_norm(sparse).item() == pytest.approx(4.0)  # the coalesced row 0 holds 3 + 1
-    with pytest.raises(TypeError, match="tensors must be Tensors, got ndarray at position 0"):
-        get_total_norm([np.ones(2)])
+    with pytest.raises(TypeError, match="tensors must be Tensors, got ndarray at position 1"):
+        get_total_norm([None, np.ones(2)])
+    with pytest.raises(TypeError, match="tensors must be floating point, got int64 at position 0"):
+        get_total_norm([mg.tensor([1, 2])])
+    mixed = get_total_norm([mg.tensor([1.0], dtype=mg.float16), mg.tensor([1e6], dtype=mg.float32)])
+    assert mixed.dtype == np.float32 and mixed.item() == pytest.approx(1e6)  # promoted, as torch's
     with pytest.raises(RuntimeError, match="non-finite"):
         get_total_norm([mg.tensor([np.inf])], error_if_nonfinite=True)

@@ -83,13 +83,16 @@ def test_iterates_equal_torchs(problem, options, steps_per_call):
     ours_opt, theirs_opt, nudged_opt = (p.optimizer(**options) for p in (ours, theirs, nudged))
     # Not to the bit: whether torch's dot products and fused multiply-adds round as NumPy's depends on the CPU
     # (they did on one AVX-512 machine, were 1 ulp apart on another), and Rosenbrock's valley grows an ulp a
-    # million-fold. So ours must stay within 1e-10, or 100x as far as torch's own nudged run has strayed.
-    spread, start_loss = 0.0, float(theirs.loss().detach())  # near 0 the loss is compared absolutely
+    # million-fold. So ours must stay within 1e-10, or 100x as far as torch's own nudged run has strayed, up to
+    # 1e-6: once the nudged run is 1e-8 away, rounding alone decides the path, and the comparison ends.
+    spread, start_loss, compared = 0.0, float(theirs.loss().detach()), 0  # near 0 the loss is compared absolutely
     for call in range(120 if steps_per_call == 1 else 6):
         our_loss, their_loss = ours_opt.step(ours.closure), theirs_opt.step(theirs.closure)
         nudged_opt.step(nudged.closure)
         spread = max(spread, relative_difference(nudged.values(), theirs.values()))
-        rtol = max(1e-10, 100 * spread)
+        if spread > 1e-8:
+            break
+        rtol, compared = max(1e-10, 100 * spread), compared + 1
         assert float(our_loss) == pytest.approx(float(their_loss.detach()), rel=rtol, abs=rtol * start_loss)
         assert relative_difference(ours.values(), theirs.values()) <= rtol, call
         ours_state, theirs_state = ours_opt.state[ours.params[0]], theirs_opt.state[theirs.params[0]]
@@ -101,7 +104,7 @@ def test_iterates_equal_torchs(problem, options, steps_per_call):
             their_move = (theirs_state["t"] * theirs_state["d"]).numpy()
             np.testing.assert_allclose(ours_state["t"] * ours_state["d"], their_move, rtol=0,
                                        atol=1e-10 * np.abs(theirs.values()).max())
-    assert ours_state["n_iter"] > 5  # it ran
+    assert ours_state["n_iter"] > 5 and compared >= (10 if steps_per_call == 1 else 1), compared  # a while at least
 
 
 def test_converges_on_rosenbrock():

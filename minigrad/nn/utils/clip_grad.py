@@ -48,19 +48,25 @@ def _total_norm(arrays: list[Array], norm_type: float, error_if_nonfinite: bool)
     return total
 
 
-def get_total_norm(tensors: Tensor | SparseTensor | Iterable[Tensor | SparseTensor | None], norm_type: float = 2.0, error_if_nonfinite: bool = False,
-                   foreach: bool | None = None) -> Tensor:
+def get_total_norm(tensors: Tensor | SparseTensor | Iterable[Tensor | SparseTensor | None],
+                   norm_type: float = 2.0, error_if_nonfinite: bool = False, foreach: bool | None = None) -> Tensor:
     """The ``norm_type``-norm of all ``tensors`` (typically grads) as one vector, a 0-d tensor of
-    the first one's dtype (float32 for none): ``‖(‖t₁‖, …, ‖tₙ‖)‖``, ``inf`` the largest ``|t|``.
+    their promoted dtype (float32 for none): ``‖(‖t₁‖, …, ‖tₙ‖)‖``, ``inf`` the largest ``|t|``.
     None entries are skipped; a sparse tensor counts by its coalesced values. A non-finite norm
     raises RuntimeError if ``error_if_nonfinite``. ``foreach`` is accepted for torch compatibility."""
-    given = [tensors] if isinstance(tensors, (Tensor, SparseTensor)) else [t for t in tensors if t is not None]
+    given = [tensors] if isinstance(tensors, (Tensor, SparseTensor)) else list(tensors)
+    arrays = []
     for i, t in enumerate(given):
+        if t is None:
+            continue
         if not isinstance(t, (Tensor, SparseTensor)):
             raise TypeError(f"tensors must be Tensors, got {type(t).__name__} at position {i}")
-    arrays = [t.coalesce()._vals if isinstance(t, SparseTensor) else t._data for t in given]
+        array = t.coalesce()._vals if isinstance(t, SparseTensor) else t._data
+        if array.dtype.kind != "f":
+            raise TypeError(f"tensors must be floating point, got {array.dtype} at position {i}")
+        arrays.append(array)
     total = _total_norm(arrays, float(norm_type), error_if_nonfinite)
-    return Tensor(np.asarray(total, dtype=arrays[0].dtype if arrays else np.float32))
+    return Tensor(np.asarray(total, dtype=np.result_type(*arrays) if arrays else np.float32))
 
 
 def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0,
