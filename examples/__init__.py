@@ -9,7 +9,8 @@ import importlib
 # task name: the example module that trains it
 TASKS = {"digits-mlp": "digits_mlp", "digits-cnn": "digits_cnn", "char-lstm": "char_lstm",
          "char-transformer": "char_transformer", "text-classify": "text_classify", "cartpole": "cartpole_pg",
-         "arm": "robot_arm", "translate": "translate", "segment": "segment", "detect": "detect"}
+         "arm": "robot_arm", "translate": "translate", "segment": "segment", "detect": "detect",
+         "hopper": "hopper", "reacher": "reacher", "doorkey": "doorkey"}
 
 
 def load(task):

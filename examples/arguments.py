@@ -10,8 +10,9 @@ import sys
 # tests): the modules each brings
 EXTRAS = {"bench": ("tqdm", "matplotlib"),
           "examples": ("tqdm", "matplotlib", "sklearn", "gymnasium", "threadpoolctl"),
-          "tensorboard": ("tensorboard", "matplotlib")}
-FOR = {"tensorboard": "tensorboard"}  # an extra offered only when its module is among those needed
+          "tensorboard": ("tensorboard", "matplotlib"),
+          "rl": ("gymnasium", "mujoco", "minigrid")}
+FOR = {"tensorboard": ("tensorboard",), "rl": ("mujoco", "minigrid")}  # offered only when one of these is needed
 PACKAGES = {"sklearn": "scikit-learn"}  # pip's name, where it is not the module's
 
 
@@ -23,7 +24,7 @@ def require(what, modules):
     if missing:
         names = f"{', '.join(missing[:-1])} and {missing[-1]}" if len(missing) > 1 else missing[0]
         extras = " or ".join(f'pip install "minigrad[{extra}]"' for extra, brought in EXTRAS.items()
-                             if set(modules) <= set(brought) and (extra not in FOR or FOR[extra] in modules))
+                             if set(modules) <= set(brought) and (extra not in FOR or set(FOR[extra]) & set(modules)))
         sys.exit(f"{what}: needs {names}; install {'them' if len(missing) > 1 else 'it'} with: {extras}")
 
 

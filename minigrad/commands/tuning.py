@@ -47,6 +47,9 @@ GOALS = {
     "translate": Goal(0.3, 20, False, True, "training cross-entropy ≤ 0.3 nats/char"),
     "segment": Goal(0.5, 20, False, True, "training cross-entropy ≤ 0.5 per pixel"),
     "detect": Goal(1.5, 20, False, True, "training loss ≤ 1.5 (focal loss + weighted L1, per object)"),
+    "hopper": Goal(1000.0, 20, True, True, "mean return of the last 10 training episodes ≥ 1,000"),
+    "reacher": Goal(-10.0, 20, True, True, "mean return of the last 10 training episodes ≥ −10"),
+    "doorkey": Goal(0.8, 20, True, True, "mean return of the last 10 training episodes ≥ 0.8"),
 }
 
 

@@ -1,0 +1,16 @@
+"""Manipulation: PPO (examples/ppo.py, CleanRL's settings) on MuJoCo's Reacher-v5, a two-joint arm
+that must bring its fingertip to a random target with little effort; the target is a mean return
+≥ −5 of the deterministic policy over 10 episodes after 1M environment steps.
+
+    python examples/reacher.py [--optimizer adam] [--epochs 49] [--save reacher.safetensors]
+    minigrad train reacher [options]        (needs: pip install "minigrad[rl]")
+"""
+from minigrad.examples import ppo
+
+NEEDS = ("gymnasium", "mujoco")
+LR = {"adam": 3e-4}
+EPOCHS = 49  # of 10 iterations of 2,048 steps: 1,003,520 steps
+run, main = ppo.mujoco_task("reacher", "Reacher-v5", __doc__, LR, EPOCHS, NEEDS)
+
+if __name__ == "__main__":
+    main()
