@@ -167,8 +167,8 @@ def test_purge_step_marks_a_restart_and_a_closed_writer_reopens(tmp_path):
     writer.add_scalar("loss", 2.0, 6)  # after close: a new event file, as torch's
     writer.close()
     assert len(event_files(tmp_path)) == 3
-    events = EventFileLoader(str(tmp_path / event_files(tmp_path)[1])).Load()
-    (resumed,) = [event for event in events if event.HasField("session_log")]
+    (resumed,) = [event for name in event_files(tmp_path) for event in EventFileLoader(str(tmp_path / name)).Load()
+                  if event.HasField("session_log")]  # (names sort by second, then by a counter as text)
     assert (resumed.step, resumed.session_log.status) == (5, resumed.session_log.START)
     # TensorBoard drops the crashed run's steps from 5 on
     assert [(s.step, s.value) for s in read(tmp_path).Scalars("loss")] == [
