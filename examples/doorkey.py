@@ -2,7 +2,7 @@
 MiniGrid-DoorKey-5x5-v0: the agent must pick up the key, open the door and reach the goal. The
 target is a success rate ≥ 95% of the greedy policy over 100 episodes after ≤ 300k frames.
 
-    python examples/doorkey.py [--optimizer adam] [--epochs 15] [--plot doorkey.png]
+    python examples/doorkey.py [--optimizer adam] [--epochs 14] [--plot doorkey.png]
     minigrad train doorkey [options]        (needs: pip install "minigrad[rl]")
 """
 import numpy as np
@@ -14,7 +14,7 @@ from minigrad.examples import common, ppo
 
 NEEDS = ("gymnasium", "minigrid")
 LR = {"adam": 1e-3}
-EPOCHS = 15  # of 10 iterations of 16 environments × 128 steps: 307,200 frames
+EPOCHS = 14  # of 10 iterations of 16 environments × 128 steps: 286,720 frames
 ENV_ID = "MiniGrid-DoorKey-5x5-v0"
 # the torch-rl starter files' settings for MiniGrid (16 environments, 128 steps each, 4 epochs of 256-step minibatches)
 SETTINGS = dict(num_envs=16, num_steps=128, num_minibatches=8, update_epochs=4, ent_coef=0.01)

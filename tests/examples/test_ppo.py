@@ -83,3 +83,14 @@ def test_doorkey_runs_scores_its_success_rate_and_draws_an_episode(tmp_path):
     assert out["metric_name"] == "success_rate" and 0 <= out["metric"] <= 1
     assert out["steps"] == 4 * 8 and (tmp_path / "dk.png").read_bytes()[:4] == b"\x89PNG"
     assert "greedy policy over 3 test episodes of MiniGrid-DoorKey-5x5-v0" in out["report"]
+
+
+def test_a_mujoco_run_saves_and_resumes_with_its_normalisers(tmp_path):
+    pytest.importorskip("mujoco", reason="the rl extra (gymnasium[mujoco]) is not installed")
+    from minigrad.examples import hopper
+    path = tmp_path / "hopper.safetensors"
+    hopper.run(epochs=1, iterations_per_epoch=1, num_steps=256, eval_episodes=1, save=path)
+    saved = mg.load(path)["model"]
+    assert saved["normalizers.counts"][0] > 256 and saved["normalizers.obs_var"].shape == (11,)
+    resumed = hopper.run(epochs=2, iterations_per_epoch=1, num_steps=256, eval_episodes=1, resume=path)
+    assert resumed["history"][0][0] == 321 and resumed["steps"] == 320  # the second epoch's 10 × 32 steps
