@@ -206,6 +206,9 @@ def train(task, control, lrs, optimizer="adam", lr=None, backend="cpp", epochs=4
     returns common.result's dict (history: per optimizer step, the mean raw return of the last 10
     episodes). ``settings`` override ``Settings``."""
     from . import common
+    unknown = set(settings) - set(Settings)
+    if unknown:
+        raise TypeError(f"{task}: unknown setting(s) {sorted(unknown)}; valid: {sorted(Settings)}")
     settings = {**Settings, **settings}
     common.check_split(split)
     lr = common.tuned_lr(lrs, optimizer) if lr is None else lr
@@ -218,11 +221,11 @@ def train(task, control, lrs, optimizer="adam", lr=None, backend="cpp", epochs=4
     log = common.RunLog(quiet, max_steps, timing, logdir)
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
     iterations = epochs * iterations_per_epoch
-    schedule = mg.optim.lr_scheduler.LambdaLR(opt, lambda i: max(1 - i / iterations, 0.0),
+    schedule = mg.optim.lr_scheduler.LambdaLR(opt, lambda i: max(1 - i / max(iterations, 1), 0.0),
                                               last_epoch=first_epoch * iterations_per_epoch - 1)
-    next_obs, _ = envs.reset(seed=seed)
-    if resume:
+    if resume:  # the saved moments normalise the first observation already
         control.resumed(envs)
+    next_obs, _ = envs.reset(seed=seed)
     next_done = np.zeros(n_envs)
     space = envs.single_action_space
     obs_buf = np.zeros((num_steps, n_envs) + envs.single_observation_space.shape, np.float32)
@@ -232,6 +235,9 @@ def train(task, control, lrs, optimizer="adam", lr=None, backend="cpp", epochs=4
     curve = []  # (environment steps, mean return of the last 10 episodes) after each iteration
     batch = num_steps * n_envs
     minibatch = batch // settings["num_minibatches"]
+    if minibatch < 1:
+        raise ValueError(f"{task}: {batch} steps a rollout do not fill {settings['num_minibatches']} minibatches: "
+                         "raise num_steps or num_envs")
     for epoch in range(first_epoch, epochs):
         for _ in log.epoch(range(iterations_per_epoch), epoch, epochs):
             for step in range(num_steps):
@@ -262,7 +268,7 @@ def train(task, control, lrs, optimizer="adam", lr=None, backend="cpp", epochs=4
                                        settings["ent_coef"], settings["vf_coef"])
                     loss.backward()
                     grad_norm = nn.utils.clip_grad_norm_(agent.parameters(), settings["max_grad_norm"])
-                    log.step(opt, float(np.mean(recent)) if recent else 0.0, grad_norm)
+                    log.step(opt, float(np.mean(recent)) if recent else float("nan"), grad_norm)  # none ended yet
             schedule.step()
             if recent:
                 curve.append((env_steps, float(np.mean(recent))))

@@ -130,7 +130,8 @@ def test_kl_of_disjoint_support_is_infinite_and_of_the_same_distribution_zero():
      "the constraint GreaterThan(lower_bound=0.0), but found invalid values:"),
     (lambda: D.Normal(mg.tensor([np.nan]), 1.0), ValueError, "to satisfy the constraint Real()"),
     (lambda: D.Categorical(), ValueError, "Either `probs` or `logits` must be specified, but not both."),
-    (lambda: D.Categorical(probs=[0.5], logits=[0.0]), ValueError, "Either `probs` or `logits` must be specified"),
+    (lambda: D.Categorical(probs=mg.tensor([0.5]), logits=mg.tensor([0.0])), ValueError,
+     "Either `probs` or `logits` must be specified"),
     (lambda: D.Categorical(probs=mg.tensor(0.5)), ValueError, "`probs` parameter must be at least one-dimensional."),
     (lambda: D.Categorical(probs=mg.tensor([0.5, -0.5, 1.0])), ValueError, "the constraint Simplex()"),
     (lambda: D.Bernoulli(probs=mg.tensor([1.5])), ValueError,
@@ -141,7 +142,7 @@ def test_kl_of_disjoint_support_is_infinite_and_of_the_same_distribution_zero():
     (lambda: D.Bernoulli(probs=mg.tensor([0.5])).log_prob(mg.tensor([0.5])), ValueError, "support (Boolean())"),
     (lambda: D.Normal(0.0, 1.0).log_prob(0.5), ValueError, "The value argument to log_prob must be a Tensor"),
     (lambda: D.Independent(D.Normal(mg.zeros(3), mg.ones(3)), 1).log_prob(mg.zeros(2)), ValueError,
-     "Value is not broadcastable with batch_shape+event_shape: (2,) vs (3,)."),  # its base's check, as torch's
+     "Value is not broadcastable with batch_shape+event_shape: (2,) vs (3,)."),  # its base's check (torch's too)
     (lambda: D.Normal(mg.zeros(3), mg.ones(3)).log_prob(mg.zeros(2)), ValueError,
      "Value is not broadcastable with batch_shape+event_shape: (2,) vs (3,)."),
     (lambda: D.Independent(D.Normal(mg.zeros(3), mg.ones(3)), 2), ValueError,
@@ -191,3 +192,28 @@ def test_ppo_style_use_a_diagonal_gaussian_policy_and_a_categorical_one():
     chosen = categorical.sample()
     assert chosen.shape == (8,) and categorical.log_prob(chosen).shape == (8,)
     np.testing.assert_allclose(categorical.enumerate_support().numpy()[:, 0], np.arange(7))
+
+
+@pytest.mark.parametrize("make", [lambda a: D.Categorical(logits=a), lambda a: D.Bernoulli(logits=a)])
+def test_entropy_keeps_its_gradient_after_a_sample(make):
+    """sample() runs without the graph; the probabilities it computes on the way must not lose theirs."""
+    logits = np.array([[0.3, -1.0, 2.0]])
+    plain, sampled = mg.tensor(logits, requires_grad=True), mg.tensor(logits, requires_grad=True)
+    expected = mg.autograd.grad(make(plain).entropy().sum(), [plain])[0]
+    distribution = make(sampled)
+    distribution.sample()
+    np.testing.assert_allclose(mg.autograd.grad(distribution.entropy().sum(), [sampled])[0].numpy(),
+                               expected.numpy(), rtol=1e-12)
+    assert np.abs(expected.numpy()).max() > 0.05
+
+
+def test_parameters_are_floating_point_and_named_when_wrong():
+    normal = D.Normal(mg.tensor([0, 1]), 1.0)  # an integer loc becomes float32: its samples are not truncated
+    assert normal.loc.dtype == np.float32 and not np.all(normal.sample((50,)).numpy() % 1 == 0)
+    for build, message in ((lambda: D.Normal("a", 1.0), "loc must be a Tensor or a number, got str"),
+                           (lambda: D.Normal(0.0, None), "scale must be a Tensor or a number, got NoneType"),
+                           (lambda: D.Bernoulli(probs=[0.5]), "probs must be a Tensor or a number, got list"),
+                           (lambda: D.Normal(0.0, 1.0, validate_args="no"), "validate_args must be None, True or")):
+        with pytest.raises(TypeError, match=message):
+            build()
+    assert np.isnan(D.Bernoulli(probs=mg.tensor([0.5, 0.7])).mode.numpy()[0])  # no single mode at ½, as torch's

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..autograd import enable_grad
 from ..functional import binary_cross_entropy_with_logits
 from ..random import default_generator
 from ..tensor import Tensor
@@ -34,18 +35,20 @@ class Bernoulli(Distribution):
 
     def __init__(self, probs: Any = None, logits: Any = None, validate_args: bool | None = None) -> None:
         either(probs, logits)
-        (param,) = broadcast_all(probs if probs is not None else logits)
+        (param,) = broadcast_all(**({"probs": probs} if probs is not None else {"logits": logits}))
         self.__dict__["probs" if probs is not None else "logits"] = param  # the other one follows when asked
         super().__init__(param.shape, (), validate_args)
 
     @cached_property
     def probs(self) -> Tensor:
-        return self.logits.sigmoid()
+        with enable_grad():  # in the graph even when first asked under no_grad (by sample)
+            return self.logits.sigmoid()
 
     @cached_property
     def logits(self) -> Tensor:
-        p = clamp_probs(self.probs)
-        return p.log() - (1 - p).log()
+        with enable_grad():
+            p = clamp_probs(self.probs)
+            return p.log() - (1 - p).log()
 
     @property
     def mean(self) -> Tensor:
@@ -53,7 +56,9 @@ class Bernoulli(Distribution):
 
     @property
     def mode(self) -> Tensor:
-        return (self.probs >= 0.5).to(self.probs.dtype)
+        """1 where p > ½, 0 where p < ½, NaN at ½ (no single mode), as torch's."""
+        p = self.probs._data
+        return Tensor(np.where(p == 0.5, np.nan, (p > 0.5)).astype(p.dtype))
 
     @property
     def variance(self) -> Tensor:
@@ -66,7 +71,7 @@ class Bernoulli(Distribution):
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
-        logits, value = broadcast_all(self.logits, value)
+        logits, value = broadcast_all(logits=self.logits, value=value)
         return -binary_cross_entropy_with_logits(logits, value.to(logits.dtype), reduction="none")
 
     def entropy(self) -> Tensor:

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..autograd import enable_grad
 from ..ops.movement import gather
 from ..random import default_generator
 from ..tensor import Tensor
@@ -24,7 +25,7 @@ class Categorical(Distribution):
     def __init__(self, probs: Any = None, logits: Any = None, validate_args: bool | None = None) -> None:
         either(probs, logits)
         name = "probs" if probs is not None else "logits"
-        (param,) = broadcast_all(probs if probs is not None else logits)
+        (param,) = broadcast_all(**{name: probs if probs is not None else logits})
         if param.ndim < 1:
             raise ValueError(f"`{name}` parameter must be at least one-dimensional.")
         self.__dict__[name] = (param / param.sum(-1, keepdim=True) if name == "probs"
@@ -34,11 +35,13 @@ class Categorical(Distribution):
 
     @cached_property
     def probs(self) -> Tensor:
-        return self.logits.softmax(-1)
+        with enable_grad():  # in the graph even when first asked under no_grad (by sample)
+            return self.logits.softmax(-1)
 
     @cached_property
     def logits(self) -> Tensor:
-        return clamp_probs(self.probs).log()
+        with enable_grad():
+            return clamp_probs(self.probs).log()
 
     @property
     def param_shape(self) -> tuple[int, ...]:

@@ -13,11 +13,20 @@ from . import constraints
 _VALIDATE_DEFAULT = True  # as torch's (__debug__): arguments and samples are checked unless switched off
 
 
-def broadcast_all(*values: Any) -> list[Tensor]:
-    """Tensors and numbers as Tensors of one broadcast shape (numbers take the first Tensor's float
-    dtype, float32 without one), the graph kept."""
-    dtype = next((v.dtype for v in values if isinstance(v, Tensor) and v.dtype.kind == "f"), np.dtype(np.float32))
-    tensors = [v if isinstance(v, Tensor) else Tensor(np.asarray(v, dtype=dtype)) for v in values]
+def broadcast_all(**values: Any) -> list[Tensor]:
+    """The parameters ``values`` (name -> a Tensor, an array or a number) as floating-point Tensors
+    of one broadcast shape, the graph kept: numbers, arrays and integer Tensors take the first float
+    Tensor's dtype (float32 without one). Anything else is a TypeError naming the parameter."""
+    for name, value in values.items():
+        if isinstance(value, (bool, str, bytes)) or value is None or not (
+                isinstance(value, (Tensor, int, float, np.ndarray, np.number))):
+            raise TypeError(f"{name} must be a Tensor or a number, got {type(value).__name__}")
+        if not isinstance(value, Tensor) and np.asarray(value).dtype.kind not in "biuf":
+            raise TypeError(f"{name} must hold real numbers, got dtype {np.asarray(value).dtype}")
+    dtype = next((v.dtype for v in values.values() if isinstance(v, Tensor) and v.dtype.kind == "f"),
+                 np.dtype(np.float32))
+    tensors = [v if isinstance(v, Tensor) and v.dtype.kind == "f" else
+               v.to(dtype) if isinstance(v, Tensor) else Tensor(np.asarray(v, dtype=dtype)) for v in values.values()]
     shape = np.broadcast_shapes(*(t.shape for t in tensors))
     return [t if t.shape == shape else t.expand(*shape) for t in tensors]
 
@@ -42,7 +51,9 @@ class Distribution:
     def __init__(self, batch_shape: Sequence[int] = (), event_shape: Sequence[int] = (),
                  validate_args: bool | None = None) -> None:
         self._batch_shape, self._event_shape = tuple(batch_shape), tuple(event_shape)
-        self._validate_args = _VALIDATE_DEFAULT if validate_args is None else bool(validate_args)
+        if validate_args not in (None, True, False):
+            raise TypeError(f"validate_args must be None, True or False, got {validate_args!r}")
+        self._validate_args = _VALIDATE_DEFAULT if validate_args is None else validate_args
         if self._validate_args:
             for name, constraint in self.arg_constraints.items():
                 if name not in self.__dict__:  # a parameter given the other way (probs for logits)

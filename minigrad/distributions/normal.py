@@ -20,7 +20,7 @@ class Normal(Distribution):
     has_rsample = True
 
     def __init__(self, loc: Any, scale: Any, validate_args: bool | None = None) -> None:
-        self.loc, self.scale = broadcast_all(loc, scale)
+        self.loc, self.scale = broadcast_all(loc=loc, scale=scale)
         super().__init__(self.loc.shape, (), validate_args)
 
     @property
