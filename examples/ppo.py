@@ -1,5 +1,5 @@
 """Proximal Policy Optimization (Schulman et al. 2017) as CleanRL writes it (``ppo_continuous_action.py``),
-on minigrad: the tasks hopper and reacher train with it.
+on minigrad: hopper and reacher (``MuJoCo`` here) and doorkey (its own ``MiniGrid``) train with it.
 
 One iteration: ``num_steps`` steps of the vectorised environments (gymnasium's ``SyncVectorEnv``,
 its wrappers normalising observations and rewards), then ``update_epochs`` passes over the rollout

@@ -3,6 +3,7 @@ TensorBoard's own EventAccumulator (and compared with torch's SummaryWriter wher
 import io
 import os
 import socket
+import time
 
 import numpy as np
 import pytest
@@ -157,18 +158,22 @@ def test_default_log_dir_is_runs_date_host_comment(tmp_path, monkeypatch):
 
 
 def test_purge_step_marks_a_restart_and_a_closed_writer_reopens(tmp_path):
+    """TensorBoard reads a run's event files in name order: the time in whole seconds, then a counter
+    written as text (so "…10" before "…9"), hence the pauses that keep them in the order written."""
     from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
     with SummaryWriter(tmp_path) as crashed:
         for step in range(8):
             crashed.add_scalar("loss", 10.0 + step, step)
+    time.sleep(1.05)
     writer = SummaryWriter(tmp_path, purge_step=5, flush_secs=1)  # resumed at step 5
     writer.add_scalar("loss", 1.0, 5)
     writer.close()
+    time.sleep(1.05)
     writer.add_scalar("loss", 2.0, 6)  # after close: a new event file, as torch's
     writer.close()
     assert len(event_files(tmp_path)) == 3
     (resumed,) = [event for name in event_files(tmp_path) for event in EventFileLoader(str(tmp_path / name)).Load()
-                  if event.HasField("session_log")]  # (names sort by second, then by a counter as text)
+                  if event.HasField("session_log")]
     assert (resumed.step, resumed.session_log.status) == (5, resumed.session_log.START)
     # TensorBoard drops the crashed run's steps from 5 on
     assert [(s.step, s.value) for s in read(tmp_path).Scalars("loss")] == [
