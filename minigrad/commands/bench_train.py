@@ -1,6 +1,6 @@
 """Training-step speed: minigrad vs torch on CPU, forward + backward + Adam step.
 
-    minigrad bench train [--quick] [--repeats N] [--threads N] [--json PATH]
+    minigrad bench train [--quick] [--repeats N] [--threads N] [--models mlp,cnn,transformer,policy] [--json PATH]
 
 Three models at batch 32 (the transformer at its example's 16), random inputs and integer targets,
 cross-entropy loss, Adam(lr=1e-3):
@@ -11,6 +11,10 @@ cross-entropy loss, Adam(lr=1e-3):
                d 64, 4 heads, context 32, vocabulary 100), input 16×32 character ids (its batch); nn
                modules in both frameworks, torch's loaded with minigrad's state_dict; its step also
                clips the gradient norm to 1, as the example does
+and, asked for with --models, PPO's per-environment-step inference at batch 1:
+  policy       examples/ppo.py's Hopper-sized agent (11 observations, 2×64 tanh actor and critic, 3 actions):
+               the Gaussian policy's sample and log-prob and the critic's value for one observation, without
+               the graph, as the rollout calls it once per environment step
 Both frameworks start from the same weights and see the same batch; each step is zero_grad, forward,
 backward, step. Candidates alternate round by round in one process with the same thread count
 (torch.set_num_threads, minigrad.set_num_threads and, with threadpoolctl, NumPy's BLAS); the
@@ -30,7 +34,7 @@ from ..tensor import Parameter, Tensor
 from ..utils.benchmark import measure
 
 BATCH = 32
-TARGETS = {"mlp": 1.0, "cnn": 1.5, "transformer": 1.5}  # the largest acceptable minigrad / torch time ratio
+TARGETS = {"mlp": 1.0, "cnn": 1.5, "transformer": 1.5, "policy": 1.0}  # the largest acceptable minigrad / torch ratio
 VOCAB, CONTEXT, WINDOWS = 100, 32, 16  # the transformer's: vocabulary, context, batch
 
 
@@ -70,6 +74,39 @@ def transformer_steps(torch, x, y):
             torch.optim.Adam(theirs.parameters(), lr=1e-3),
             lambda: torch.nn.functional.cross_entropy(theirs(x_theirs).reshape(-1, VOCAB), y_theirs),
             lambda: torch.nn.utils.clip_grad_norm_(theirs.parameters(), 1.0))
+    return steps
+
+
+def policy_steps(torch):
+    """PPO's rollout inference at batch 1 in both frameworks (torch's agent loaded with minigrad's
+    weights): sample an action, its log-prob, the value; each returns the value (the same in both)."""
+    from ..autograd import no_grad
+    from ..examples.ppo import GaussianAgent
+    agent, obs = GaussianAgent(11, 3), np.random.default_rng(0).standard_normal((1, 11)).astype(np.float32)
+
+    def ours():
+        with no_grad():
+            x = Tensor(obs)
+            dist = agent.policy(x)
+            dist.log_prob(dist.sample())
+            return agent.value(x)
+    steps = {"minigrad": ours}
+    if torch is not None:
+        nn, state = torch.nn, {k: torch.from_numpy(v.numpy().copy()) for k, v in agent.state_dict().items()}
+        theirs = nn.Module()
+        theirs.critic = nn.Sequential(nn.Linear(11, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 1))
+        theirs.actor_mean = nn.Sequential(nn.Linear(11, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 3))
+        theirs.actor_logstd = nn.Parameter(torch.zeros(1, 3))
+        theirs.load_state_dict(state)
+        x_theirs = torch.from_numpy(obs)
+
+        def torch_policy():
+            with torch.no_grad():
+                mean = theirs.actor_mean(x_theirs)
+                dist = torch.distributions.Normal(mean, theirs.actor_logstd.exp().expand_as(mean))
+                dist.log_prob(dist.sample()).sum(1)
+                return theirs.critic(x_theirs).squeeze(-1)
+        steps["torch"] = torch_policy
     return steps
 
 
@@ -158,7 +195,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     models = args.models.split(",")
-    if any(m not in TARGETS for m in models):
+    if not models or any(m not in TARGETS for m in models):
         parser.error(f"unknown model in {models}; valid: {', '.join(TARGETS)}")
     rounds = min(args.repeats, 7) if args.quick else args.repeats
     threads = get_num_threads() if args.threads is None else args.threads
@@ -177,6 +214,8 @@ def main(argv=None):
         rng = np.random.default_rng(0)
         if model == "transformer":
             steps = transformer_steps(torch, *batch(model, rng))
+        elif model == "policy":
+            steps = policy_steps(torch)
         else:
             start, (x, y) = init_params(model, rng), batch(model, rng)
             steps = {"minigrad": minigrad_step(model, start, x, y)}
@@ -195,7 +234,7 @@ def main(argv=None):
                                                           "install threadpoolctl)")
           + f", {platform.processor() or platform.machine()}")
     print(f"median time per training step (zero_grad + forward + backward + Adam step), batch {BATCH} "
-          f"(the transformer {WINDOWS})\n")
+          f"(the transformer {WINDOWS}); policy: one rollout step's inference at batch 1\n")
     print(f"{'model':<12}{'minigrad us':>13}{'torch us':>11}{'ratio':>8}  target")
     for r in records:
         us = r["us_per_step"]

@@ -34,3 +34,14 @@ def test_the_transformer_is_the_same_model_in_both_frameworks():
     losses = bench_train.check_same_losses(bench_train.transformer_steps(torch, x, y))
     np.testing.assert_allclose(losses["minigrad"], losses["torch"], rtol=1e-4)
     assert losses["minigrad"][-1] < losses["minigrad"][0]
+
+
+def test_the_policy_inference_is_the_same_agent_in_both_frameworks(tmp_path):
+    """PPO's batch-1 rollout inference: the critic's value agrees (check_same_losses raises if not)."""
+    torch = pytest.importorskip("torch")
+    values = bench_train.check_same_losses(bench_train.policy_steps(torch))
+    np.testing.assert_allclose(values["minigrad"], values["torch"], rtol=1e-5)
+    path = tmp_path / "policy.json"
+    assert bench_train.main(["--quick", "--repeats", "1", "--models", "policy", "--json", str(path)]) == 0
+    (record,) = json.loads(path.read_text())["records"]
+    assert record["model"] == "policy" and record["us_per_step"]["minigrad"] > 0
