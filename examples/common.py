@@ -84,14 +84,15 @@ def sparse_gradients(name):
     return OPTIMIZERS[name].takes == "sparse"
 
 
-def make_optimizer(name, model, lr, backend="cpp"):
+def make_optimizer(name, model, lr, backend="cpp", **options):
     """The optimizer called ``name`` (a key of OPTIMIZERS) over ``model``'s parameters (an nn.Module,
     or a list of parameters for an entry that takes them all), ready to train: one with a train
-    mode is in it (Schedule-Free's start in eval mode). An entry that ``takes`` a part of the model
-    gives a JointOptimizer of it and its ``rest``."""
+    mode is in it (Schedule-Free's start in eval mode). ``options`` override its entry's. An entry
+    that ``takes`` a part of the model gives a JointOptimizer of it (with ``options``) and its ``rest``."""
     choice = OPTIMIZERS[name]
     if choice.takes is None:
-        return _construct(choice, model.parameters() if isinstance(model, mg.nn.Module) else model, lr, backend)
+        return _construct(choice, model.parameters() if isinstance(model, mg.nn.Module) else model, lr, backend,
+                          options)
     if not isinstance(model, mg.nn.Module):
         raise TypeError(f"optimizer {name!r} takes part of a model: model must be an nn.Module, "
                         f"got {type(model).__name__}")
@@ -104,17 +105,17 @@ def make_optimizer(name, model, lr, backend="cpp"):
                 (part if takes(module, param) else rest).append(param)
     if not part:
         raise ValueError(f"optimizer {name!r} needs {what}, and this model has none")
-    optimizers = [_construct(choice, part, lr, backend)]
+    optimizers = [_construct(choice, part, lr, backend, options)]
     if rest:
         optimizers.append(_construct(OPTIMIZERS[choice.rest], rest, lr, backend))
     return JointOptimizer(optimizers)
 
 
-def _construct(choice, params, lr, backend):
-    cls = getattr(mg.optim, choice.cls)
+def _construct(choice, params, lr, backend, options=None):
+    cls, options = getattr(mg.optim, choice.cls), {**choice.options, **(options or {})}
     if choice.closure:  # LBFGS: no kernel, hence no backend to choose
-        return cls(list(params), lr=lr, **choice.options)
-    opt = cls(list(params), lr=lr, **choice.options, backend=backend)
+        return cls(list(params), lr=lr, **options)
+    opt = cls(list(params), lr=lr, **options, backend=backend)
     if hasattr(opt, "train"):
         opt.train()
     return opt

@@ -86,6 +86,78 @@ def ppo_loss(agent, obs, actions, old_log_probs, advantages, returns, old_values
     return loss, (float(policy_loss), float(value_loss), float(entropy), approx_kl, clip_fraction)
 
 
+def act(agent, obs):
+    """The rollout's inference for a batch of observations (an array): (sampled actions, their
+    log-probabilities, the values) as arrays, without the graph."""
+    with mg.no_grad():
+        obs = mg.tensor(obs)
+        dist = agent.policy(obs)
+        action = dist.sample()
+        return action.numpy(), dist.log_prob(action).numpy(), agent.value(obs).numpy()
+
+
+def value(agent, obs):
+    """The critic's values of a batch of observations (an array of any float dtype), as an array."""
+    with mg.no_grad():
+        return agent.value(mg.tensor(obs.astype(np.float32))).numpy()
+
+
+class Rollout:
+    """The buffers of one iteration (num_steps × num_envs steps of ``envs``) and what carries over
+    from one iteration to the next: the next observation, whether the episode ended before it, the
+    raw returns of the last 10 finished episodes and the environment steps taken."""
+
+    def __init__(self, envs, settings, seed):
+        steps, n, space = settings["num_steps"], envs.num_envs, envs.single_action_space
+        self.envs = envs
+        self.obs = np.zeros((steps, n) + envs.single_observation_space.shape, np.float32)
+        self.actions = np.zeros((steps, n) + space.shape, np.float32 if space.shape else np.int64)
+        self.log_probs, self.rewards, self.dones, self.values = (np.zeros((steps, n), np.float32) for _ in range(4))
+        self.next_obs, _ = envs.reset(seed=seed)
+        self.next_done = np.zeros(n)
+        self.recent, self.env_steps = [], 0
+
+    @property
+    def mean_return(self):
+        """The mean raw return of the last 10 finished episodes (NaN before the first ends)."""
+        return float(np.mean(self.recent)) if self.recent else float("nan")
+
+    def collect(self, act):
+        """Fill the buffers, ``act(observations)`` giving (actions, log-probabilities, values) at each step."""
+        for step in range(len(self.obs)):
+            self.obs[step], self.dones[step] = self.next_obs, self.next_done
+            self.actions[step], self.log_probs[step], self.values[step] = act(self.obs[step])
+            self.next_obs, reward, terminated, truncated, infos = self.envs.step(self.actions[step])
+            self.rewards[step], self.next_done = reward, (terminated | truncated).astype(np.float32)
+            finished = infos.get("final_info", {})  # the ended episodes' statistics (same-step reset)
+            if "episode" in finished:
+                self.recent = (self.recent + list(finished["episode"]["r"][finished["_episode"]]))[-10:]
+            self.env_steps += self.envs.num_envs
+
+    def flat(self, next_value, gamma, lam):
+        """The rollout as one batch: (observations, actions, old log-probabilities, advantages, returns,
+        old values), the advantages GAE(λ)'s given the value ``next_value`` of the next observation."""
+        advantages, returns = gae(self.rewards, self.values, self.dones, next_value, self.next_done, gamma, lam)
+        parts = self.obs, self.actions, self.log_probs, advantages, returns, self.values
+        return [a.reshape((-1,) + a.shape[2:]) for a in parts]
+
+
+def iteration(rollout, act, value, update, permutation, settings):
+    """One PPO iteration in any framework: ``rollout.collect(act)``, then ``update_epochs`` passes
+    over the flattened rollout in the shuffled order ``permutation(batch)`` gives, ``update`` taking
+    each minibatch's arrays (``Rollout.flat``'s) for one optimizer step; ``value(observations)``
+    gives the critic's values as an array."""
+    rollout.collect(act)
+    flat = rollout.flat(value(rollout.next_obs), settings["gamma"], settings["gae_lambda"])
+    batch = len(flat[0])
+    size = batch // settings["num_minibatches"]
+    for _ in range(settings["update_epochs"]):
+        order = permutation(batch)
+        for start in range(0, batch, size):
+            part = order[start:start + size]
+            update(*(a[part] for a in flat))
+
+
 def vector_env(make, num_envs):
     """``num_envs`` environments from ``make`` in gymnasium's SyncVectorEnv; an episode's end resets
     its environment in the same step (the ended episode's statistics in ``final_info``)."""
@@ -153,13 +225,13 @@ class MuJoCo:
             env = gym.wrappers.TransformObservation(env, lambda obs: np.clip(obs, -10, 10), env.observation_space)
             env = gym.wrappers.NormalizeReward(env, gamma=gamma)
             return gym.wrappers.TransformReward(env, lambda reward: float(np.clip(reward, -10, 10)))
-        return vector_env(make, num_envs)
+        envs = vector_env(make, num_envs)
+        self.normalizers = Normalizers(envs.single_observation_space.shape[0])  # for their moments
+        return envs
 
     def agent(self, envs):
         """(the agent, the model a checkpoint holds: the agent and the normalisers' moments)."""
-        obs_dim, act_dim = envs.single_observation_space.shape[0], envs.single_action_space.shape[0]
-        self.normalizers = Normalizers(obs_dim)
-        agent = GaussianAgent(obs_dim, act_dim)
+        agent = GaussianAgent(envs.single_observation_space.shape[0], envs.single_action_space.shape[0])
         return agent, nn.ModuleDict({"agent": agent, "normalizers": self.normalizers})
 
     def resumed(self, envs):
@@ -169,9 +241,17 @@ class MuJoCo:
         self.normalizers.save_from(envs)
 
     def evaluate(self, agent, seed, episodes, split):
-        """("average_return", its value, the report) of the deterministic policy (the Gaussian's mean)
-        over ``episodes`` episodes of a fresh environment, observations normalised by the training
-        moments (frozen); reset seeds depend on ``seed`` only, odd for the test split, even for validation."""
+        """("average_return", its value, the report) of the deterministic policy (the Gaussian's mean)."""
+        def mean_action(obs):
+            with mg.no_grad():
+                return agent.actor_mean(mg.tensor(obs)).numpy()
+        return self.score(mean_action, seed, episodes, split)
+
+    def score(self, mean_action, seed, episodes, split):
+        """("average_return", its value, the report) of the policy ``mean_action`` (a (1, obs) float32
+        array → a (1, act) array) over ``episodes`` episodes of a fresh environment, observations
+        normalised by the training moments (frozen); reset seeds depend on ``seed`` only, odd for the
+        test split, even for validation."""
         import gymnasium as gym
         env = gym.wrappers.ClipAction(gym.make(self.env_id))
         returns = []
@@ -179,9 +259,7 @@ class MuJoCo:
             obs, _ = env.reset(seed=reset_seed)
             total, done = 0.0, False
             while not done:
-                with mg.no_grad():
-                    obs = self.normalizers.observation(obs)[None].astype(np.float32)
-                    action = agent.actor_mean(mg.tensor(obs)).numpy()[0]
+                action = mean_action(self.normalizers.observation(obs)[None].astype(np.float32))[0]
                 obs, reward, terminated, truncated, _ = env.step(action)
                 total, done = total + float(reward), terminated or truncated
             returns.append(total)
@@ -200,24 +278,27 @@ def reset_seeds(seed, episodes, split):
 
 def train(task, control, lrs, optimizer="adam", lr=None, backend="cpp", epochs=49, seed=0, quiet=True,
           max_steps=None, save=None, resume=None, timing=False, logdir=None, eval_episodes=10, split="test",
-          iterations_per_epoch=10, **settings):
+          iterations_per_epoch=10, optimizer_options=None, **settings):
     """PPO on ``control``'s environments (``MuJoCo``, or doorkey's ``MiniGrid``) for ``epochs`` ×
     ``iterations_per_epoch`` iterations of num_envs × num_steps steps, then ``control.evaluate``;
     returns common.result's dict (history: per optimizer step, the mean raw return of the last 10
-    episodes). ``settings`` override ``Settings``."""
+    episodes). ``settings`` override ``Settings``; ``optimizer_options`` maps an optimizer's name to
+    options of its construction besides the lr (the task's tuned ones)."""
     from . import common
     unknown = set(settings) - set(Settings)
     if unknown:
         raise TypeError(f"{task}: unknown setting(s) {sorted(unknown)}; valid: {sorted(Settings)}")
     settings = {**Settings, **settings}
     common.check_split(split)
+    if settings["num_steps"] * settings["num_envs"] < settings["num_minibatches"]:
+        raise ValueError(f"{task}: {settings['num_steps'] * settings['num_envs']} steps a rollout do not fill "
+                         f"{settings['num_minibatches']} minibatches: raise num_steps or num_envs")
     lr = common.tuned_lr(lrs, optimizer) if lr is None else lr
     mg.manual_seed(seed)
     rng = mg.default_generator()
-    n_envs, num_steps, gamma = settings["num_envs"], settings["num_steps"], settings["gamma"]
-    envs = control.envs(n_envs, gamma)
+    envs = control.envs(settings["num_envs"], settings["gamma"])
     agent, model = control.agent(envs)
-    opt = common.make_optimizer(optimizer, agent, lr, backend)
+    opt = common.make_optimizer(optimizer, agent, lr, backend, **(optimizer_options or {}).get(optimizer, {}))
     log = common.RunLog(quiet, max_steps, timing, logdir)
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
     iterations = epochs * iterations_per_epoch
@@ -225,66 +306,36 @@ def train(task, control, lrs, optimizer="adam", lr=None, backend="cpp", epochs=4
                                               last_epoch=first_epoch * iterations_per_epoch - 1)
     if resume:  # the saved moments normalise the first observation already
         control.resumed(envs)
-    next_obs, _ = envs.reset(seed=seed)
-    next_done = np.zeros(n_envs)
-    space = envs.single_action_space
-    obs_buf = np.zeros((num_steps, n_envs) + envs.single_observation_space.shape, np.float32)
-    act_buf = np.zeros((num_steps, n_envs) + space.shape, np.float32 if space.shape else np.int64)
-    logp_buf, rew_buf, done_buf, val_buf = (np.zeros((num_steps, n_envs), np.float32) for _ in range(4))
-    recent, env_steps = [], 0  # raw returns of the last 10 finished episodes; this run's environment steps
+    rollout = Rollout(envs, settings, seed)
     curve = []  # (environment steps, mean return of the last 10 episodes) after each iteration
-    batch = num_steps * n_envs
-    minibatch = batch // settings["num_minibatches"]
-    if minibatch < 1:
-        raise ValueError(f"{task}: {batch} steps a rollout do not fill {settings['num_minibatches']} minibatches: "
-                         "raise num_steps or num_envs")
+
+    def update(*minibatch):
+        opt.zero_grad()
+        loss, _ = ppo_loss(agent, *(mg.tensor(a) for a in minibatch), settings["clip_coef"], settings["ent_coef"],
+                           settings["vf_coef"])
+        loss.backward()
+        grad_norm = nn.utils.clip_grad_norm_(agent.parameters(), settings["max_grad_norm"])
+        log.step(opt, rollout.mean_return, grad_norm)
     for epoch in range(first_epoch, epochs):
         for _ in log.epoch(range(iterations_per_epoch), epoch, epochs):
-            for step in range(num_steps):
-                obs_buf[step], done_buf[step] = next_obs, next_done
-                with mg.no_grad():
-                    obs = mg.tensor(obs_buf[step])
-                    dist = agent.policy(obs)
-                    action = dist.sample()
-                    logp_buf[step], val_buf[step] = dist.log_prob(action).numpy(), agent.value(obs).numpy()
-                act_buf[step] = action.numpy()
-                next_obs, reward, terminated, truncated, infos = envs.step(act_buf[step])
-                rew_buf[step], next_done = reward, (terminated | truncated).astype(np.float32)
-                finished = infos.get("final_info", {})  # the ended episodes' statistics (same-step reset)
-                if "episode" in finished:
-                    recent = (recent + list(finished["episode"]["r"][finished["_episode"]]))[-10:]
-                env_steps += n_envs
-            with mg.no_grad():
-                next_value = agent.value(mg.tensor(next_obs.astype(np.float32))).numpy()
-            advantages, returns = gae(rew_buf, val_buf, done_buf, next_value, next_done, gamma, settings["gae_lambda"])
-            flat = [a.reshape((batch,) + a.shape[2:]) for a in (obs_buf, act_buf, logp_buf, advantages, returns,
-                                                                  val_buf)]
-            for _ in range(settings["update_epochs"]):
-                order = rng.permutation(batch)
-                for start in range(0, batch, minibatch):
-                    part = order[start:start + minibatch]
-                    opt.zero_grad()
-                    loss, _ = ppo_loss(agent, *(mg.tensor(a[part]) for a in flat), settings["clip_coef"],
-                                       settings["ent_coef"], settings["vf_coef"])
-                    loss.backward()
-                    grad_norm = nn.utils.clip_grad_norm_(agent.parameters(), settings["max_grad_norm"])
-                    log.step(opt, float(np.mean(recent)) if recent else float("nan"), grad_norm)  # none ended yet
+            iteration(rollout, lambda obs: act(agent, obs), lambda obs: value(agent, obs), update,
+                      rng.permutation, settings)
             schedule.step()
-            if recent:
-                curve.append((env_steps, float(np.mean(recent))))
+            if rollout.recent:
+                curve.append((rollout.env_steps, rollout.mean_return))
             if log.bar is not None:
-                log.bar.set_postfix({"return": f"{np.mean(recent) if recent else 0:.2f}"}, refresh=False)
+                log.bar.set_postfix({"return": f"{np.nan_to_num(rollout.mean_return):.2f}"}, refresh=False)
             if log.done:
                 break
         control.epoch_done(envs)
-        mean_return = float(np.mean(recent)) if recent else float("nan")
-        log.print(f"epoch {epoch + 1:3d}  {env_steps:,} steps  mean return (last 10 episodes) {mean_return:8.2f}")
-        if common.end_epoch(log, save, model, opt, optimizer, epoch, {"train/episode_return": mean_return}):
+        log.print(f"epoch {epoch + 1:3d}  {rollout.env_steps:,} steps  "
+                  f"mean return (last 10 episodes) {rollout.mean_return:8.2f}")
+        if common.end_epoch(log, save, model, opt, optimizer, epoch, {"train/episode_return": rollout.mean_return}):
             break
     envs.close()
     metric_name, metric, report = control.evaluate(agent, seed, eval_episodes, split)
     first, *rest = report.split("\n")
-    report = "\n".join([f"{first}, after {env_steps:,} environment steps of this run", *rest])
+    report = "\n".join([f"{first}, after {rollout.env_steps:,} environment steps of this run", *rest])
     out = common.result(log, metric_name, metric, model, optimizer, lr, backend, timing, report)
     out["curve"] = curve
     return out
@@ -313,13 +364,13 @@ def command_line(task, doc, lrs, epochs):
     return p
 
 
-def mujoco_task(task, env_id, doc, lrs, epochs, needs):
+def mujoco_task(task, env_id, doc, lrs, epochs, needs, optimizer_options=None):
     """A MuJoCo task module's ``run`` (``train`` with its defaults) and ``main``."""
     from . import common
 
     def run(epochs=epochs, plot=None, **options):
         """Train and evaluate; ``options`` those of ``ppo.train``; with ``plot``, the training curve drawn there."""
-        out = train(task, MuJoCo(env_id), lrs, epochs=epochs, **options)
+        out = train(task, MuJoCo(env_id), lrs, epochs=epochs, **{"optimizer_options": optimizer_options, **options})
         if plot:
             draw_curve(out, f"PPO on {env_id} ({out['optimizer']}, lr {out['lr']:g}): deterministic return "
                        f"{out['metric']:.1f}", plot)

@@ -9,8 +9,10 @@ from minigrad.examples import ppo
 
 NEEDS = ("gymnasium", "mujoco")
 LR = {"adam": 3e-4}
+OPTIMIZER_OPTIONS = {}  # beyond the lr, by optimizer
 EPOCHS = 49  # of 10 iterations of 2,048 steps: 1,003,520 steps
-run, main = ppo.mujoco_task("reacher", "Reacher-v5", __doc__, LR, EPOCHS, NEEDS)
+ENV_ID = "Reacher-v5"
+run, main = ppo.mujoco_task("reacher", ENV_ID, __doc__, LR, EPOCHS, NEEDS, OPTIMIZER_OPTIONS)
 
 if __name__ == "__main__":
     main()

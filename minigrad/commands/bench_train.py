@@ -79,34 +79,15 @@ def transformer_steps(torch, x, y):
 
 def policy_steps(torch):
     """PPO's rollout inference at batch 1 in both frameworks (torch's agent loaded with minigrad's
-    weights): sample an action, its log-prob, the value; each returns the value (the same in both)."""
-    from ..autograd import no_grad
-    from ..examples.ppo import GaussianAgent
-    agent, obs = GaussianAgent(11, 3), np.random.default_rng(0).standard_normal((1, 11)).astype(np.float32)
-
-    def ours():
-        with no_grad():
-            x = Tensor(obs)
-            dist = agent.policy(x)
-            dist.log_prob(dist.sample())
-            return agent.value(x)
-    steps = {"minigrad": ours}
+    weights): sample an action, its log-prob, the value, as ``ppo.act`` gives them to the rollout;
+    each returns the value (the same in both)."""
+    from ..examples import ppo
+    agent, obs = ppo.GaussianAgent(11, 3), np.random.default_rng(0).standard_normal((1, 11)).astype(np.float32)
+    steps = {"minigrad": lambda: ppo.act(agent, obs)[2]}
     if torch is not None:
-        nn, state = torch.nn, {k: torch.from_numpy(v.numpy().copy()) for k, v in agent.state_dict().items()}
-        theirs = nn.Module()
-        theirs.critic = nn.Sequential(nn.Linear(11, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 1))
-        theirs.actor_mean = nn.Sequential(nn.Linear(11, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 3))
-        theirs.actor_logstd = nn.Parameter(torch.zeros(1, 3))
-        theirs.load_state_dict(state)
-        x_theirs = torch.from_numpy(obs)
-
-        def torch_policy():
-            with torch.no_grad():
-                mean = theirs.actor_mean(x_theirs)
-                dist = torch.distributions.Normal(mean, theirs.actor_logstd.exp().expand_as(mean))
-                dist.log_prob(dist.sample()).sum(1)
-                return theirs.critic(x_theirs).squeeze(-1)
-        steps["torch"] = torch_policy
+        from .bench_ppo import torch_act, torch_agent
+        theirs = torch_agent(torch, agent)
+        steps["torch"] = lambda: torch_act(torch, theirs, obs)[2]
     return steps
 
 

@@ -1,0 +1,40 @@
+"""minigrad.commands.bench_ppo (minigrad bench ppo): torch's PPO is the same algorithm from the same
+weights, and a short race runs both and reports (figures are not asserted: benchmarks are programs)."""
+import numpy as np
+import pytest
+
+from minigrad.commands import bench_ppo
+from minigrad.examples import ppo
+
+torch = pytest.importorskip("torch")
+
+
+def test_the_torch_learner_starts_from_the_same_agent_and_loss():
+    agent = ppo.GaussianAgent(5, 2)
+    theirs, rng = bench_ppo.torch_agent(torch, agent), np.random.default_rng(0)
+    obs = rng.standard_normal((8, 5)).astype(np.float32)
+    with torch.no_grad():
+        np.testing.assert_allclose(theirs.critic(torch.from_numpy(obs)).squeeze(-1).numpy(),
+                                   ppo.value(agent, obs), rtol=1e-5, atol=1e-6)
+    minibatch = (obs, rng.standard_normal((8, 2)).astype(np.float32), *rng.standard_normal((4, 8)).astype(np.float32))
+    clock, settings = bench_ppo.Clock(), {**ppo.Settings, "ent_coef": 0.01}
+    clock.start_iteration()
+    learner = bench_ppo.Torch(torch, theirs, 3e-4, {}, 10, settings, clock)
+    ours = ppo.ppo_loss(agent, *(ppo.mg.tensor(a) for a in minibatch), 0.2, 0.01, 0.5)[0]
+    np.testing.assert_allclose(learner.loss(*(torch.from_numpy(a) for a in minibatch)).item(), ours.item(), rtol=1e-5)
+    assert clock.current["forward"] > 0
+
+
+def test_a_short_race_trains_both_and_reports_each_phase(capsys):
+    pytest.importorskip("mujoco", reason="the rl extra (gymnasium[mujoco]) is not installed")
+    settings = dict(num_steps=128, num_minibatches=4, update_epochs=2)
+    records = bench_ppo.race("hopper", 256, 0, **settings)
+    for name in ("minigrad", "torch"):
+        record = records[name]
+        assert len(record["iterations"]) == 2 and record["env_steps"] == 256 and np.isfinite(record["return"])
+        for phases in record["iterations"]:
+            assert all(phases[p] > 0 for p in bench_ppo.PHASES)
+            assert sum(phases[p] for p in bench_ppo.PHASES) < phases["total"]
+    lines = bench_ppo.summary(records, {**ppo.Settings, **settings})
+    assert lines[0].startswith("wall time: minigrad") and len(lines) == 3 + 1 + len(bench_ppo.PHASES)
+    assert "iteration 2/2" in capsys.readouterr().out
