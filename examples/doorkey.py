@@ -1,8 +1,9 @@
 """Navigation: PPO (examples/ppo.py) with a small CNN over MiniGrid's partially observed 7×7 view on
 MiniGrid-DoorKey-5x5-v0: the agent must pick up the key, open the door and reach the goal. The
 target is a success rate ≥ 95% of the greedy policy over 100 episodes after ≤ 300k frames.
+``--size 8`` trains on the 8×8 grid (MiniGrid-DoorKey-8x8-v0), which takes more epochs.
 
-    python examples/doorkey.py [--optimizer adam] [--epochs 14] [--plot doorkey.png]
+    python examples/doorkey.py [--optimizer adam] [--epochs 14] [--size 5] [--plot doorkey.png]
     minigrad train doorkey [options]        (needs: pip install "minigrad[rl]")
 """
 import numpy as np
@@ -15,7 +16,7 @@ from minigrad.examples import common, ppo
 NEEDS = ("gymnasium", "minigrid")
 LR = {"adam": 1e-3}
 EPOCHS = 14  # of 10 iterations of 16 environments × 128 steps: 286,720 frames
-ENV_ID = "MiniGrid-DoorKey-5x5-v0"
+SIZES = (5, 8)  # the grid's side: MiniGrid-DoorKey-{size}x{size}-v0
 # the torch-rl starter files' settings for MiniGrid (16 environments, 128 steps each, 4 epochs of 256-step minibatches)
 SETTINGS = dict(num_envs=16, num_steps=128, num_minibatches=8, update_epochs=4, ent_coef=0.01)
 
@@ -114,16 +115,19 @@ class MiniGrid:
         fig.savefig(self.plot)
 
 
-def run(epochs=None, plot=None, **options):
-    """Train and evaluate; ``options`` those of ``ppo.train`` (MiniGrid's settings unless given);
-    with ``plot``, one greedy episode's frames drawn there."""
-    return ppo.train("doorkey", MiniGrid(ENV_ID, plot), LR, epochs=EPOCHS if epochs is None else epochs,
-                     **{**SETTINGS, "eval_episodes": 100, **options})
+def run(epochs=None, plot=None, size=5, **options):
+    """Train and evaluate on the ``size``×``size`` grid; ``options`` those of ``ppo.train`` (MiniGrid's
+    settings unless given); with ``plot``, one greedy episode's frames drawn there."""
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {SIZES}, got {size!r}")
+    return ppo.train("doorkey", MiniGrid(f"MiniGrid-DoorKey-{size}x{size}-v0", plot), LR,
+                     epochs=EPOCHS if epochs is None else epochs, **{**SETTINGS, "eval_episodes": 100, **options})
 
 
 def main(argv=None):
     p = ppo.command_line("doorkey", __doc__, LR, EPOCHS)
     p.set_defaults(eval_episodes=100)
+    p.add_argument("--size", type=int, choices=SIZES, default=5, help="the grid's side (default: 5)")
     p.add_argument("--plot", metavar="PATH.png", help="draw one greedy episode's frames (matplotlib)")
     return common.main(run, p, argv, NEEDS)
 

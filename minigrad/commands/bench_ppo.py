@@ -1,11 +1,13 @@
 """PPO (examples/ppo.py) in minigrad against the same PPO written with torch, on the same task.
 
-    minigrad bench ppo [--task hopper] [--steps 1003520] [--seed 0] [--busy 0] [--torch-threads N] [--json PATH]
+    minigrad bench ppo [--task hopper] [--steps 1003520] [--seed 0] [--busy 0] [--torch-threads N]
+                       [--torch-adam default|foreach|fused] [--json PATH]
 
 Both learners start from the same weights and run the same loop (``ppo.iteration``: the same
 gymnasium environments and wrappers, the same GAE, minibatches and lr annealing), each with its own
 environments seeded alike; they differ only in the framework that runs the agent, the losses,
-backward, gradient clipping and Adam (minigrad's C++ kernels, torch 2.13's ``foreach`` Adam).
+backward, gradient clipping and Adam (minigrad's C++ kernel; torch's default Adam, which on the
+CPU is its for-loop implementation, or its ``foreach`` or ``fused`` one).
 The two take turns iteration by iteration in this one process (the first of an iteration is the
 second of the next), so that a busy machine slows both alike. Each iteration's time is split into
 the rollout's inference (policy and value at batch num_envs), its environment steps, and per
@@ -24,6 +26,7 @@ from ..examples.arguments import integer, require
 
 TASKS = ("hopper", "reacher")  # the MuJoCo task modules of examples/
 PHASES = ("inference", "environment", "forward", "backward", "clip", "step")
+TORCH_ADAM = {"default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}  # torch's Adam implementations
 
 
 class Clock:
@@ -87,6 +90,7 @@ class Minigrad:
         from .. import optim
         from ..examples import common, ppo
         from ..nn import utils
+        from ..random import default_generator
         self.agent, self.settings = agent, settings
         self.opt = common.make_optimizer("adam", agent, lr, "cpp", **options)
         self.schedule = optim.lr_scheduler.LambdaLR(self.opt, lambda i: max(1 - i / iterations, 0.0))
@@ -97,7 +101,7 @@ class Minigrad:
         self.clip = clock.timed("clip", lambda: utils.clip_grad_norm_(agent.parameters(), settings["max_grad_norm"]))
         self.backward = clock.timed("backward", lambda loss: loss.backward())
         self.step = clock.timed("step", self.opt.step)
-        self.permutation = np.random.default_rng(0).permutation
+        self.permutation = default_generator().permutation  # as ppo.train: this side is its run, step for step
 
     def update(self, *minibatch):
         from ..tensor import Tensor
@@ -126,7 +130,7 @@ class Torch:
                                                                                settings["max_grad_norm"]))
         self.backward = clock.timed("backward", lambda loss: loss.backward())
         self.step = clock.timed("step", self.opt.step)
-        self.permutation = np.random.default_rng(0).permutation
+        self.permutation = lambda n: torch.randperm(n).numpy()
 
     def value(self, obs):
         with self.torch.no_grad():
@@ -157,9 +161,9 @@ class Torch:
             return self.agent.actor_mean(self.torch.from_numpy(obs)).numpy()
 
 
-def race(task, steps, seed, **settings):
+def race(task, steps, seed, torch_adam="default", **settings):
     """Train both learners ``steps`` environment steps of ``task`` in turns (``settings`` override
-    ``ppo.Settings``); returns the records."""
+    ``ppo.Settings``; ``torch_adam`` one of TORCH_ADAM); returns the records."""
     import importlib
 
     import torch
@@ -180,8 +184,8 @@ def race(task, steps, seed, **settings):
             agent, _ = control.agent(envs)
             learner = Minigrad(agent, lr, options, iterations, settings, clock)
         else:
-            learner = Torch(torch, torch_agent(torch, runs["minigrad"]["learner"].agent), lr, options, iterations,
-                            settings, clock)
+            learner = Torch(torch, torch_agent(torch, runs["minigrad"]["learner"].agent), lr,
+                            {**options, **TORCH_ADAM[torch_adam]}, iterations, settings, clock)
         rollout = ppo.Rollout(envs, settings, seed)
         rollout.collect = clock.timed("environment", rollout.collect)  # then less its inference: Clock.end_iteration
         runs[name] = {"control": control, "envs": envs, "clock": clock, "learner": learner, "rollout": rollout}
@@ -235,6 +239,8 @@ def main(argv=None):
     parser.add_argument("--busy", type=integer(0), default=0,
                         help="background processes spinning meanwhile, as on a shared machine (default: 0)")
     parser.add_argument("--torch-threads", type=integer(1), help="torch's intra-op threads (default: torch's own)")
+    parser.add_argument("--torch-adam", choices=TORCH_ADAM, default="default",
+                        help="torch's Adam implementation (default: torch's choice, the for-loop one on the CPU)")
     parser.add_argument("--json", metavar="PATH", help="write the records as JSON")
     args = parser.parse_args(argv)
     require("minigrad bench ppo", ("gymnasium", "mujoco"))
@@ -249,12 +255,13 @@ def main(argv=None):
     from ..examples import ppo
     from .bench_loop import busy_processes
     with busy_processes(args.busy, 10 ** 6):
-        records = race(args.task, args.steps, args.seed)
+        records = race(args.task, args.steps, args.seed, args.torch_adam)
     for line in summary(records, ppo.Settings):
         print(line)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"task": args.task, "steps": args.steps, "seed": args.seed, "busy": args.busy, **records,
+            json.dump({"task": args.task, "steps": args.steps, "seed": args.seed, "busy": args.busy,
+                       "torch_adam": args.torch_adam, **records,
                        "minigrad_threads": get_num_threads()}, f, indent=1)
     return 0
 

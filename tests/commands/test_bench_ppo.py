@@ -28,13 +28,16 @@ def test_the_torch_learner_starts_from_the_same_agent_and_loss():
 def test_a_short_race_trains_both_and_reports_each_phase(capsys):
     pytest.importorskip("mujoco", reason="the rl extra (gymnasium[mujoco]) is not installed")
     settings = dict(num_steps=128, num_minibatches=4, update_epochs=2)
-    records = bench_ppo.race("hopper", 256, 0, **settings)
+    records = bench_ppo.race("hopper", 256, 0, "fused", **settings)
     for name in ("minigrad", "torch"):
         record = records[name]
         assert len(record["iterations"]) == 2 and record["env_steps"] == 256 and np.isfinite(record["return"])
         for phases in record["iterations"]:
             assert all(phases[p] > 0 for p in bench_ppo.PHASES)
             assert sum(phases[p] for p in bench_ppo.PHASES) < phases["total"]
+    from minigrad.examples import hopper  # the minigrad side is minigrad train hopper's run, draw for draw
+    assert records["minigrad"]["return"] == hopper.run(epochs=1, iterations_per_epoch=2, **settings)["metric"]
     lines = bench_ppo.summary(records, {**ppo.Settings, **settings})
     assert lines[0].startswith("wall time: minigrad") and len(lines) == 3 + 1 + len(bench_ppo.PHASES)
     assert "iteration 2/2" in capsys.readouterr().out
+    assert records["torch_threads"] == torch.get_num_threads()

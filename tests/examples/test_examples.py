@@ -194,8 +194,17 @@ def test_make_optimizer(name):
     assert opt.param_groups[0].get("train_mode", True)  # Schedule-Free's are ready to train
 
 
+def test_make_optimizer_options_override_the_entrys():
+    p = mg.nn.Parameter(np.ones(3, np.float32))
+    opt = common.make_optimizer("momentum", [p], 0.1, momentum=0.5, dampening=0.1)
+    assert (opt.param_groups[0]["momentum"], opt.param_groups[0]["dampening"]) == (0.5, 0.1)
+    with pytest.raises(TypeError, match="eps"):
+        common.make_optimizer("sgd", [p], 0.1, eps=1e-5)
+
+
 @pytest.mark.parametrize("name, part, rest", [("muon", "Muon", "AdamW"), ("sparseadam", "SparseAdam", "Adam")])
 def test_make_optimizer_pairs_an_optimizer_for_part_of_a_model_with_one_for_the_rest(name, part, rest):
+    mg.manual_seed(0)  # at some seeds (20, 21) every unit's max over time falls at the first step: no weight_hh grad
     model = text_classify.SnippetClassifier(10, 4, 3, sparse=common.sparse_gradients(name))
     opt = common.make_optimizer(name, model, 0.01, backend="numpy")
     assert [type(o).__name__ for o in opt.optimizers] == [part, rest] and opt.backend == "numpy"

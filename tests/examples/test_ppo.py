@@ -1,5 +1,6 @@
 """PPO (examples/ppo.py): GAE and the losses against values worked out by hand on tiny rollouts, and
 a short hopper run that beats a random policy (skipped without the rl extra)."""
+import json
 import math
 
 import numpy as np
@@ -70,13 +71,14 @@ def random_returns(env_id, episodes=5):
     return np.array(returns)
 
 
-def test_a_short_reacher_run_trains_and_scores():
+def test_a_short_reacher_run_trains_and_scores_with_its_adam_eps(tmp_path):
     """Reacher learns visibly only after some 50k steps (README's curve): a short run checks the plumbing."""
     pytest.importorskip("mujoco", reason="the rl extra (gymnasium[mujoco]) is not installed")
     from minigrad.examples import reacher
-    out = reacher.run(epochs=1, iterations_per_epoch=2, num_steps=512, eval_episodes=2)
+    out = reacher.run(epochs=1, iterations_per_epoch=2, num_steps=512, eval_episodes=2, save=tmp_path / "r.safetensors")
     assert len(out["curve"]) == 2 and all(-200 < value < 0 for _, value in out["curve"])
     assert -200 < out["metric"] < 0 and out["steps"] == 2 * 10 * 32
+    assert mg.load(tmp_path / "r.safetensors")["optimizer"]["param_groups"][0]["eps"] == 1e-5  # CleanRL's
 
 
 def test_doorkey_runs_scores_its_success_rate_and_draws_an_episode(tmp_path):
@@ -87,6 +89,8 @@ def test_doorkey_runs_scores_its_success_rate_and_draws_an_episode(tmp_path):
     assert out["metric_name"] == "success_rate" and 0 <= out["metric"] <= 1
     assert out["steps"] == 4 * 8 and (tmp_path / "dk.png").read_bytes()[:4] == b"\x89PNG"
     assert "greedy policy over 3 test episodes of MiniGrid-DoorKey-5x5-v0" in out["report"]
+    with pytest.raises(ValueError, match=r"size must be one of \(5, 8\), got 6"):
+        doorkey.run(size=6)
 
 
 def test_a_mujoco_run_saves_and_resumes_with_its_normalisers(tmp_path):
@@ -108,3 +112,21 @@ def test_a_mujoco_run_saves_and_resumes_with_its_normalisers(tmp_path):
         np.testing.assert_array_equal(obs.mean, saved["normalizers.obs_mean"])
         assert (obs.count, ret.var) == (saved["normalizers.counts"][0], saved["normalizers.return_var"])
     envs.close()
+
+
+def test_minigrad_compare_tunes_and_scores_an_optimizer_on_doorkey(tmp_path, monkeypatch):
+    """The comparison on a control task, cut to Adam, one lr trial and one seed of one epoch."""
+    pytest.importorskip("minigrid", reason="the rl extra (minigrid) is not installed")
+    pytest.importorskip("matplotlib")
+    from minigrad.commands import compare
+    from minigrad.examples import common
+    monkeypatch.setattr(common, "task_optimizers", lambda sparse_embeddings=False: ["adam"])
+    assert compare.main(["--tasks", "doorkey", "--epochs", "1", "--budget", "1", "--seeds", "1", "--out",
+                         str(tmp_path), "--no-progress"]) == 0
+    report = json.loads((tmp_path / "compare.json").read_text())
+    (row,) = report["tasks"]["doorkey"]
+    assert row["optimizer"] == "adam" and row["lr"] == 1e-3  # doorkey's own lr: the grid's one point
+    runs = report["runs"]
+    assert [(run["split"], run["metric_name"], run["steps"]) for run in runs] == [
+        ("validation", "success_rate", 10 * 8 * 4), ("test", "success_rate", 10 * 8 * 4)]
+    assert all(0 <= run["metric"] <= 1 and len(run["curve"]) == 10 * 8 * 4 for run in runs)
