@@ -218,7 +218,7 @@ def summary(records, settings):
     ours, theirs = records["minigrad"], records["torch"]
     steps, updates = settings["num_steps"], settings["update_epochs"] * settings["num_minibatches"]
     lines = [f"wall time: minigrad {ours['seconds']:.1f} s, torch {theirs['seconds']:.1f} s (torch on "
-             f"{records['torch_threads']} threads): minigrad/torch {ours['seconds'] / theirs['seconds']:.2f}×",
+             f"{records['torch_threads']} thread{'s' * (records['torch_threads'] != 1)}): minigrad/torch {ours['seconds'] / theirs['seconds']:.2f}×",
              f"deterministic return: minigrad {ours['return']:.1f}, torch {theirs['return']:.1f}",
              f"{'median per iteration':<34}{'minigrad':>12}{'torch':>12}{'ratio':>8}"]
     per = {"total": (1, "s", 1), "inference": (steps, "µs per step", 1e6), "environment": (steps, "µs per step", 1e6),
