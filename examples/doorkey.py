@@ -1,7 +1,8 @@
 """Navigation: PPO (examples/ppo.py) with a small CNN over MiniGrid's partially observed 7×7 view on
 MiniGrid-DoorKey-5x5-v0: the agent must pick up the key, open the door and reach the goal. The
 target is a success rate ≥ 95% of the greedy policy over 100 episodes after ≤ 300k frames.
-``--size 8`` trains on the 8×8 grid (MiniGrid-DoorKey-8x8-v0), which takes more epochs.
+``--size 8`` trains on the 8×8 grid (MiniGrid-DoorKey-8x8-v0), which needs more frames: with
+``--epochs 100`` (2,048,000 frames) its greedy policy succeeds in 97% of 100 episodes (README).
 
     python examples/doorkey.py [--optimizer adam] [--epochs 14] [--size 5] [--plot doorkey.png]
     minigrad train doorkey [options]        (needs: pip install "minigrad[rl]")

@@ -97,7 +97,8 @@ def act(agent, obs):
 
 
 def value(agent, obs):
-    """The critic's values of a batch of observations (an array of any float dtype), as an array."""
+    """The critic's values of a batch of observations (an array of any real dtype: doorkey's are
+    uint8), as an array."""
     with mg.no_grad():
         return agent.value(mg.tensor(obs.astype(np.float32))).numpy()
 
@@ -122,11 +123,11 @@ class Rollout:
         """The mean raw return of the last 10 finished episodes (NaN before the first ends)."""
         return float(np.mean(self.recent)) if self.recent else float("nan")
 
-    def collect(self, act):
-        """Fill the buffers, ``act(observations)`` giving (actions, log-probabilities, values) at each step."""
+    def collect(self, act_fn):
+        """Fill the buffers, ``act_fn(observations)`` giving (actions, log-probabilities, values) at each step."""
         for step in range(len(self.obs)):
             self.obs[step], self.dones[step] = self.next_obs, self.next_done
-            self.actions[step], self.log_probs[step], self.values[step] = act(self.obs[step])
+            self.actions[step], self.log_probs[step], self.values[step] = act_fn(self.obs[step])
             self.next_obs, reward, terminated, truncated, infos = self.envs.step(self.actions[step])
             self.rewards[step], self.next_done = reward, (terminated | truncated).astype(np.float32)
             finished = infos.get("final_info", {})  # the ended episodes' statistics (same-step reset)
@@ -142,13 +143,13 @@ class Rollout:
         return [a.reshape((-1,) + a.shape[2:]) for a in parts]
 
 
-def iteration(rollout, act, value, update, permutation, settings):
-    """One PPO iteration in any framework: ``rollout.collect(act)``, then ``update_epochs`` passes
+def iteration(rollout, act_fn, value_fn, update, permutation, settings):
+    """One PPO iteration in any framework: ``rollout.collect(act_fn)``, then ``update_epochs`` passes
     over the flattened rollout in the shuffled order ``permutation(batch)`` gives, ``update`` taking
-    each minibatch's arrays (``Rollout.flat``'s) for one optimizer step; ``value(observations)``
+    each minibatch's arrays (``Rollout.flat``'s) for one optimizer step; ``value_fn(observations)``
     gives the critic's values as an array."""
-    rollout.collect(act)
-    flat = rollout.flat(value(rollout.next_obs), settings["gamma"], settings["gae_lambda"])
+    rollout.collect(act_fn)
+    flat = rollout.flat(value_fn(rollout.next_obs), settings["gamma"], settings["gae_lambda"])
     batch = len(flat[0])
     size = batch // settings["num_minibatches"]
     for _ in range(settings["update_epochs"]):
@@ -290,9 +291,11 @@ def train(task, control, lrs, optimizer="adam", lr=None, backend="cpp", epochs=4
         raise TypeError(f"{task}: unknown setting(s) {sorted(unknown)}; valid: {sorted(Settings)}")
     settings = {**Settings, **settings}
     common.check_split(split)
-    if settings["num_steps"] * settings["num_envs"] < settings["num_minibatches"]:
-        raise ValueError(f"{task}: {settings['num_steps'] * settings['num_envs']} steps a rollout do not fill "
-                         f"{settings['num_minibatches']} minibatches: raise num_steps or num_envs")
+    batch = settings["num_steps"] * settings["num_envs"]
+    # equal minibatches: a last one of a single step would make its advantages' std NaN
+    if settings["num_minibatches"] < 1 or batch % settings["num_minibatches"]:
+        raise ValueError(f"{task}: num_steps × num_envs = {batch} steps a rollout do not split into "
+                         f"num_minibatches = {settings['num_minibatches']} equal minibatches")
     lr = common.tuned_lr(lrs, optimizer) if lr is None else lr
     mg.manual_seed(seed)
     rng = mg.default_generator()

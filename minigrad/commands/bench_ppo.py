@@ -91,7 +91,7 @@ class Minigrad:
         from ..examples import common, ppo
         from ..nn import utils
         from ..random import default_generator
-        self.agent, self.settings = agent, settings
+        self.agent = agent
         self.opt = common.make_optimizer("adam", agent, lr, "cpp", **options)
         self.schedule = optim.lr_scheduler.LambdaLR(self.opt, lambda i: max(1 - i / iterations, 0.0))
         self.act = clock.timed("inference", lambda obs: ppo.act(agent, obs))
@@ -104,9 +104,9 @@ class Minigrad:
         self.permutation = default_generator().permutation  # as ppo.train: this side is its run, step for step
 
     def update(self, *minibatch):
-        from ..tensor import Tensor
+        from ..creation import tensor
         self.opt.zero_grad()
-        self.backward(self.loss(*(Tensor(a) for a in minibatch)))
+        self.backward(self.loss(*(tensor(a) for a in minibatch)))
         self.clip()
         self.step()
 
@@ -125,7 +125,7 @@ class Torch:
         self.opt = torch.optim.Adam(agent.parameters(), lr=lr, **options)
         self.schedule = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda i: max(1 - i / iterations, 0.0))
         self.act = clock.timed("inference", lambda obs: torch_act(torch, agent, obs))
-        self.loss = clock.timed("forward", self._loss)
+        self.loss = clock.timed("forward", lambda *a: self._loss(*a)[0])
         self.clip = clock.timed("clip", lambda: torch.nn.utils.clip_grad_norm_(agent.parameters(),
                                                                                settings["max_grad_norm"]))
         self.backward = clock.timed("backward", lambda loss: loss.backward())
@@ -137,18 +137,24 @@ class Torch:
             return self.agent.critic(self.torch.from_numpy(obs.astype(np.float32))).squeeze(-1).numpy()
 
     def _loss(self, obs, actions, old_log_probs, advantages, returns, old_values):
+        """``ppo.ppo_loss`` in torch: L and, as there, (policy loss, value loss, entropy, approximate KL,
+        clip fraction) as floats, recorded per minibatch as CleanRL does."""
         torch, s = self.torch, self.settings
         dist = torch_policy(torch, self.agent, obs)
         log_ratio = dist.log_prob(actions).sum(1) - old_log_probs
         ratio = log_ratio.exp()
-        with torch.no_grad():  # recorded per minibatch, as CleanRL does
-            ((ratio - 1) - log_ratio).mean().item(), ((ratio - 1).abs() > s["clip_coef"]).float().mean().item()
         advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        policy_loss = torch.max(-advantages * ratio, -advantages * ratio.clamp(1 - s["clip_coef"], 1 + s["clip_coef"]))
+        policy_loss = torch.max(-advantages * ratio,
+                                -advantages * ratio.clamp(1 - s["clip_coef"], 1 + s["clip_coef"])).mean()
         values = self.agent.critic(obs).squeeze(-1)
         clipped = old_values + (values - old_values).clamp(-s["clip_coef"], s["clip_coef"])
         value_loss = 0.5 * torch.max((values - returns) ** 2, (clipped - returns) ** 2).mean()
-        return policy_loss.mean() - s["ent_coef"] * dist.entropy().sum(1).mean() + s["vf_coef"] * value_loss
+        entropy = dist.entropy().sum(1).mean()
+        loss = policy_loss - s["ent_coef"] * entropy + s["vf_coef"] * value_loss
+        with torch.no_grad():
+            approx_kl = ((ratio - 1) - log_ratio).mean().item()
+            clip_fraction = ((ratio - 1).abs() > s["clip_coef"]).float().mean().item()
+        return loss, (policy_loss.item(), value_loss.item(), entropy.item(), approx_kl, clip_fraction)
 
     def update(self, *minibatch):
         self.opt.zero_grad()
@@ -204,21 +210,22 @@ def race(task, steps, seed, torch_adam="default", **settings):
                 for name, run in runs.items()), flush=True)
     records = {}
     for name, run in runs.items():
+        run["control"].epoch_done(run["envs"])  # the normalisers' final moments, as ppo.train keeps them
         run["envs"].close()
-        run["control"].epoch_done(run["envs"])
         _, score, report = run["control"].score(run["learner"].mean_action, seed, 10, "test")
         records[name] = {"seconds": sum(r["total"] for r in run["clock"].records), "return": score, "report": report,
                          "iterations": run["clock"].records, "env_steps": run["rollout"].env_steps}
-    records["torch_threads"] = torch.get_num_threads()
+    records["torch_threads"], records["settings"] = torch.get_num_threads(), settings
     return records
 
 
-def summary(records, settings):
+def summary(records):
     """The lines printed: wall times and ratio, then the median of each phase per iteration."""
-    ours, theirs = records["minigrad"], records["torch"]
+    ours, theirs, settings = records["minigrad"], records["torch"], records["settings"]
     steps, updates = settings["num_steps"], settings["update_epochs"] * settings["num_minibatches"]
-    lines = [f"wall time: minigrad {ours['seconds']:.1f} s, torch {theirs['seconds']:.1f} s (torch on "
-             f"{records['torch_threads']} thread{'s' * (records['torch_threads'] != 1)}): minigrad/torch {ours['seconds'] / theirs['seconds']:.2f}×",
+    threads = records["torch_threads"]
+    lines = [f"wall time: minigrad {ours['seconds']:.1f} s, torch {theirs['seconds']:.1f} s (torch on {threads} "
+             f"thread{'s' * (threads != 1)}): minigrad/torch {ours['seconds'] / theirs['seconds']:.2f}×",
              f"deterministic return: minigrad {ours['return']:.1f}, torch {theirs['return']:.1f}",
              f"{'median per iteration':<34}{'minigrad':>12}{'torch':>12}{'ratio':>8}"]
     per = {"total": (1, "s", 1), "inference": (steps, "µs per step", 1e6), "environment": (steps, "µs per step", 1e6),
@@ -234,7 +241,8 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", choices=TASKS, default="hopper", help="the MuJoCo task (default: hopper)")
     parser.add_argument("--steps", type=integer(2048), default=1003520,
-                        help="environment steps each (default: 1,003,520, the task's own)")
+                        help="environment steps each, rounded down to whole iterations of 2,048 "
+                             "(default: 1,003,520, the tasks' own)")
     parser.add_argument("--seed", type=integer(0), default=0, help="default: 0")
     parser.add_argument("--busy", type=integer(0), default=0,
                         help="background processes spinning meanwhile, as on a shared machine (default: 0)")
@@ -252,11 +260,10 @@ def main(argv=None):
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
     from .. import get_num_threads
-    from ..examples import ppo
     from .bench_loop import busy_processes
     with busy_processes(args.busy, 10 ** 6):
         records = race(args.task, args.steps, args.seed, args.torch_adam)
-    for line in summary(records, ppo.Settings):
+    for line in summary(records):
         print(line)
     if args.json:
         with open(args.json, "w") as f:

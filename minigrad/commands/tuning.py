@@ -120,6 +120,12 @@ def record(task, name, phase, seed, split, out, goal):
     return kept
 
 
+def class_defaults(module):
+    """``run``'s options that leave out the task's own optimizer options (its OPTIMIZER_OPTIONS, such
+    as reacher's Adam eps): under the protocol every optimizer runs at its class's defaults but the lr."""
+    return {"optimizer_options": {}} if hasattr(module, "OPTIMIZER_OPTIONS") else {}
+
+
 def tuning_jobs(modules, names, args):
     """Every trial as (label, key, thunk): per task, optimizer (``names[task]``) and lr of its grid, one
     validation run."""
@@ -128,7 +134,7 @@ def tuning_jobs(modules, names, args):
         for name in names[task]:
             for lr in lr_grid(grid_centre(module, name), args.budget, args.grid_step):
                 run = functools.partial(module.run, optimizer=name, lr=lr, backend=args.backend, epochs=args.epochs,
-                                        seed=TUNING_SEED, split="validation",
+                                        seed=TUNING_SEED, split="validation", **class_defaults(module),
                                         **logged(args, task, name, "tuning", lr, TUNING_SEED))
                 jobs.append((f"tuning {task}: {name} lr {lr:.3g}", (task, name, lr),
                              _recorded(run, task, name, "tuning", TUNING_SEED, "validation")))
@@ -144,6 +150,7 @@ def final_jobs(modules, chosen, args):
             for seed in args.seeds:
                 run = functools.partial(module.run, optimizer=name, lr=trial["lr"], backend=args.backend,
                                         epochs=args.epochs, seed=seed, split="test", timing=args.timing and seed == 0,
+                                        **class_defaults(module),
                                         **logged(args, task, name, "final", trial["lr"], seed))
                 jobs.append((f"scoring {task}: {name} seed {seed}", (task, name, seed),
                              _recorded(run, task, name, "final", seed, "test")))

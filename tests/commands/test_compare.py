@@ -165,13 +165,18 @@ def stand_in(calls):
     return types.SimpleNamespace(run=run, LR={"adam": 0.01}, NEEDS=(), EPOCHS=1)
 
 
-@pytest.fixture
-def stand_in_task(monkeypatch):
-    calls = []
-    module, load = stand_in(calls), compare.examples.load
+def install(monkeypatch, module):
+    """``module`` as the task "stand-in" of compare, with a target."""
+    load = compare.examples.load
     monkeypatch.setitem(compare.TASKS, "stand-in", "stand_in")
     monkeypatch.setitem(tuning.GOALS, "stand-in", tuning.Goal(0.25, 2, False, True, "loss ≤ 0.25"))
     monkeypatch.setattr(compare.examples, "load", lambda task: module if task == "stand-in" else load(task))
+
+
+@pytest.fixture
+def stand_in_task(monkeypatch):
+    calls = []
+    install(monkeypatch, stand_in(calls))
     return calls
 
 
@@ -212,6 +217,22 @@ def test_every_run_is_in_the_json_with_its_curve_split_and_time_to_target(tmp_pa
         assert run["task"] == "stand-in" and len(run["curve"]) == 10 and run["curve"][0] == [1, 0.01, 1.0]
         assert (run["steps_to_target"], run["seconds_to_target"]) == (5, 0.05)
     assert sum(run["phase"] == "tuning" for run in runs) == 2 * len(names)
+
+
+def test_a_tasks_own_optimizer_options_are_left_out_of_the_comparison(tmp_path, monkeypatch):
+    """Under the protocol every optimizer runs at its class's defaults but the lr: a task's
+    OPTIMIZER_OPTIONS (reacher's Adam eps) would favour one optimizer."""
+    pytest.importorskip("matplotlib")
+    given, module = [], stand_in([])
+    run = module.run
+
+    def run_with_options(optimizer_options=None, **options):
+        given.append(optimizer_options)
+        return run(**options)
+    module.run, module.OPTIMIZER_OPTIONS = run_with_options, {"adam": {"eps": 1e-5}}
+    install(monkeypatch, module)
+    compare.main(["--tasks", "stand-in", "--budget", "1", "--seeds", "1", "--out", str(tmp_path), "--no-progress"])
+    assert len(given) == 2 * len(common.task_optimizers()) and all(options == {} for options in given)
 
 
 def test_quick_end_to_end(tmp_path):

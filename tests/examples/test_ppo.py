@@ -57,6 +57,14 @@ def test_a_short_hopper_run_beats_a_random_policy():
     assert np.isfinite(out["metric"]) and "deterministic policy over 5 test episodes" in out["report"]
 
 
+def test_a_rollout_must_split_into_equal_minibatches_before_anything_starts():
+    from minigrad.examples import hopper
+    for steps, minibatches in ((100, 32), (64, 0)):
+        with pytest.raises(ValueError, match=f"num_steps × num_envs = {steps} steps a rollout do not split into "
+                                             f"num_minibatches = {minibatches} equal minibatches"):
+            hopper.run(num_steps=steps, num_minibatches=minibatches)
+
+
 def random_returns(env_id, episodes=5):
     import gymnasium as gym
     env, returns = gym.make(env_id), []
