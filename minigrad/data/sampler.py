@@ -153,6 +153,55 @@ class WeightedRandomSampler(_ArraySampler):
         return self.num_samples
 
 
+class DistributedSampler(_ArraySampler):
+    """The part of ``dataset`` that replica ``rank`` of ``num_replicas`` (data-parallel processes)
+    reads in an epoch, as ``torch.utils.data.DistributedSampler``: the epoch's order (shuffled by a
+    generator seeded ``seed + epoch``, the same on every replica; ``set_epoch`` moves it on) is made
+    a multiple of ``num_replicas`` long, by repeating its start or (``drop_last``) cutting its end,
+    and replica ``rank`` takes every ``num_replicas``-th index from position ``rank``. The replicas
+    read disjoint parts of equal length. ``num_replicas`` and ``rank`` are required."""
+
+    def __init__(self, dataset: Sized, num_replicas: int | None = None, rank: int | None = None,
+                 shuffle: bool = True, seed: int = 0, drop_last: bool = False) -> None:
+        for name, value in (("num_replicas", num_replicas), ("rank", rank), ("seed", seed)):
+            if value is None:
+                raise ValueError(f"{name} must be given: minigrad has no process group to take it from")
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"{name} should be an integer, but got {name}={value!r}")
+        assert num_replicas is not None and rank is not None  # (for the type checker: checked above)
+        if num_replicas < 1:
+            raise ValueError(f"num_replicas should be a positive integer value, but got num_replicas={num_replicas}")
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"Invalid rank {rank}, rank should be in the interval [0, {num_replicas - 1}]")
+        for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} should be a boolean value, but got {name}={flag!r}")
+        self.dataset, self.num_replicas, self.rank = dataset, int(num_replicas), int(rank)
+        self.shuffle, self.seed, self.drop_last, self.epoch = shuffle, int(seed), drop_last, 0
+        n = len(dataset)
+        if drop_last and n % self.num_replicas:
+            self.num_samples = -(-(n - self.num_replicas) // self.num_replicas)  # ceil: the remainder dropped
+        else:
+            self.num_samples = -(-n // self.num_replicas)
+        self.total_size = self.num_samples * self.num_replicas
+
+    def set_epoch(self, epoch: int) -> None:
+        """Shuffle the next epochs with ``seed + epoch`` (call it before each epoch's loop, on every replica)."""
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)):
+            raise TypeError(f"epoch should be an integer, but got epoch={epoch!r}")
+        self.epoch = int(epoch)
+
+    def _indices(self) -> Array:
+        n = len(self.dataset)
+        order = np.random.default_rng(self.seed + self.epoch).permutation(n) if self.shuffle else np.arange(n)
+        if self.total_size > n:  # repeat the order from its start (several times over for a tiny dataset)
+            order = np.resize(order, self.total_size)
+        return order[:self.total_size][self.rank::self.num_replicas]
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
 class BatchSampler(Sampler[list[int]]):
     """Group the indices of ``sampler`` into lists of ``batch_size``; ``drop_last`` drops a final
     shorter one."""
