@@ -96,6 +96,12 @@ def act(agent, obs):
         return action.numpy(), dist.log_prob(action).numpy(), agent.value(obs).numpy()
 
 
+def mean_action(agent, obs):
+    """The deterministic policy's actions (the Gaussian's mean) for a batch of observations, as an array."""
+    with mg.no_grad():
+        return agent.actor_mean(mg.tensor(obs)).numpy()
+
+
 def value(agent, obs):
     """The critic's values of a batch of observations (an array of any real dtype: doorkey's are
     uint8), as an array."""
@@ -243,13 +249,10 @@ class MuJoCo:
 
     def evaluate(self, agent, seed, episodes, split):
         """("average_return", its value, the report) of the deterministic policy (the Gaussian's mean)."""
-        def mean_action(obs):
-            with mg.no_grad():
-                return agent.actor_mean(mg.tensor(obs)).numpy()
-        return self.score(mean_action, seed, episodes, split)
+        return self.score(lambda obs: mean_action(agent, obs), seed, episodes, split)
 
-    def score(self, mean_action, seed, episodes, split):
-        """("average_return", its value, the report) of the policy ``mean_action`` (a (1, obs) float32
+    def score(self, policy, seed, episodes, split):
+        """("average_return", its value, the report) of the deterministic ``policy`` (a (1, obs) float32
         array → a (1, act) array) over ``episodes`` episodes of a fresh environment, observations
         normalised by the training moments (frozen); reset seeds depend on ``seed`` only, odd for the
         test split, even for validation."""
@@ -260,7 +263,7 @@ class MuJoCo:
             obs, _ = env.reset(seed=reset_seed)
             total, done = 0.0, False
             while not done:
-                action = mean_action(self.normalizers.observation(obs)[None].astype(np.float32))[0]
+                action = policy(self.normalizers.observation(obs)[None].astype(np.float32))[0]
                 obs, reward, terminated, truncated, _ = env.step(action)
                 total, done = total + float(reward), terminated or truncated
             returns.append(total)

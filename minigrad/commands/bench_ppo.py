@@ -83,19 +83,32 @@ def torch_act(torch, agent, obs):
         return action.numpy(), dist.log_prob(action).sum(1).numpy(), agent.critic(obs).squeeze(-1).numpy()
 
 
-class Minigrad:
+class Learner:
+    """What both learners share: one minibatch's update from its arrays, each part timed (``as_tensor``
+    makes the framework's tensors; ``loss``, ``backward``, ``clip`` and ``step`` are the timed parts)."""
+
+    def update(self, *minibatch):
+        self.opt.zero_grad()
+        self.backward(self.loss(*(self.as_tensor(a) for a in minibatch)))
+        self.clip()
+        self.step()
+
+
+class Minigrad(Learner):
     """The minigrad learner: ``ppo.train``'s agent, optimizer, schedule and update."""
 
     def __init__(self, agent, lr, options, iterations, settings, clock):
         from .. import optim
         from ..examples import common, ppo
         from ..nn import utils
+        from ..creation import tensor
         from ..random import default_generator
-        self.agent = agent
+        self.agent, self.as_tensor = agent, tensor
         self.opt = common.make_optimizer("adam", agent, lr, "cpp", **options)
         self.schedule = optim.lr_scheduler.LambdaLR(self.opt, lambda i: max(1 - i / iterations, 0.0))
         self.act = clock.timed("inference", lambda obs: ppo.act(agent, obs))
         self.value = lambda obs: ppo.value(agent, obs)
+        self.mean_action = lambda obs: ppo.mean_action(agent, obs)
         self.loss = clock.timed("forward", lambda *a: ppo.ppo_loss(agent, *a, settings["clip_coef"],
                                                                      settings["ent_coef"], settings["vf_coef"])[0])
         self.clip = clock.timed("clip", lambda: utils.clip_grad_norm_(agent.parameters(), settings["max_grad_norm"]))
@@ -103,25 +116,13 @@ class Minigrad:
         self.step = clock.timed("step", self.opt.step)
         self.permutation = default_generator().permutation  # as ppo.train: this side is its run, step for step
 
-    def update(self, *minibatch):
-        from ..creation import tensor
-        self.opt.zero_grad()
-        self.backward(self.loss(*(tensor(a) for a in minibatch)))
-        self.clip()
-        self.step()
-
-    def mean_action(self, obs):
-        from ..autograd import no_grad
-        from ..tensor import Tensor
-        with no_grad():
-            return self.agent.actor_mean(Tensor(obs)).numpy()
 
 
-class Torch:
+class Torch(Learner):
     """The same PPO in torch, as CleanRL's ``ppo_continuous_action.py`` writes it."""
 
     def __init__(self, torch, agent, lr, options, iterations, settings, clock):
-        self.torch, self.agent, self.settings = torch, agent, settings
+        self.torch, self.agent, self.settings, self.as_tensor = torch, agent, settings, torch.from_numpy
         self.opt = torch.optim.Adam(agent.parameters(), lr=lr, **options)
         self.schedule = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda i: max(1 - i / iterations, 0.0))
         self.act = clock.timed("inference", lambda obs: torch_act(torch, agent, obs))
@@ -155,12 +156,6 @@ class Torch:
             approx_kl = ((ratio - 1) - log_ratio).mean().item()
             clip_fraction = ((ratio - 1).abs() > s["clip_coef"]).float().mean().item()
         return loss, (policy_loss.item(), value_loss.item(), entropy.item(), approx_kl, clip_fraction)
-
-    def update(self, *minibatch):
-        self.opt.zero_grad()
-        self.backward(self.loss(*(self.torch.from_numpy(a) for a in minibatch)))
-        self.clip()
-        self.step()
 
     def mean_action(self, obs):
         with self.torch.no_grad():

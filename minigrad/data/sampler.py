@@ -178,11 +178,8 @@ class DistributedSampler(_ArraySampler):
                 raise TypeError(f"{name} should be a boolean value, but got {name}={flag!r}")
         self.dataset, self.num_replicas, self.rank = dataset, int(num_replicas), int(rank)
         self.shuffle, self.seed, self.drop_last, self.epoch = shuffle, int(seed), drop_last, 0
-        n = len(dataset)
-        if drop_last and n % self.num_replicas:
-            self.num_samples = -(-(n - self.num_replicas) // self.num_replicas)  # ceil: the remainder dropped
-        else:
-            self.num_samples = -(-n // self.num_replicas)
+        n = len(dataset)  # per replica: the remainder dropped, or the last round filled (ceil)
+        self.num_samples = n // self.num_replicas if drop_last else -(-n // self.num_replicas)
         self.total_size = self.num_samples * self.num_replicas
 
     def set_epoch(self, epoch: int) -> None:
