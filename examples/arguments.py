@@ -11,8 +11,9 @@ import sys
 EXTRAS = {"bench": ("tqdm", "matplotlib"),
           "examples": ("tqdm", "matplotlib", "sklearn", "gymnasium", "threadpoolctl"),
           "tensorboard": ("tensorboard", "matplotlib"),
-          "rl": ("gymnasium", "mujoco", "minigrid")}
-FOR = {"tensorboard": ("tensorboard",), "rl": ("mujoco", "minigrid")}  # offered only when one of these is needed
+          "rl": ("gymnasium", "mujoco", "minigrid"),
+          "mpi": ("mpi4py",)}
+FOR = {"tensorboard": ("tensorboard",), "rl": ("mujoco", "minigrid"), "mpi": ("mpi4py",)}  # offered only when one of these is needed
 PACKAGES = {"sklearn": "scikit-learn"}  # pip's name, where it is not the module's
 
 

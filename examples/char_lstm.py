@@ -97,19 +97,24 @@ def sample(model, corpus, prime, length, temperature):
 
 def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=True, max_steps=None, save=None,
         resume=None, timing=False, logdir=None, num_chars=200_000, cell="lstm", hidden=128, seq_len=64, batch_size=32,
-        clip=1.0, temperature=0.8, sample_chars=300, split="test"):
+        clip=1.0, temperature=0.8, sample_chars=300, split="test", distributed=False):
     """Train and validate; returns common.result's dict (metric: validation bits per character, on the
     corpus' held-out end). With ``split="validation"`` the last ``common.VALIDATION_FRACTION`` of the
     training text is held out instead (text: one contiguous piece, the same for every seed) and the
-    metric is measured there, so the corpus' held-out end stays unseen."""
+    metric is measured there, so the corpus' held-out end stays unseen. ``distributed``: rank r of
+    the MPI world trains on the streams r, r + N, ... (its share of the ``batch_size`` streams),
+    through ``common.data_parallel``."""
     lr, epochs = common.tuned_lr(LR, optimizer) if lr is None else lr, EPOCHS if epochs is None else epochs
     common.check_split(split)
     mg.manual_seed(seed)
     corpus, train_ids, held_ids = text_split(num_chars, split)
     vocab_size = len(corpus.vocab)
     train_rows, val_rows = streams(train_ids, batch_size), streams(held_ids, batch_size)
+    rank, ranks, _ = common.rank_share(batch_size, distributed)
+    local_rows = train_rows[rank::ranks]
     baseline = unigram_bits(train_ids, vocab_size)
     model = CharModel(vocab_size, hidden, cell, sparse=common.sparse_gradients(optimizer))
+    trained = common.data_parallel(model, distributed)
     opt = common.make_optimizer(optimizer, model, lr, backend)
     log = common.RunLog(quiet, max_steps, timing, logdir)
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
@@ -118,9 +123,9 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
 
     for epoch in range(first_epoch, epochs):
         state = None
-        for x, y in log.epoch(chunks(train_rows, seq_len), epoch, epochs):
+        for x, y in log.epoch(chunks(local_rows, seq_len), epoch, epochs):
             opt.zero_grad()
-            logits, state = model(x, state)
+            logits, state = trained(x, state)
             loss = F.cross_entropy(logits.reshape(-1, vocab_size), y.reshape(-1))
             loss.backward()
             grad_norm = nn.utils.clip_grad_norm_(model.parameters(), clip)
@@ -168,7 +173,7 @@ def language_model_result(log, split, val_bpc, baseline, text, temperature, mode
 
 
 def main(argv=None):
-    p = common.parser("char-lstm", __doc__, LR, EPOCHS, SPARSE_EMBEDDINGS)
+    p = common.parser("char-lstm", __doc__, LR, EPOCHS, SPARSE_EMBEDDINGS, distributed=True)
     p.add_argument("--cell", choices=("lstm", "gru"), default="lstm", help="recurrent layer (default: lstm)")
     p.add_argument("--hidden", type=integer(1), default=128, help="hidden units (default: 128)")
     p.add_argument("--num-chars", type=integer(1), default=200_000, help="corpus characters used (default: 200,000)")

@@ -6,6 +6,7 @@ import contextlib
 import copy
 import inspect
 import os
+import sys
 import time
 from collections import namedtuple
 from datetime import datetime
@@ -211,9 +212,10 @@ def hold_out(n, seed, fraction=VALIDATION_FRACTION):
     return np.sort(order[held:]), np.sort(order[:held])
 
 
-def parser(task, doc, lrs, epochs, sparse_embeddings=False, optimizer="adam"):
+def parser(task, doc, lrs, epochs, sparse_embeddings=False, optimizer="adam", distributed=False):
     """The options every example has, for ``minigrad train TASK``; ``lrs`` are its tuned learning
-    rates by optimizer name, ``sparse_embeddings`` its SPARSE_EMBEDDINGS, ``optimizer`` its default.
+    rates by optimizer name, ``sparse_embeddings`` its SPARSE_EMBEDDINGS, ``optimizer`` its default;
+    ``distributed``: it takes ``--distributed`` (its ``run`` trains through ``data_parallel``).
     Every option is a keyword argument of the example's ``run``."""
     p = argparse.ArgumentParser(prog=f"minigrad train {task}", description=doc,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -235,7 +237,58 @@ def parser(task, doc, lrs, epochs, sparse_embeddings=False, optimizer="adam"):
     p.add_argument("--logdir", metavar="DIR", help="write TensorBoard logs to a new run under DIR (per step: loss, "
                    "lr, gradient norm, opt.step() time of both backends; per epoch: metrics, parameter and gradient "
                    "histograms, the task's picture); then: tensorboard --logdir DIR")
+    if distributed:
+        p.add_argument("--distributed", action="store_true",
+                       help="data-parallel training over the processes of 'mpiexec -n N minigrad train ...': each "
+                       "trains on 1/N of every batch (the batch size stays the global one), gradients averaged over "
+                       "them; rank 0 prints and writes the checkpoints and logs")
     return p
+
+
+def start_distributed(args, prog):
+    """``--distributed``: join the MPI world (exit with a message when mpi4py is missing or this
+    process was not started by mpiexec), and leave the printing and writing to rank 0."""
+    import minigrad.distributed as dist
+    require(f"{prog} --distributed", ["mpi4py"])
+    if not dist.launched_by_mpiexec():
+        sys.exit(f"{prog} --distributed: start it with mpiexec, e.g. mpiexec -n 2 {prog} --distributed")
+    if args.optimizer == "sparseadam":
+        sys.exit(f"{prog} --distributed: --optimizer sparseadam needs sparse gradients, which the ranks' "
+                 "gradient averaging does not support; choose another optimizer")
+    dist.init()
+    if dist.get_rank() != 0:
+        args.quiet, args.save, args.logdir = True, None, None
+        if hasattr(args, "plot"):
+            args.plot = None
+
+
+def data_parallel(model, distributed):
+    """The model as the training loop runs it: under ``--distributed`` a DistributedDataParallel
+    (rank 0's initial weights everywhere, gradients averaged in backward), and each rank's random
+    generator moved on to its own stream (dropout masks differ between ranks as between the samples
+    of one batch); else ``model`` itself."""
+    if not distributed:
+        return model
+    import minigrad.distributed as dist
+    mg.manual_seed(int(mg.default_generator().integers(2 ** 62)) + dist.get_rank())
+    return dist.DistributedDataParallel(model)
+
+
+def rank_share(batch_size, distributed):
+    """(rank, ranks, this rank's part of a global batch of ``batch_size``): (0, 1, batch_size) when not distributed."""
+    if not distributed:
+        return 0, 1, batch_size
+    import minigrad.distributed as dist
+    ranks = dist.get_world_size()
+    if batch_size % ranks:
+        sys.exit(f"--distributed: the batch size {batch_size} must be a multiple of the number of processes, {ranks}")
+    return dist.get_rank(), ranks, batch_size // ranks
+
+
+def _mean_over_ranks(number):
+    value = np.array([number], np.float64)
+    mg.distributed.all_reduce(value, "mean")
+    return float(value[0])
 
 
 def run_name(task, optimizer, seed, backend):
@@ -275,6 +328,9 @@ class RunLog:
         batches) comes behind a progress bar (none when quiet, not on a terminal, or without tqdm)."""
         self.epoch_starts.append(self.seconds())
         self.losses = []
+        sampler = getattr(iterable, "sampler", None)
+        if hasattr(sampler, "set_epoch"):  # a DistributedSampler: this epoch's shuffle, the same on every rank
+            sampler.set_epoch(epoch)
         if self.quiet or tqdm is None:
             return iterable
         self.bar = tqdm(iterable, desc=f"epoch {epoch + 1}/{epochs}", leave=False, dynamic_ncols=True, disable=None)
@@ -283,7 +339,10 @@ class RunLog:
     def step(self, opt, loss, grad_norm=None):
         """``opt.step()``, timed; then ``loss`` (a float) goes into the history (and the TensorBoard
         run, with the lr, the step's time on each backend and the gradients' norm: ``grad_norm``, what
-        ``clip_grad_norm_`` returned before clipping them, else computed from them)."""
+        ``clip_grad_norm_`` returned before clipping them, else computed from them). Under ``--distributed``
+        the loss recorded is the mean of the ranks' (the global batch's)."""
+        if mg.distributed.is_initialized():
+            loss = _mean_over_ranks(loss)
         twin_first = self.run_steps % 2 == 1
         if self.logdir is not None and grad_norm is None:
             with self.paused():
@@ -501,12 +560,17 @@ def main(run, p, argv=None, needs=()):
     tensorboard extra for a ``--logdir`` (whose run goes in a new directory under it: ``run_name``)."""
     args = p.parse_args(argv)
     require(p.prog, needs)
+    if getattr(args, "distributed", False):
+        start_distributed(args, p.prog)
     if getattr(args, "plot", None):
         require(f"{p.prog} --plot", ["matplotlib"])
     if args.logdir is not None:
         require(f"{p.prog} --logdir", ["tensorboard", "matplotlib"])
         args.logdir = os.path.join(args.logdir, run_name(p.prog.split()[-1], args.optimizer, args.seed, args.backend))
-    summary(run(**vars(args), timing=True))
+    out = run(**vars(args), timing=True)
+    if not mg.distributed.is_main_process():
+        return 0
+    summary(out)
     if args.logdir is not None:
         print(f"TensorBoard run: {args.logdir}   (tensorboard --logdir {os.path.dirname(args.logdir)})")
     return 0

@@ -51,7 +51,7 @@ def run(ema=None, **options):
 
 
 def main(argv=None):
-    p = common.parser("digits-cnn", __doc__, LR, EPOCHS)
+    p = common.parser("digits-cnn", __doc__, LR, EPOCHS, distributed=True)
     p.add_argument("--ema", type=fraction("a decay"), metavar="DECAY",
                    help="also average the weights with this EMA decay (e.g. 0.999) and report its test accuracy")
     return common.main(run, p, argv, NEEDS)

@@ -39,10 +39,13 @@ def accuracy(model, x, y):
 
 
 def train(make_model, lrs, default_epochs, optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=True,
-          max_steps=None, save=None, resume=None, timing=False, logdir=None, batch_size=32, split="test"):
+          max_steps=None, save=None, resume=None, timing=False, logdir=None, batch_size=32, split="test",
+          distributed=False):
     """Train ``make_model()`` on the training digits (``lr`` defaults to ``lrs[optimizer]``) and test
     it; returns common.result's dict (metric: test accuracy). With ``split="validation"`` it trains on
-    the training digits less a held-out part (``common.hold_out``, by seed) and scores on that part."""
+    the training digits less a held-out part (``common.hold_out``, by seed) and scores on that part.
+    ``distributed``: each rank of the MPI world trains on its share of every batch of ``batch_size``
+    (a DistributedSampler's, reshuffled each epoch), through ``common.data_parallel``."""
     lr, epochs = common.tuned_lr(lrs, optimizer) if lr is None else lr, default_epochs if epochs is None else epochs
     common.check_split(split)
     mg.manual_seed(seed)
@@ -52,8 +55,12 @@ def train(make_model, lrs, default_epochs, optimizer="adam", lr=None, backend="c
     else:
         kept, held = common.hold_out(len(y_train), seed)
         x_train, y_train, x_test, y_test = x_train[kept], y_train[kept], x_train[held], y_train[held]
-    loader = mg.data.DataLoader(mg.data.TensorDataset(x_train, y_train), batch_size, shuffle=True)
+    dataset = mg.data.TensorDataset(x_train, y_train)
+    _, _, local_batch = common.rank_share(batch_size, distributed)
+    sampler = mg.data.DistributedSampler(dataset, seed=seed) if distributed else None
+    loader = mg.data.DataLoader(dataset, local_batch, shuffle=sampler is None, sampler=sampler)
     model = make_model()
+    trained = common.data_parallel(model, distributed)
     opt = common.make_optimizer(optimizer, model, lr, backend)
     log = common.RunLog(quiet, max_steps, timing, logdir)
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
@@ -61,7 +68,7 @@ def train(make_model, lrs, default_epochs, optimizer="adam", lr=None, backend="c
     for epoch in range(first_epoch, epochs):
         for x, y in log.epoch(loader, epoch, epochs):
             opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
+            loss = F.cross_entropy(trained(x), y)
             loss.backward()
             log.step(opt, loss.item())
             if log.done:
@@ -85,7 +92,7 @@ run = functools.partial(train, mlp, LR, EPOCHS)
 
 
 def main(argv=None):
-    return common.main(run, common.parser("digits-mlp", __doc__, LR, EPOCHS), argv, NEEDS)
+    return common.main(run, common.parser("digits-mlp", __doc__, LR, EPOCHS, distributed=True), argv, NEEDS)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set
 from .gradcheck import gradcheck  # through the alias module, so that minigrad.gradcheck stays this function
 from . import autograd, cuda, functional
 from . import data, nn
+from . import distributed  # (mpi4py is imported by distributed.init(), not here)
 from .checkpoint import load, save
 from .functional import log_softmax, softmax
 from .sparse import sparse_coo_tensor

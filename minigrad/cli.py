@@ -87,4 +87,9 @@ def main(argv=None):
         usage_error(f"minigrad: unknown command {argv[0]!r}; valid commands: {', '.join(COMMANDS)} "
                     "('minigrad --help' describes them)")
     command, _ = COMMANDS[argv[0]]
-    return command(argv[1:])
+    try:
+        return command(argv[1:])
+    except BaseException as error:  # under mpiexec: one rank's exit must not leave the others waiting
+        from .distributed import abort_on_exit
+        abort_on_exit(error)
+        raise

@@ -49,11 +49,13 @@ _C_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half"
 
 class Tensor:
     __slots__ = ("_data", "_grad", "_requires_grad", "_parents", "_backward", "_name", "_created", "_retain",
-                 "_hooks", "__weakref__")  # the array and the engine's fields (see minigrad.autograd.engine)
+                 "_hooks", "_post_accumulate_hooks", "__weakref__")  # the array and the engine's fields (see
+    # minigrad.autograd.engine)
     __array_ufunc__ = None  # `ndarray + tensor` defers to Tensor.__radd__ instead of making an object array
     __hash__ = object.__hash__  # == is elementwise; tensors hash by identity, as in torch
     _data: Array; _grad: Tensor | SparseTensor | None  # the fields' types (annotations: the slots hold the values)
     _hooks: OrderedDict[int, Callable[[Tensor], Tensor | None]] | None
+    _post_accumulate_hooks: OrderedDict[int, Callable[[Tensor], None]] | None
     _parents: tuple[Tensor, ...]; _backward: Backward | None; _name: str | None; _created: int
 
     def __init__(self, *data: Any, requires_grad: bool = False) -> None:
@@ -239,13 +241,32 @@ class Tensor:
     def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
         """Call ``hook(grad)`` each time backward computes this tensor's gradient (before it reaches
         ``.grad``); a tensor it returns replaces the gradient. ``handle.remove()`` unregisters it."""
+        return self._add_hook("_hooks", hook)
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> RemovableHandle:
+        """Call ``hook(self)`` each time backward has accumulated this leaf's gradient into ``.grad``
+        (where the hook may read it: DistributedDataParallel starts averaging it over ranks there)."""
+        if self._requires_grad and not self.is_leaf:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        return self._add_hook("_post_accumulate_hooks", hook)
+
+    def _add_hook(self, field: str, hook: Callable[[Tensor], Any]) -> RemovableHandle:
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-        if self._hooks is None:
-            self._hooks = OrderedDict()
-        handle = RemovableHandle(self._hooks)
-        self._hooks[handle.id] = hook
+        hooks = getattr(self, field)
+        if hooks is None:
+            hooks = OrderedDict()
+            setattr(self, field, hooks)
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
         return handle
+
+    def __getstate__(self) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """What copy.deepcopy copies: every field but the post-accumulate hooks, which belong to
+        whoever registered them (a DistributedDataParallel), as torch's deepcopy leaves them."""
+        fields = {name: getattr(self, name) for name in Tensor.__slots__ if name != "__weakref__" and hasattr(self, name)}
+        fields["_post_accumulate_hooks"] = None
+        return getattr(self, "__dict__", None), fields
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor in the next backward (leaves always keep it)."""
@@ -595,6 +616,7 @@ class Tensor:
 def _init_fields(t: Tensor, data: Array) -> None:
     """Set every field of a fresh tensor: ``data``, no grad, no graph, no hooks."""
     t._data, t._grad, t._requires_grad, t._retain, t._hooks = data, None, False, False, None
+    t._post_accumulate_hooks = None
     t._parents, t._backward, t._name = (), None, None
 
 

@@ -220,6 +220,9 @@ def run_backward(root: Tensor, grad: Array, retain_graph: bool,
                 captured[id(node)] = g
         elif backward is None or node._retain:
             accumulate(node, g, _wrap)
+            if node._post_accumulate_hooks and backward is None:
+                for hook in list(node._post_accumulate_hooks.values()):
+                    hook(node)
         if backward is None:
             continue
         if not isinstance(g, DENSE):  # a sparse gradient reaching an op (a weight made by ops): densified

@@ -159,16 +159,21 @@ class DistributedSampler(_ArraySampler):
     generator seeded ``seed + epoch``, the same on every replica; ``set_epoch`` moves it on) is made
     a multiple of ``num_replicas`` long, by repeating its start or (``drop_last``) cutting its end,
     and replica ``rank`` takes every ``num_replicas``-th index from position ``rank``. The replicas
-    read disjoint parts of equal length. ``num_replicas`` and ``rank`` are required."""
+    read disjoint parts of equal length. ``num_replicas`` and ``rank`` default to the world of
+    ``minigrad.distributed`` (its size and this process's rank)."""
 
     def __init__(self, dataset: Sized, num_replicas: int | None = None, rank: int | None = None,
                  shuffle: bool = True, seed: int = 0, drop_last: bool = False) -> None:
+        if num_replicas is None or rank is None:
+            from .. import distributed
+            if not distributed.is_initialized():
+                raise RuntimeError("DistributedSampler: give num_replicas and rank, or call minigrad.distributed.init() "
+                                   "first (under mpiexec) for the world's size and this process's rank")
+            num_replicas = distributed.get_world_size() if num_replicas is None else num_replicas
+            rank = distributed.get_rank() if rank is None else rank
         for name, value in (("num_replicas", num_replicas), ("rank", rank), ("seed", seed)):
-            if value is None:
-                raise ValueError(f"{name} must be given: minigrad has no process group to take it from")
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise TypeError(f"{name} should be an integer, but got {name}={value!r}")
-        assert num_replicas is not None and rank is not None  # (for the type checker: checked above)
         if num_replicas < 1:
             raise ValueError(f"num_replicas should be a positive integer value, but got num_replicas={num_replicas}")
         if not 0 <= rank < num_replicas:

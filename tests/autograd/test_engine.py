@@ -330,3 +330,21 @@ def test_torch_refuses_the_same_three_cases():
     a.mul_(10)
     with pytest.raises(RuntimeError, match=MODIFIED):
         y.backward()
+
+
+def test_post_accumulate_grad_hook_sees_the_accumulated_gradient():
+    import copy
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    handle = w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.tolist()))
+    (w * w).sum().backward()  # two uses of w: the hook runs once, after both contributions are in
+    (3 * w).sum().backward()
+    assert seen == [[2.0, 4.0], [5.0, 7.0]]
+    assert copy.deepcopy(w)._post_accumulate_hooks is None  # hooks stay with who registered them, as torch's
+    handle.remove()
+    (w * 1).sum().backward()
+    assert len(seen) == 2
+    with pytest.raises(RuntimeError, match="post accumulate grad hooks cannot be registered on non-leaf tensors"):
+        (w * 2).register_post_accumulate_grad_hook(print)
+    with pytest.raises(RuntimeError, match="cannot register a hook on a tensor that doesn't require gradient"):
+        mg.tensor([1.0]).register_post_accumulate_grad_hook(print)

@@ -54,8 +54,8 @@ def test_it_drives_a_dataloader():
 
 
 @pytest.mark.parametrize("options, error, message", [
-    ({"num_replicas": None, "rank": 0}, ValueError, "num_replicas must be given"),
-    ({"num_replicas": 2, "rank": None}, ValueError, "rank must be given"),
+    ({"num_replicas": None, "rank": 0}, RuntimeError, r"give num_replicas and rank, or call minigrad.distributed.init"),
+    ({"num_replicas": 2, "rank": None}, RuntimeError, r"give num_replicas and rank, or call minigrad.distributed.init"),
     ({"num_replicas": 2.0, "rank": 0}, TypeError, "num_replicas should be an integer"),
     ({"num_replicas": 0, "rank": 0}, ValueError, "num_replicas should be a positive integer"),
     ({"num_replicas": 2, "rank": 2}, ValueError, r"Invalid rank 2, rank should be in the interval \[0, 1\]"),
