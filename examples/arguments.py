@@ -87,3 +87,15 @@ def fraction(what):
 def listed(item):
     """An argparse type: comma-separated values, each parsed by the type ``item``; returns a list."""
     return lambda text: [item(part) for part in text.split(",")]
+
+
+def names(parser, option, text, valid):
+    """The comma-separated ``text`` of ``option`` as a list of names, each in ``valid`` and none twice
+    (else ``parser.error``, exit status 2)."""
+    listed_names = text.split(",")
+    unknown = [n for n in listed_names if n not in valid]
+    if unknown:
+        parser.error(f"{option}: unknown {unknown}; valid: {', '.join(valid)}")
+    if len(set(listed_names)) < len(listed_names):
+        parser.error(f"{option}: {text} names one twice")
+    return listed_names

@@ -1,5 +1,5 @@
 """The ``minigrad`` command: ``minigrad info``, ``minigrad bench [kernels options]``,
-``minigrad bench train|loop|lm|ppo [options]``, ``minigrad train TASK [options]``, ``minigrad compare``,
+``minigrad bench train|loop|lm|ppo|ddp [options]``, ``minigrad train TASK [options]``, ``minigrad compare``,
 ``minigrad --version``.
 
 Only the dispatch: each command lives in ``minigrad.commands`` (``train`` runs an example of
@@ -37,6 +37,9 @@ def bench(argv):
     if argv[:1] == ["ppo"]:
         from .commands.bench_ppo import main as ppo_main
         return ppo_main(argv[1:])
+    if argv[:1] == ["ddp"]:
+        from .commands.bench_ddp import main as ddp_main
+        return ddp_main(argv[1:])
     from .commands.bench import main as kernels_main
     return kernels_main(argv)
 
@@ -60,7 +63,7 @@ COMMANDS = {
     "info": (info, "build facts: version, compiler, OpenMP, threads, SIMD levels"),
     "bench": (bench, "optimizer kernel speed, C++ vs NumPy vs torch ('bench train': training-step speed, "
                      "'bench loop': the optimizer step inside training loops, 'bench lm': "
-                     "the two language models in one time budget, 'bench ppo': PPO against torch's)"),
+                     "the two language models in one time budget, 'bench ppo': PPO against torch's, 'bench ddp': data-parallel training on MPI ranks)"),
     "train": (train, "train an example network: " + ", ".join(TASKS)),
     "compare": (compare, "compare the optimizers on 2-D test functions and real tasks"),
 }

@@ -34,7 +34,7 @@ import numpy as np
 
 from .. import _C, build_info, examples, get_num_threads, optim, set_num_threads
 from ..examples import common
-from ..examples.arguments import integer, listed, require
+from ..examples.arguments import integer, listed, names, require
 from ..optim import optimizer as optimizer_module
 from ..tensor import Parameter
 from ..utils.benchmark import measure
@@ -274,16 +274,6 @@ def targets(records):
     return checks
 
 
-def _names(parser, option, text, valid):
-    names = text.split(",")
-    unknown = [n for n in names if n not in valid]
-    if unknown:
-        parser.error(f"{option}: unknown {unknown}; valid: {', '.join(valid)}")
-    if len(set(names)) < len(names):
-        parser.error(f"{option}: {text} names one twice")
-    return names
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="minigrad bench loop", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -302,8 +292,8 @@ def main(argv=None):
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
 
-    tasks = _names(parser, "--tasks", args.tasks, TASKS)
-    candidates = _names(parser, "--candidates", args.candidates, CANDIDATES)
+    tasks = names(parser, "--tasks", args.tasks, TASKS)
+    candidates = names(parser, "--candidates", args.candidates, CANDIDATES)
     if len(set(args.loads)) < len(args.loads):
         parser.error(f"--loads: process counts must be distinct, got {','.join(map(str, args.loads))}")
     if args.steps is None:

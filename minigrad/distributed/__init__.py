@@ -2,9 +2,14 @@
 library), started by ``mpiexec -n N python script.py`` or ``mpiexec -n N minigrad train TASK --distributed``.
 
     dist.init()                                  # the world: every process mpiexec started
-    model = DistributedDataParallel(net)         # same start on every rank; gradients averaged in backward
     sampler = DistributedSampler(dataset)        # each rank reads its own part (minigrad.data)
-    opt = ShardedOptimizer(Adam, model.parameters(), lr=1e-3)   # optional: optimizer state split over ranks
+    model = DistributedDataParallel(net)         # same start on every rank; gradients averaged in backward
+    opt = Adam(model.parameters(), lr=1e-3)
+
+or, with the optimizer's state split over the ranks (ZeRO stage 1), a plain model:
+
+    broadcast_parameters(net)                    # the same start on every rank
+    opt = ShardedOptimizer(Adam, net.parameters(), lr=1e-3)   # it averages the gradients itself
 
 Every transfer is a buffer-based MPI collective over NumPy arrays (no pickling). Once ``init`` ran,
 an exception that escapes on any rank aborts the whole job (``MPI.COMM_WORLD.Abort``) instead of
@@ -27,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["init", "is_available", "is_initialized", "get_rank", "get_world_size", "get_local_rank", "barrier",
            "is_main_process", "print0", "all_reduce", "broadcast", "launched_by_mpiexec", "communicator",
-           "DistributedDataParallel", "broadcast_parameters", "abort_on_exit"]
+           "DistributedDataParallel", "broadcast_parameters", "ShardedOptimizer", "abort_on_exit"]
 
 INSTALL_HINT = 'pip install "minigrad[mpi]" (mpi4py and an MPI library, which gives mpiexec)'
 # what a launcher sets in each process it starts: MPICH's and Intel MPI's (Hydra: PMI), Open MPI's
@@ -178,3 +183,4 @@ def broadcast(array: Any, src: int = 0) -> None:
 
 
 from .data_parallel import DistributedDataParallel, broadcast_parameters  # noqa: E402  (they use the above)
+from .sharded import ShardedOptimizer  # noqa: E402

@@ -4,7 +4,7 @@ fused backward; the affine part is composed of Tensor ops, as is ``normalize`` (
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence, Tuple
 
 import numpy as np
 
@@ -13,23 +13,32 @@ from ..tensor import Tensor, _node, _unwrap
 if TYPE_CHECKING:
     from .._typing import Array
 
+    Mean = Callable[[Array, Tuple[int, ...]], Array]  # the mean over axes (keepdims): this array's, or the world's
 
-def _normalize(name: str, input: Tensor, axes: tuple[int, ...], eps: float) -> tuple[Tensor, Array, Array]:
+
+def _local_mean(a: Array, axes: tuple[int, ...]) -> Array:
+    return a.mean(axes, keepdims=True)
+
+
+def _normalize(name: str, input: Tensor, axes: tuple[int, ...], eps: float,
+               mean_over: Mean = _local_mean) -> tuple[Tensor, Array, Array]:
     """(x − mean) / sqrt(var + eps) over ``axes``, with the fused backward
-    rstd · (g − mean(g) − x̂ · mean(g·x̂)); also returns the batch mean and (biased) variance."""
+    rstd · (g − mean(g) − x̂ · mean(g·x̂)); also returns the batch mean and (biased) variance. Every
+    mean is ``mean_over``'s: SyncBatchNorm's takes it over the batches of all ranks."""
     x = input._data
-    mean, var = x.mean(axes, keepdims=True), x.var(axes, keepdims=True)
+    mean = mean_over(x, axes)
+    var = mean_over(np.square(x - mean), axes)
     rstd = 1 / np.sqrt(var + eps)
     xhat = (x - mean) * rstd
 
     def backward(g: Array) -> tuple[Array]:
-        return (_normalize_grad(g, xhat, rstd, axes),)
+        return (_normalize_grad(g, xhat, rstd, axes, mean_over),)
     return _node(xhat, (input,), backward, name), mean, var
 
 
-def _normalize_grad(g: Array, xhat: Array, rstd: Array, axes: tuple[int, ...]) -> Array:
+def _normalize_grad(g: Array, xhat: Array, rstd: Array, axes: tuple[int, ...], mean_over: Mean = _local_mean) -> Array:
     """The input gradient of x̂ = (x − mean) · rstd over ``axes``: rstd · (g − mean(g) − x̂ · mean(g·x̂))."""
-    return rstd * (g - g.mean(axes, keepdims=True) - xhat * (g * xhat).mean(axes, keepdims=True))
+    return rstd * (g - mean_over(g, axes) - xhat * mean_over(g * xhat, axes))
 
 
 def _affine(x: Tensor, weight: Tensor | Array | None, bias: Tensor | Array | None, shape: tuple[int, ...]) -> Tensor:
@@ -77,16 +86,17 @@ def instance_norm(input: Tensor, running_mean: Tensor | Array | None = None,
 
 def _channel_norm(name: str, input: Tensor, axes: tuple[int, ...], running_mean: Tensor | Array | None,
                   running_var: Tensor | Array | None, weight: Tensor | Array | None, bias: Tensor | Array | None,
-                  input_stats: bool, momentum: float, eps: float) -> Tensor:
+                  input_stats: bool, momentum: float, eps: float, mean_over: Mean = _local_mean,
+                  count: int | None = None) -> Tensor:
     """Batch and instance norm: normalize over ``axes`` (their own statistics, which update the running
     ones averaged over what is left besides the channel), or with the running statistics; then per-channel
-    affine."""
+    affine. SyncBatchNorm: ``mean_over`` takes the means over all ranks' batches, ``count`` values a channel."""
     shape = (1, input.shape[1]) + (1,) * (input.ndim - 2)
     if input_stats:
-        n = math.prod(input.shape[a] for a in axes)
+        n = math.prod(input.shape[a] for a in axes) if count is None else count
         if n <= 1:
             raise ValueError(f"{name}: expected more than 1 value per channel when training, got input {input.shape}")
-        xhat, mean, var = _normalize(name, input, axes, eps)
+        xhat, mean, var = _normalize(name, input, axes, eps, mean_over)
         for running, batch in ((running_mean, mean), (running_var, var * (n / (n - 1)))):
             if running is not None:
                 running = _unwrap(running)

@@ -12,7 +12,8 @@ from .linear import Identity, Linear
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineSimilarity, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss,
                    MSELoss, NLLLoss, PairwiseDistance, SmoothL1Loss)
 from .module import Module
-from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm
+from .normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm,
+                            SyncBatchNorm)
 from .rnn import GRU, LSTM, RNN
 from .sampling import AdaptiveAvgPool1d, AdaptiveAvgPool2d, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from .sparse import Embedding
@@ -22,8 +23,8 @@ from ..tensor import Parameter
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
            "ParameterList", "ParameterDict", "Linear", "Identity",
-           "Embedding", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "InstanceNorm1d",
-           "InstanceNorm2d", "LayerNorm", "RNN",
+           "Embedding", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "SyncBatchNorm",
+           "InstanceNorm1d", "InstanceNorm2d", "LayerNorm", "RNN",
            "LSTM", "GRU", "ReLU", "Tanh", "Sigmoid", "GELU", "LeakyReLU", "Softmax", "LogSoftmax", "Dropout", "Flatten",
            "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss", "ELU", "CELU", "SELU", "Mish",
            "Hardtanh", "ReLU6", "SiLU", "Softplus", "Softsign", "LogSigmoid", "Hardsigmoid", "Hardswish", "Dropout2d",

@@ -1,16 +1,18 @@
-"""BatchNorm1d/2d, InstanceNorm1d/2d (running statistics as buffers), LayerNorm and GroupNorm."""
+"""BatchNorm1d/2d, SyncBatchNorm, InstanceNorm1d/2d (running statistics as buffers), LayerNorm and GroupNorm."""
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from .. import functional as F
+from ..functional.normalization import _channel_norm
 from ..tensor import Parameter
 from .module import Module
 
 if TYPE_CHECKING:
-    from .._typing import DTypeLike
+    from .._typing import Array, DTypeLike
     from ..tensor import Tensor
 
 
@@ -45,15 +47,19 @@ class _BatchNorm(Module):
         if x.ndim not in self.input_dims:
             raise ValueError(f"{type(self).__name__}: expected {' or '.join(f'{d}D' for d in self.input_dims)} input "
                              f"(got {x.ndim}D input)")
+        # batch statistics while training, and always when there are no running ones to use
+        batch_stats = self.training or self.running_mean is None
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, batch_stats,
+                            self._momentum(), self.eps)
+
+    def _momentum(self) -> float:
+        """The running statistics' momentum for this forward; in training, the batch is counted first."""
         momentum = self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked += 1  # a 0-d int64 tensor, updated in place
             if momentum is None:  # cumulative moving average
                 momentum = 1.0 / float(self.num_batches_tracked)
-        # batch statistics while training, and always when there are no running ones to use
-        batch_stats = self.training or self.running_mean is None
-        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, batch_stats,
-                            momentum or 0.0, self.eps)
+        return momentum or 0.0
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
@@ -68,6 +74,51 @@ class BatchNorm1d(_BatchNorm):
 class BatchNorm2d(_BatchNorm):
     """Normalises (N, C, H, W) over the batch and the image for each channel."""
     input_dims = (4,)
+
+
+class SyncBatchNorm(_BatchNorm):
+    """Batch norm whose training statistics are those of the global batch: the batches of every rank
+    of ``minigrad.distributed``'s world (over the batch and any spatial dims, per channel, of an
+    (N, C, ...) input). Its forward all-reduces the per-channel sums of x and of (x − mean)², its
+    backward those of g and g·x̂; so on N ranks it computes what BatchNorm computes on one process
+    with the N batches together. Outside a distributed world (or in one of one rank) it is BatchNorm."""
+    input_dims = (2, 3, 4, 5)
+
+    def forward(self, x: Tensor) -> Tensor:
+        from .. import distributed
+        if not (self.training and distributed.is_initialized() and distributed.get_world_size() > 1):
+            return super().forward(x)
+        if x.ndim not in self.input_dims:
+            raise ValueError(f"SyncBatchNorm: expected at least 2D input (got {x.ndim}D input)")
+        axes = (0,) + tuple(range(2, x.ndim))
+        count = np.array([x.numel() // x.shape[1]], np.int64)
+        distributed.all_reduce(count)
+        return _channel_norm("sync_batch_norm", x, axes, self.running_mean, self.running_var, self.weight, self.bias,
+                             True, self._momentum(), self.eps, _world_mean, int(count[0]))
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module: Module) -> Module:
+        """``module`` with every BatchNorm1d/2d in it replaced by a SyncBatchNorm holding the same
+        parameters and running statistics (the module itself if it is one)."""
+        if isinstance(module, (BatchNorm1d, BatchNorm2d)):
+            converted = cls(module.num_features, module.eps, module.momentum, module.affine,
+                            module.track_running_stats)
+            for name in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"):
+                setattr(converted, name, getattr(module, name))
+            converted.train(module.training)
+            return converted
+        for name, child in list(module.named_children()):
+            setattr(module, name, cls.convert_sync_batchnorm(child))
+        return module
+
+
+def _world_mean(a: Array, axes: tuple[int, ...]) -> Array:
+    """The mean of ``a`` over ``axes`` (keepdims) and over every rank's ``a``: sums in float64, all-reduced."""
+    from .. import distributed
+    sums = np.append(a.sum(axes, dtype=np.float64).reshape(-1), math.prod(a.shape[i] for i in axes))
+    distributed.all_reduce(sums)
+    shape = [1 if i in axes else n for i, n in enumerate(a.shape)]
+    return (sums[:-1] / sums[-1]).reshape(shape).astype(a.dtype)
 
 
 class _InstanceNorm(_BatchNorm):

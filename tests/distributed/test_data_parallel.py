@@ -48,3 +48,11 @@ def test_a_rank_that_raises_aborts_the_job():
     finished = mpiexec("ddp.py", "-", "raise", timeout=60)
     assert finished.returncode != 0
     assert "RuntimeError: rank 1 failed in step 2" in finished.stderr
+
+
+def test_sync_batch_norm_on_two_ranks_is_batch_norm_on_the_whole_batch(tmp_path):
+    out = tmp_path / "found.json"
+    check(mpiexec("sync_batch_norm.py", out))
+    found = json.loads(out.read_text())
+    assert found["converted"] == "SyncBatchNorm" and found["batches_tracked"] == 10
+    assert found["output"] < 1e-12 and found["parameters"] < 1e-12 and found["running"] < 1e-12

@@ -279,3 +279,19 @@ def test_instance_norm_as_torch(options):
                                atol=1e-12)
     np.testing.assert_allclose(nn.InstanceNorm1d(3, dtype=np.float64)(mg.tensor(a[0])).numpy(),
                                torch.nn.InstanceNorm1d(3, dtype=torch.float64)(torch.tensor(a[0])).numpy(), atol=1e-12)
+
+
+def test_sync_batch_norm_outside_a_distributed_world_is_batch_norm():
+    mg.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3), nn.Sequential(nn.Flatten(), nn.BatchNorm1d(12)))
+    weight = net[1].weight
+    x = mg.randn(4, 2, 4, 4)
+    expected = net(x).numpy()
+    running = net[1].running_mean.numpy().copy()
+    converted = nn.SyncBatchNorm.convert_sync_batchnorm(net)
+    assert converted is net and type(net[1]) is nn.SyncBatchNorm and type(net[2][1]) is nn.SyncBatchNorm
+    assert net[1].weight is weight and np.array_equal(net[1].running_mean.numpy(), running)
+    np.testing.assert_allclose(net(x).numpy(), expected, rtol=1e-6)  # (the running statistics moved once more)
+    assert int(net[1].num_batches_tracked.item()) == 2
+    with pytest.raises(ValueError, match=r"SyncBatchNorm: expected 2D or 3D or 4D or 5D input \(got 1D input\)"):
+        nn.SyncBatchNorm(3)(mg.randn(3))
