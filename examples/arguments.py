@@ -13,7 +13,8 @@ EXTRAS = {"bench": ("tqdm", "matplotlib"),
           "tensorboard": ("tensorboard", "matplotlib"),
           "rl": ("gymnasium", "mujoco", "minigrid"),
           "mpi": ("mpi4py",)}
-FOR = {"tensorboard": ("tensorboard",), "rl": ("mujoco", "minigrid"), "mpi": ("mpi4py",)}  # offered only when one of these is needed
+# offered only when one of these is needed
+FOR = {"tensorboard": ("tensorboard",), "rl": ("mujoco", "minigrid"), "mpi": ("mpi4py",)}
 PACKAGES = {"sklearn": "scikit-learn"}  # pip's name, where it is not the module's
 
 

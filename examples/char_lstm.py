@@ -114,10 +114,10 @@ def run(optimizer="adam", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tru
     local_rows = train_rows[rank::ranks]
     baseline = unigram_bits(train_ids, vocab_size)
     model = CharModel(vocab_size, hidden, cell, sparse=common.sparse_gradients(optimizer))
-    trained = common.data_parallel(model, distributed)
     opt = common.make_optimizer(optimizer, model, lr, backend)
-    log = common.RunLog(quiet, max_steps, timing, logdir)
+    log = common.RunLog(quiet, max_steps, timing, logdir, distributed)
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
+    trained = common.data_parallel(model, distributed)  # after a resume: it gives each rank its own random stream
     log.print(f"{len(train_ids):,} training characters, vocabulary {vocab_size}, unigram baseline "
               f"{baseline:.3f} bits/char")
 

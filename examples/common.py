@@ -252,8 +252,8 @@ def start_distributed(args, prog):
     require(f"{prog} --distributed", ["mpi4py"])
     if not dist.launched_by_mpiexec():
         sys.exit(f"{prog} --distributed: start it with mpiexec, e.g. mpiexec -n 2 {prog} --distributed")
-    if args.optimizer == "sparseadam":
-        sys.exit(f"{prog} --distributed: --optimizer sparseadam needs sparse gradients, which the ranks' "
+    if sparse_gradients(args.optimizer):
+        sys.exit(f"{prog} --distributed: --optimizer {args.optimizer} needs sparse gradients, which the ranks' "
                  "gradient averaging does not support; choose another optimizer")
     dist.init()
     if dist.get_rank() != 0:
@@ -309,8 +309,9 @@ class RunLog:
     there (opened at the first step; ``close`` ends it), their time left out of the run's clock too:
     a logged run's times to target are an unlogged one's."""
 
-    def __init__(self, quiet=True, max_steps=None, timing=False, logdir=None):
+    def __init__(self, quiet=True, max_steps=None, timing=False, logdir=None, distributed=False):
         self.quiet, self.max_steps, self.timing, self.logdir = quiet, max_steps, timing, logdir
+        self.distributed = distributed  # data-parallel training: the loss recorded is the mean of the ranks'
         self._writer = None
         self.start = time.perf_counter()
         self.step_count = 0  # steps of the whole training, resumed ones included
@@ -339,9 +340,9 @@ class RunLog:
     def step(self, opt, loss, grad_norm=None):
         """``opt.step()``, timed; then ``loss`` (a float) goes into the history (and the TensorBoard
         run, with the lr, the step's time on each backend and the gradients' norm: ``grad_norm``, what
-        ``clip_grad_norm_`` returned before clipping them, else computed from them). Under ``--distributed``
+        ``clip_grad_norm_`` returned before clipping them, else computed from them). With ``distributed``
         the loss recorded is the mean of the ranks' (the global batch's)."""
-        if mg.distributed.is_initialized():
+        if self.distributed:
             loss = _mean_over_ranks(loss)
         twin_first = self.run_steps % 2 == 1
         if self.logdir is not None and grad_norm is None:

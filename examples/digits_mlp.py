@@ -60,10 +60,10 @@ def train(make_model, lrs, default_epochs, optimizer="adam", lr=None, backend="c
     sampler = mg.data.DistributedSampler(dataset, seed=seed) if distributed else None
     loader = mg.data.DataLoader(dataset, local_batch, shuffle=sampler is None, sampler=sampler)
     model = make_model()
-    trained = common.data_parallel(model, distributed)
     opt = common.make_optimizer(optimizer, model, lr, backend)
-    log = common.RunLog(quiet, max_steps, timing, logdir)
+    log = common.RunLog(quiet, max_steps, timing, logdir, distributed)
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
+    trained = common.data_parallel(model, distributed)  # after a resume: it gives each rank its own random stream
 
     for epoch in range(first_epoch, epochs):
         for x, y in log.epoch(loader, epoch, epochs):

@@ -63,7 +63,8 @@ COMMANDS = {
     "info": (info, "build facts: version, compiler, OpenMP, threads, SIMD levels"),
     "bench": (bench, "optimizer kernel speed, C++ vs NumPy vs torch ('bench train': training-step speed, "
                      "'bench loop': the optimizer step inside training loops, 'bench lm': "
-                     "the two language models in one time budget, 'bench ppo': PPO against torch's, 'bench ddp': data-parallel training on MPI ranks)"),
+                     "the two language models in one time budget, 'bench ppo': PPO against torch's, 'bench ddp': "
+                     "data-parallel training on MPI ranks)"),
     "train": (train, "train an example network: " + ", ".join(TASKS)),
     "compare": (compare, "compare the optimizers on 2-D test functions and real tasks"),
 }

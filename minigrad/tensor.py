@@ -262,9 +262,11 @@ class Tensor:
         return handle
 
     def __getstate__(self) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-        """What copy.deepcopy copies: every field but the post-accumulate hooks, which belong to
-        whoever registered them (a DistributedDataParallel), as torch's deepcopy leaves them."""
-        fields = {name: getattr(self, name) for name in Tensor.__slots__ if name != "__weakref__" and hasattr(self, name)}
+        """What copy, deepcopy and pickle take of a tensor: every field (a subclass's slots and
+        attributes too) but the post-accumulate hooks, which belong to whoever registered them (a
+        DistributedDataParallel): as torch's copies, a copy has none."""
+        names = [name for cls in type(self).__mro__ for name in _slots(cls) if name not in ("__weakref__", "__dict__")]
+        fields = {name: getattr(self, name) for name in names if hasattr(self, name)}
         fields["_post_accumulate_hooks"] = None
         return getattr(self, "__dict__", None), fields
 
@@ -610,6 +612,12 @@ class Tensor:
 
     def contiguous(self) -> Tensor:
         return self if self._data.flags.c_contiguous else self.clone()
+
+
+def _slots(cls: type) -> tuple[str, ...]:
+    """The slot names ``cls`` itself declares."""
+    slots = cls.__dict__.get("__slots__", ())
+    return (slots,) if isinstance(slots, str) else tuple(slots)
 
 
 # ---- making tensors and graph nodes --------------------------------------------------------------------

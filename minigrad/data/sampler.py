@@ -167,8 +167,8 @@ class DistributedSampler(_ArraySampler):
         if num_replicas is None or rank is None:
             from .. import distributed
             if not distributed.is_initialized():
-                raise RuntimeError("DistributedSampler: give num_replicas and rank, or call minigrad.distributed.init() "
-                                   "first (under mpiexec) for the world's size and this process's rank")
+                raise RuntimeError("DistributedSampler: give num_replicas and rank, or call "
+                                   "minigrad.distributed.init() first (under mpiexec) for the world's size and this process's rank")
             num_replicas = distributed.get_world_size() if num_replicas is None else num_replicas
             rank = distributed.get_rank() if rank is None else rank
         for name, value in (("num_replicas", num_replicas), ("rank", rank), ("seed", seed)):

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["init", "is_available", "is_initialized", "get_rank", "get_world_size", "get_local_rank", "barrier",
            "is_main_process", "print0", "all_reduce", "broadcast", "launched_by_mpiexec", "communicator",
-           "DistributedDataParallel", "broadcast_parameters", "ShardedOptimizer", "abort_on_exit"]
+           "DistributedDataParallel", "broadcast_parameters", "ShardedOptimizer", "abort_on_exit", "check_rank"]
 
 INSTALL_HINT = 'pip install "minigrad[mpi]" (mpi4py and an MPI library, which gives mpiexec)'
 # what a launcher sets in each process it starts: MPICH's and Intel MPI's (Hydra: PMI), Open MPI's
@@ -148,9 +148,10 @@ def _buffer(array: Any, name: str) -> Array:
     from ..tensor import Tensor
     data = array._data if isinstance(array, Tensor) else array
     if not isinstance(data, np.ndarray) or not data.flags.c_contiguous or not data.flags.writeable:
-        raise TypeError(f"{name} must be a C-contiguous, writeable NumPy array or Tensor, got "
-                        f"{type(array).__name__}" + (f" (contiguous: {data.flags.c_contiguous}, writeable: "
-                                                     f"{data.flags.writeable})" if isinstance(data, np.ndarray) else ""))
+        flags = (f" (contiguous: {data.flags.c_contiguous}, writeable: {data.flags.writeable})"
+                 if isinstance(data, np.ndarray) else "")
+        raise TypeError(f"{name} must be a C-contiguous, writeable NumPy array or Tensor, got {type(array).__name__}"
+                        + flags)
     if data.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold numbers, got dtype {data.dtype}")
     return data
@@ -172,14 +173,29 @@ def all_reduce(array: Any, op: str = "sum") -> None:
     comm.Allreduce(MPI.IN_PLACE, data, op=getattr(MPI, REDUCTIONS[op]))
     if op == "mean":
         data /= comm.Get_size()
+    _mark_modified(array)
 
 
 def broadcast(array: Any, src: int = 0) -> None:
     """Overwrite ``array`` on every rank with rank ``src``'s, in place (same shape and dtype everywhere)."""
-    comm = communicator()
-    if isinstance(src, bool) or not isinstance(src, int) or not 0 <= src < comm.Get_size():
-        raise ValueError(f"src must be a rank in [0, {comm.Get_size() - 1}], got {src!r}")
-    comm.Bcast(_buffer(array, "array"), root=src)
+    check_rank("src", src)
+    communicator().Bcast(_buffer(array, "array"), root=src)
+    _mark_modified(array)
+
+
+def check_rank(name: str, value: object) -> None:
+    """Raise a ValueError naming ``name`` unless ``value`` is a rank of the world."""
+    size = communicator().Get_size()
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < size:
+        raise ValueError(f"{name} must be a rank in [0, {size - 1}], got {value!r}")
+
+
+def _mark_modified(array: Any) -> None:
+    """A Tensor changed in place: a graph that saved it refuses to backpropagate (as after any in-place op)."""
+    from ..autograd.engine import mark_modified
+    from ..tensor import Tensor
+    if isinstance(array, Tensor):
+        mark_modified(array)
 
 
 from .data_parallel import DistributedDataParallel, broadcast_parameters  # noqa: E402  (they use the above)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from .. import distributed as dist
-from ..autograd.engine import mark_modified
+from ..autograd.engine import is_grad_enabled, mark_modified
 from ..nn.module import Module
 from ..tensor import Tensor, _wrap
 
@@ -34,10 +34,9 @@ FIRST_BUCKET_BYTES = 1 * MiB  # torch's: a small first bucket starts communicati
 DEFAULT_BUCKET_CAP_MB = 25
 
 
-def _named_tensors(module_or_tensors: Module | Iterable[Tensor], buffers: bool = True) -> list[tuple[str, Tensor]]:
+def _named_tensors(module_or_tensors: Module | Iterable[Tensor]) -> list[tuple[str, Tensor]]:
     if isinstance(module_or_tensors, Module):
-        named = list(module_or_tensors.named_parameters())
-        return named + (list(module_or_tensors.named_buffers()) if buffers else [])
+        return list(module_or_tensors.named_parameters()) + list(module_or_tensors.named_buffers())
     if isinstance(module_or_tensors, Tensor):
         raise TypeError("broadcast_parameters: expected a Module or an iterable of Tensors, got a single Tensor "
                         "(wrap it in a list)")
@@ -50,8 +49,8 @@ def _named_tensors(module_or_tensors: Module | Iterable[Tensor], buffers: bool =
 
 def check_same_shapes(named: list[tuple[str, Tensor]], what: str) -> None:
     """Raise the same ValueError on every rank unless every rank holds tensors of the same names,
-    shapes and dtypes, in the same order: a digest of them is all-gathered and compared."""
-    signature = ";".join(f"{name}:{tuple(t.shape)}:{t.dtype}" for name, t in named).encode()
+    shapes, dtypes and requires_grad, in the same order: a digest of them is all-gathered and compared."""
+    signature = ";".join(f"{name}:{tuple(t.shape)}:{t.dtype}:{t.requires_grad}" for name, t in named).encode()
     digest = np.frombuffer(hashlib.sha256(signature).digest(), np.uint8)
     comm = dist.communicator()
     digests = np.empty((comm.Get_size(), digest.size), np.uint8)
@@ -60,7 +59,7 @@ def check_same_shapes(named: list[tuple[str, Tensor]], what: str) -> None:
     if differing:
         elements = sum(t.numel() for _, t in named)
         raise ValueError(f"{what}: the model differs between ranks: rank(s) {differing} hold parameters or buffers "
-                         "of other names, shapes or dtypes than rank 0 (this rank, "
+                         "of other names, shapes, dtypes or requires_grad than rank 0 (this rank, "
                          f"{comm.Get_rank()}: {len(named)} tensors, {elements} elements); every rank must build "
                          "the same model")
 
@@ -86,9 +85,7 @@ def broadcast_parameters(module_or_tensors: Module | Iterable[Tensor], src: int 
     """Give every rank rank ``src``'s parameters (and, for a Module, its buffers), in place: the
     same start everywhere. First the ranks compare the tensors' names, shapes and dtypes, and all
     raise the same ValueError if they differ."""
-    comm = dist.communicator()
-    if isinstance(src, bool) or not isinstance(src, int) or not 0 <= src < comm.Get_size():
-        raise ValueError(f"src must be a rank in [0, {comm.Get_size() - 1}], got {src!r}")
+    dist.check_rank("src", src)
     named = _named_tensors(module_or_tensors)
     check_same_shapes(named, "broadcast_parameters")
     _broadcast_tensors([t for _, t in named], src)
@@ -148,11 +145,14 @@ class DistributedDataParallel(Module):
                  find_unused_parameters: bool = False) -> None:
         super().__init__()
         if not isinstance(module, Module):
-            raise TypeError(f"DistributedDataParallel: module must be a minigrad.nn.Module, got {type(module).__name__}")
+            raise TypeError("DistributedDataParallel: module must be a minigrad.nn.Module, got "
+                            f"{type(module).__name__}")
         if bucket_cap_mb is not None and (isinstance(bucket_cap_mb, bool) or not isinstance(bucket_cap_mb, (int, float))
                                           or not bucket_cap_mb > 0):
             raise ValueError(f"bucket_cap_mb must be a positive number of MiB, got {bucket_cap_mb!r}")
-        dist.communicator()  # raises unless minigrad.distributed.init() ran
+        # its own communicator: the buckets' all-reduces start in the same order on every rank, but
+        # other collectives (SyncBatchNorm's in backward, a loss averaged) may interleave differently
+        self._comm = dist.communicator().Dup()  # (raises unless minigrad.distributed.init() ran)
         self.module = module
         self.broadcast_buffers, self.find_unused_parameters = broadcast_buffers, find_unused_parameters
         broadcast_parameters(module)
@@ -166,10 +166,13 @@ class DistributedDataParallel(Module):
         self._next_bucket = 0  # the first bucket not started yet (they start in order)
         self._reported = 0  # parameters whose gradient this backward accumulated
         self._sync = True
+        self._armed = False  # a forward with grad enabled and sync on expects its backward to average
         self._unused: set[int] = set()  # (find_unused_parameters) parameters this forward's output does not reach
         self.wait_seconds = 0.0  # time backward spent waiting for all-reduces to finish (the exposed communication)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The module's forward; with grad enabled and outside ``no_sync``, its backward will average
+        the gradients (as torch's, the forward decides: a backward of another graph does not)."""
         if self._reported:
             raise RuntimeError("Expected to have finished reduction in the prior iteration before starting a new "
                                "one: some parameters got no gradient in the last backward. Pass "
@@ -178,13 +181,18 @@ class DistributedDataParallel(Module):
         if self.broadcast_buffers and self.training:
             _broadcast_tensors(list(self.module.buffers()))
         out = self.module(*args, **kwargs)
-        if self.find_unused_parameters and self._sync:
+        self._armed = is_grad_enabled() and self._sync
+        if self._armed and self.find_unused_parameters:
             self._mark_unused(out)
         return out
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> DistributedDataParallel:
+        raise TypeError("copy.deepcopy(DistributedDataParallel): a copy's backward would not average its gradients; "
+                        "copy its module (ddp.module) and wrap that")
+
     @contextlib.contextmanager
     def no_sync(self) -> Iterator[None]:
-        """Backward passes in this block accumulate gradients locally, without communicating."""
+        """The backward passes of forwards made in this block accumulate gradients locally, without communicating."""
         previous, self._sync = self._sync, False
         try:
             yield
@@ -209,7 +217,7 @@ class DistributedDataParallel(Module):
     def _gradient_ready(self, p: Tensor) -> None:
         """Backward accumulated ``p``'s gradient: copy it into its bucket; a full bucket starts its
         all-reduce (after every bucket before it); the last gradient waits for all and writes back."""
-        if not self._sync:
+        if not self._armed:
             return
         b, i = self._place[id(p)]
         bucket = self._buckets[b]
@@ -230,9 +238,9 @@ class DistributedDataParallel(Module):
 
     def _start_ready_buckets(self) -> None:
         from mpi4py import MPI
-        comm = dist.communicator()
         while self._next_bucket < len(self._buckets) and self._buckets[self._next_bucket].waiting == 0:
-            self._requests.append(comm.Iallreduce(MPI.IN_PLACE, self._buckets[self._next_bucket].buffer, op=MPI.SUM))
+            self._requests.append(self._comm.Iallreduce(MPI.IN_PLACE, self._buckets[self._next_bucket].buffer,
+                                                        op=MPI.SUM))
             self._next_bucket += 1
             MPI.Request.Testall(self._requests)  # MPICH moves a non-blocking collective on only inside MPI calls
 
@@ -253,7 +261,7 @@ class DistributedDataParallel(Module):
                 else:  # None (a sparse gradient was refused as it came)
                     p._grad = _wrap(mean / world)
             bucket.waiting = len(bucket.params)
-        self._requests, self._next_bucket, self._reported = [], 0, 0
+        self._requests, self._next_bucket, self._reported, self._armed = [], 0, 0, False
         self._unused.clear()
 
     def _unused_everywhere(self) -> set[int]:
@@ -263,7 +271,7 @@ class DistributedDataParallel(Module):
         from mpi4py import MPI
         ids = list(self._place)
         used = np.array([i not in self._unused for i in ids], np.uint8)
-        dist.communicator().Allreduce(MPI.IN_PLACE, used, op=MPI.MAX)
+        self._comm.Allreduce(MPI.IN_PLACE, used, op=MPI.MAX)
         return {i for i, anywhere in zip(ids, used) if not anywhere}
 
 

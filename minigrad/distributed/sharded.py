@@ -212,13 +212,15 @@ class ShardedOptimizer:
         from mpi4py import MPI
         loss = closure() if closure is not None else None
         for group, own in zip(self.param_groups, self.optimizer.param_groups):
-            own.update(_hyperparameters(group))  # what a scheduler or the user changed
-            self.optimizer._validate(own)
+            self.optimizer._validate({**own, **_hyperparameters(group)})  # what a scheduler or the user changed
         has_grad = self._agree_on_gradients()
+        for group, own in zip(self.param_groups, self.optimizer.param_groups):
+            own.update(_hyperparameters(group))
         for layout in self._layouts:
             self._shard_gradients(layout, has_grad)
-        if self.skip_nonfinite:
-            finite = np.array([all(np.isfinite(layout.shard).all() for layout in self._layouts)], np.int8)
+        if self.skip_nonfinite:  # this rank's pieces' gradients: its part of the mean gradient
+            finite = np.array([all(np.isfinite(t._grad._data).all() for group in self.optimizer.param_groups
+                                   for t in group["params"] if isinstance(t._grad, Tensor))], np.int8)
             self._comm.Allreduce(MPI.IN_PLACE, finite, op=MPI.MIN)
             if not finite[0]:
                 self.skipped_steps += 1
@@ -335,7 +337,8 @@ class ShardedOptimizer:
     # ---- checkpoints ----------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any] | None:
-        """Collective: on rank 0 the full state in torch's layout, as ``optimizer_class`` over all the
+        """Collective, so call it on EVERY rank (``if rank == 0: save(opt.state_dict())`` would hang
+        the job): on rank 0 the full state in torch's layout, as ``optimizer_class`` over all the
         parameters gives it (same keys, shapes, step counts); None on the other ranks. Each state
         array's pieces are gathered (Gatherv) per layout; a table of which state each piece has, its
         numbers and shapes, is summed onto rank 0 (each entry has one owner, the others add zeros)."""

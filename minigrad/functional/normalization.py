@@ -27,9 +27,10 @@ def _normalize(name: str, input: Tensor, axes: tuple[int, ...], eps: float,
     mean is ``mean_over``'s: SyncBatchNorm's takes it over the batches of all ranks."""
     x = input._data
     mean = mean_over(x, axes)
-    var = mean_over(np.square(x - mean), axes)
+    centered = x - mean
+    var = mean_over(np.square(centered), axes)
     rstd = 1 / np.sqrt(var + eps)
-    xhat = (x - mean) * rstd
+    xhat = centered * rstd
 
     def backward(g: Array) -> tuple[Array]:
         return (_normalize_grad(g, xhat, rstd, axes, mean_over),)
@@ -86,17 +87,17 @@ def instance_norm(input: Tensor, running_mean: Tensor | Array | None = None,
 
 def _channel_norm(name: str, input: Tensor, axes: tuple[int, ...], running_mean: Tensor | Array | None,
                   running_var: Tensor | Array | None, weight: Tensor | Array | None, bias: Tensor | Array | None,
-                  input_stats: bool, momentum: float, eps: float, mean_over: Mean = _local_mean,
-                  count: int | None = None) -> Tensor:
+                  input_stats: bool, momentum: float, eps: float, mean_over: Mean = _local_mean) -> Tensor:
     """Batch and instance norm: normalize over ``axes`` (their own statistics, which update the running
     ones averaged over what is left besides the channel), or with the running statistics; then per-channel
-    affine. SyncBatchNorm: ``mean_over`` takes the means over all ranks' batches, ``count`` values a channel."""
+    affine. SyncBatchNorm: ``mean_over`` takes the means over every rank's batch (its ``count`` then says
+    how many values a channel had)."""
     shape = (1, input.shape[1]) + (1,) * (input.ndim - 2)
     if input_stats:
-        n = math.prod(input.shape[a] for a in axes) if count is None else count
+        xhat, mean, var = _normalize(name, input, axes, eps, mean_over)
+        n = getattr(mean_over, "count", math.prod(input.shape[a] for a in axes))
         if n <= 1:
             raise ValueError(f"{name}: expected more than 1 value per channel when training, got input {input.shape}")
-        xhat, mean, var = _normalize(name, input, axes, eps, mean_over)
         for running, batch in ((running_mean, mean), (running_var, var * (n / (n - 1)))):
             if running is not None:
                 running = _unwrap(running)

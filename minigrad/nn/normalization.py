@@ -44,16 +44,20 @@ class _BatchNorm(Module):
             self.num_batches_tracked.zero_()
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.ndim not in self.input_dims:
-            raise ValueError(f"{type(self).__name__}: expected {' or '.join(f'{d}D' for d in self.input_dims)} input "
-                             f"(got {x.ndim}D input)")
+        self._check_dims(x)
         # batch statistics while training, and always when there are no running ones to use
         batch_stats = self.training or self.running_mean is None
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, batch_stats,
-                            self._momentum(), self.eps)
+                            self._count_batch(), self.eps)
 
-    def _momentum(self) -> float:
-        """The running statistics' momentum for this forward; in training, the batch is counted first."""
+    def _check_dims(self, x: Tensor) -> None:
+        if x.ndim not in self.input_dims:
+            raise ValueError(f"{type(self).__name__}: expected {' or '.join(f'{d}D' for d in self.input_dims)} input "
+                             f"(got {x.ndim}D input)")
+
+    def _count_batch(self) -> float:
+        """In training, count this batch in ``num_batches_tracked``; returns the running statistics'
+        momentum for this forward (with ``momentum=None``, the cumulative average's 1/count)."""
         momentum = self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked += 1  # a 0-d int64 tensor, updated in place
@@ -88,13 +92,9 @@ class SyncBatchNorm(_BatchNorm):
         from .. import distributed
         if not (self.training and distributed.is_initialized() and distributed.get_world_size() > 1):
             return super().forward(x)
-        if x.ndim not in self.input_dims:
-            raise ValueError(f"SyncBatchNorm: expected at least 2D input (got {x.ndim}D input)")
-        axes = (0,) + tuple(range(2, x.ndim))
-        count = np.array([x.numel() // x.shape[1]], np.int64)
-        distributed.all_reduce(count)
-        return _channel_norm("sync_batch_norm", x, axes, self.running_mean, self.running_var, self.weight, self.bias,
-                             True, self._momentum(), self.eps, _world_mean, int(count[0]))
+        self._check_dims(x)
+        return _channel_norm("sync_batch_norm", x, (0,) + tuple(range(2, x.ndim)), self.running_mean,
+                             self.running_var, self.weight, self.bias, True, self._count_batch(), self.eps, _WorldMean())
 
     @classmethod
     def convert_sync_batchnorm(cls, module: Module) -> Module:
@@ -112,13 +112,18 @@ class SyncBatchNorm(_BatchNorm):
         return module
 
 
-def _world_mean(a: Array, axes: tuple[int, ...]) -> Array:
-    """The mean of ``a`` over ``axes`` (keepdims) and over every rank's ``a``: sums in float64, all-reduced."""
-    from .. import distributed
-    sums = np.append(a.sum(axes, dtype=np.float64).reshape(-1), math.prod(a.shape[i] for i in axes))
-    distributed.all_reduce(sums)
-    shape = [1 if i in axes else n for i, n in enumerate(a.shape)]
-    return (sums[:-1] / sums[-1]).reshape(shape).astype(a.dtype)
+class _WorldMean:
+    """The mean of an array over ``axes`` (keepdims) and over every rank's array: float64 sums and
+    the count of values, all-reduced together; ``count`` keeps the last call's count."""
+    count = 0
+
+    def __call__(self, a: Array, axes: tuple[int, ...]) -> Array:
+        from .. import distributed
+        sums = np.append(a.sum(axes, dtype=np.float64).reshape(-1), math.prod(a.shape[i] for i in axes))
+        distributed.all_reduce(sums)
+        self.count = int(sums[-1])
+        shape = [1 if i in axes else n for i, n in enumerate(a.shape)]
+        return (sums[:-1] / sums[-1]).reshape(shape).astype(a.dtype)
 
 
 class _InstanceNorm(_BatchNorm):

@@ -19,7 +19,7 @@ def test_a_short_race_gives_every_figure(tmp_path):
     (record,) = json.loads(out.read_text())["records"]
     assert record["ranks"] == 2 and record["parameters"] == 21_578 and record["gradient_bytes"] == 4 * 21_578
     for key in ("step_ranks_seconds", "step_one_rank_seconds", "allreduce_alone_seconds"):
-        assert 0 < record[key] < 1
+        assert record[key] > 0
     assert 0 <= record["wait_share"] < 1
     assert record["speedup"] == pytest.approx(record["step_one_rank_seconds"] / record["step_ranks_seconds"])
     ring, speedup = record["on_paper"]["10"]["2"]

@@ -29,19 +29,24 @@ def test_no_sync_accumulates_locally_then_averages_the_sum(tmp_path):
     assert found["max_difference"] < 1e-12
 
 
+def test_the_forward_decides_whether_its_backward_averages(tmp_path):
+    assert run(tmp_path, "forward_decides")["local"]
+
+
 def test_unused_parameters(tmp_path):
     found = run(tmp_path, "unused")
     assert "error" not in found and found["unused_grad_none"] and found["used_identical"]
+    assert found["partly_used_identical"] and found["partly_used_nonzero"]
     found = run(tmp_path, "unused_unflagged")
     assert "Expected to have finished reduction in the prior iteration" in found["error"]
     assert "find_unused_parameters=True" in found["error"]
 
 
-def test_different_models_on_the_ranks_raise_on_every_rank():
-    finished = check(mpiexec("ddp.py", "-", "shapes"))
+def test_different_models_on_the_ranks_raise_on_every_rank(tmp_path):
+    check(mpiexec("ddp.py", tmp_path / "said", "shapes"))
     for rank in (0, 1):
-        assert f"rank {rank}: ValueError: broadcast_parameters: the model differs between ranks: rank(s) [1]" \
-            in finished.stdout
+        said = (tmp_path / f"said.{rank}").read_text()
+        assert said.startswith("ValueError: broadcast_parameters: the model differs between ranks: rank(s) [1]")
 
 
 def test_a_rank_that_raises_aborts_the_job():

@@ -4,8 +4,10 @@ whole batch; rank 0 writes what it found as JSON to the path given.
     ddp.py OUT exact OPTIMIZER BUCKET_CAP_MB   20 steps, global batch 12, split over the ranks
     ddp.py OUT no_sync                         2 micro-batches accumulated in no_sync, then one synced
     ddp.py OUT unused                          a branch the loss does not use, with find_unused_parameters
+                                               (then one rank 0 alone uses, and a forward of rank 0's alone)
+    ddp.py OUT forward_decides                 a forward in no_sync, its backward outside: no averaging
     ddp.py OUT unused_unflagged                the same without it: the next forward's error
-    ddp.py OUT shapes                          rank 1 builds another model: broadcast_parameters' error
+    ddp.py OUT shapes                          rank 1 builds another model: the error each rank got, in OUT.<rank>
     ddp.py OUT raise                           rank 1 raises in its third backward: the job aborts
 """
 import copy
@@ -29,11 +31,12 @@ class Net(nn.Module):
     def __init__(self, hidden=7, unused=False):
         super().__init__()
         self.first, self.second = nn.Linear(5, hidden), nn.Linear(hidden, 3)
-        self.unused = nn.Linear(5, 2) if unused else None  # a branch forward never takes
+        self.unused = nn.Linear(5, 3) if unused else None  # a branch forward takes only when told
         self.to(mg.float64)
 
-    def forward(self, x):
-        return self.second(F.relu(self.first(x)))
+    def forward(self, x, branch=False):
+        out = self.second(F.relu(self.first(x)))
+        return out + self.unused(x) if branch else out
 
 
 def batch(step):
@@ -117,13 +120,31 @@ elif mode in ("unused", "unused_unflagged"):
     unused = model.module.unused.weight.grad
     found["unused_grad_none"] = unused is None  # unused on every rank: no gradient, as in one process
     found["used_identical"] = same_on_every_rank(model.module.first.weight.grad.numpy().reshape(-1))
+    if mode == "unused":
+        if rank == 0:  # a forward of rank 0's alone, outside the graph: it must not start any collective
+            with mg.no_grad():
+                model(mg.tensor(batch(9)[0]))
+        x, y = local(*batch(2))
+        model.zero_grad()
+        F.cross_entropy(model(mg.tensor(x), branch=rank == 0), mg.tensor(y)).backward()  # the branch: rank 0's
+        local_grad = model.module.unused.weight.grad
+        found["partly_used_identical"] = same_on_every_rank(local_grad.numpy().reshape(-1))
+        found["partly_used_nonzero"] = bool(np.any(local_grad.numpy()))
     report(**found)
+elif mode == "forward_decides":
+    model = dist.DistributedDataParallel(Net())
+    with model.no_sync():
+        loss = loss_of(model, *local(*batch(0)))
+    loss.backward()  # outside the block, but its forward was inside: local gradients, as in torch
+    report(local=not same_on_every_rank(model.module.first.weight.grad.numpy().reshape(-1)))
 elif mode == "shapes":
     try:
         dist.DistributedDataParallel(Net(hidden=7 if rank == 0 else 8))
-        print(f"rank {rank}: no error", flush=True)
+        said = "no error"
     except ValueError as error:
-        print(f"rank {rank}: ValueError: {error}", flush=True)
+        said = f"ValueError: {error}"
+    with open(f"{out_path}.{rank}", "w") as f:  # each rank's own file: the ranks' printed lines may interleave
+        f.write(said)
 elif mode == "raise":
     model = dist.DistributedDataParallel(Net())
     for step in range(5):
