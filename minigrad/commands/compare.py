@@ -28,6 +28,17 @@ lr, seed, split, curve, final metric, time to target; the selection and the prof
 module is missing or fails to import is skipped with a note; when an optional module that the plots
 or a task need (the example's NEEDS) is missing, the command stops before any run, naming the extra
 to install. The optimizers are ``examples/common.py``'s OPTIMIZERS: one entry adds one.
+
+Over several processes (``pip install "minigrad[mpi]"``), the same options:
+
+    OMP_NUM_THREADS=1 MPIR_CVAR_ENABLE_HEAVY_YIELD=1 mpiexec -n 2 minigrad compare [options]
+
+Every rank builds the same list of runs and takes the next one not yet taken (``job_indices``); rank
+0 gathers the results into the serial run's order and alone prints, shows progress and writes the
+files, which hold the serial run's numbers but the wall-clock ones (seconds, times to target in
+seconds, µs per step: measured with the ranks sharing the machine; compare.json's settings give the
+number of ranks). Each rank runs minigrad's kernels on one thread: the ranks are the parallelism.
+MPICH's HEAVY_YIELD makes a rank that waits for the others yield its core instead of spinning on it.
 """
 import argparse
 import json
@@ -39,7 +50,8 @@ from datetime import datetime
 
 import numpy as np
 
-from .. import Parameter, examples
+from .. import Parameter, examples, set_num_threads
+from .. import distributed as dist
 from ..examples import TASKS, common
 from ..examples.arguments import integer, positive, require
 from . import tuning
@@ -141,7 +153,7 @@ def load_tasks(names):
         try:
             modules[task] = examples.load(task)
         except ImportError as err:
-            print(f"note: skipping {task}: {err}", file=sys.stderr)
+            dist.print0(f"note: skipping {task}: {err}", file=sys.stderr)
     return modules
 
 
@@ -157,20 +169,70 @@ def save_png(fig, path):
 
 
 def run_jobs(jobs, show):
-    """Call every job (label, key, thunk) behind one progress bar; returns {key: result}."""
-    results = {}
-    bar = tqdm(jobs, desc="minigrad compare", dynamic_ncols=True) if show and tqdm else None
-    for i, (label, key, job) in enumerate(jobs):
+    """Call every job (label, key, thunk) behind one progress bar; returns {key: result} in the jobs' order.
+
+    Under mpiexec every rank holds the same ``jobs``, runs those that ``job_indices`` gives it and
+    sends their results to rank 0, which returns all of them, in the jobs' order (the other ranks
+    return None). The bar counts the jobs taken before the one this process runs."""
+    bar = tqdm(total=len(jobs), desc="minigrad compare", dynamic_ncols=True) if show and tqdm else None
+    done = {}
+    for i in job_indices(len(jobs)):
+        label, _, job = jobs[i]
         if bar is not None:
+            bar.update(i - bar.n)
             bar.set_postfix_str(label)
         elif show:
             print(f"[{i + 1}/{len(jobs)}] {label}", file=sys.stderr)
-        results[key] = job()
-        if bar is not None:
-            bar.update()
+        done[i] = job()
     if bar is not None:
+        bar.update(len(jobs) - bar.n)
         bar.close()
-    return results
+    if distributed():
+        parts = dist.communicator().gather(done, root=0)  # small dicts of Python values and arrays, pickled
+        if parts is None:
+            return None
+        done = {i: result for part in parts for i, result in part.items()}
+    return {key: done[i] for i, (_, key, _) in enumerate(jobs)}
+
+
+def job_indices(count):
+    """The indices, of 0 … count − 1, of the jobs this process runs: all of them in order when it is not
+    distributed. Under mpiexec each rank takes the next index not yet taken from a counter on rank 0
+    that every rank, rank 0 too, increments atomically (MPI one-sided ``Fetch_and_op`` in a
+    ``Lock_all`` epoch, which does not wait for rank 0 to call MPI): nobody spends its time handing
+    out work, and a rank that drew short runs takes more. The runs' lengths differ by orders of
+    magnitude (a 2-D trajectory, a char-lstm run), which a static round-robin would leave to chance."""
+    if not distributed():
+        yield from range(count)
+        return
+    from mpi4py import MPI
+    comm = dist.communicator()
+    counter = MPI.Win.Allocate(8 if comm.Get_rank() == 0 else 0, 8, comm=comm)
+    if comm.Get_rank() == 0:
+        counter.Lock(0, MPI.LOCK_EXCLUSIVE)
+        np.frombuffer(counter.tomemory(), np.int64)[:] = 0
+        counter.Unlock(0)
+    comm.Barrier()
+    one, taken = np.ones(1, np.int64), np.empty(1, np.int64)
+    counter.Lock_all()
+    while True:
+        counter.Fetch_and_op(one, taken, 0)
+        counter.Flush(0)
+        if taken[0] >= count:
+            break
+        yield int(taken[0])
+    counter.Unlock_all()
+    counter.Free()
+
+
+def distributed():
+    """Whether the runs are shared out over more than one process (mpiexec -n N, N > 1)."""
+    return dist.is_initialized() and dist.get_world_size() > 1
+
+
+def shared(value):
+    """Rank 0's ``value`` on every rank (``value`` as it is when not distributed)."""
+    return dist.communicator().bcast(value, root=0) if distributed() else value
 
 
 def parse_args(argv):
@@ -262,11 +324,14 @@ def hyperparameters(name):
 
 
 def report_tasks(modules, names, args, show):
-    """Tune, then score; print and write the tables, draw the plots; returns the JSON part."""
-    report = {"protocol": protocol(args, modules, names)}
+    """Tune, then score; print and write the tables, draw the plots; returns the JSON part (None on a rank
+    other than 0, which runs its share of the runs only)."""
+    report = {"protocol": protocol(args, modules, names)} if dist.is_main_process() else None
     trials = run_jobs(tuning.tuning_jobs(modules, names, args), show)
-    chosen = tuning.choose(trials, modules, names)
+    chosen = shared(tuning.choose(trials, modules, names) if trials is not None else None)
     finals = run_jobs(tuning.final_jobs(modules, chosen, args), show)
+    if report is None:
+        return None
     rows, times = tuning.summarize(finals, chosen, trials, args)
     lines = [line for task in modules for line in tuning.table(task, rows[task], args) + [""]]
     scores = {unit: tuning.profile_score(by_task) for unit, by_task in times.items()}
@@ -287,25 +352,40 @@ def report_tasks(modules, names, args, show):
 
 def main(argv=None):
     args = parse_args(argv)
+    if dist.launched_by_mpiexec():
+        try:
+            dist.init()
+        except RuntimeError as err:  # mpi4py is missing
+            sys.exit(f"minigrad compare under mpiexec: {err}")
+        if distributed():
+            set_num_threads(1)
+    args.ranks = dist.get_world_size() if dist.is_initialized() else 1
     modules = load_tasks([t for t in args.tasks if t != "2d"])
     require("minigrad compare", ["matplotlib"] + [need for module in modules.values() for need in module.NEEDS])
     if args.logdir is not None:
         require("minigrad compare --logdir", ["tensorboard", "matplotlib"])
-        args.logdir = os.path.join(args.logdir, datetime.now().strftime("%b%d_%H-%M-%S"))  # a new run each time
-    os.makedirs(args.out, exist_ok=True)
-    show = not args.no_progress
+        args.logdir = shared(os.path.join(args.logdir, datetime.now().strftime("%b%d_%H-%M-%S")))  # a new run each time
+    main_process = dist.is_main_process()
+    if main_process:
+        os.makedirs(args.out, exist_ok=True)
+    show = not args.no_progress and main_process
     report = {"settings": vars(args)}
     if "2d" in args.tasks:
         jobs = [(f"{fname}: {name}", (fname, name), lambda fn=fn, name=name: trajectory(fn, name, args.steps,
                                                                                          backend=args.backend))
                 for fname, fn in FUNCTIONS.items() for name in ORDER]
         results = run_jobs(jobs, show)
-        report["functions"] = report_2d({fname: {name: results[fname, name] for name in ORDER} for fname in FUNCTIONS},
-                                        args)
+        if main_process:
+            report["functions"] = report_2d({fname: {name: results[fname, name] for name in ORDER}
+                                             for fname in FUNCTIONS}, args)
     if modules:
         names = {task: common.task_optimizers(getattr(module, "SPARSE_EMBEDDINGS", False))
                  for task, module in modules.items()}
-        report.update(report_tasks(modules, names, args, show))
+        tasks_report = report_tasks(modules, names, args, show)
+        if tasks_report is not None:
+            report.update(tasks_report)
+    if not main_process:
+        return 0
     print(f"\ntables and plots in {os.path.abspath(args.out)}")
     with open(args.json, "w") as f:
         json.dump(plain(report), f, allow_nan=False)
