@@ -15,16 +15,19 @@ def test_a_short_race_gives_every_figure(tmp_path):
     out = tmp_path / "ddp.json"
     finished = check(mpiexec("cli.py", "bench", "ddp", "--models", "digits-cnn", "--rounds", "2", "--steps", "3",
                              "--json", out))
-    assert finished.stdout.count("digits-cnn") == 4  # its line, and its on-paper line per bandwidth: rank 0 only
+    assert finished.stdout.count("digits-cnn") == 6  # its line, its state, its steps alone, 3 on paper: rank 0 only
     (record,) = json.loads(out.read_text())["records"]
     assert record["ranks"] == 2 and record["parameters"] == 21_578 and record["gradient_bytes"] == 4 * 21_578
     for key in ("step_ranks_seconds", "step_one_rank_seconds", "allreduce_alone_seconds"):
         assert record[key] > 0
     assert 0 <= record["wait_share"] < 1
+    assert record["adam_state_bytes"] == 2 * 4 * 21_578 and record["sharded_adam_state_bytes_per_rank"] == 4 * 21_578
     assert record["speedup"] == pytest.approx(record["step_one_rank_seconds"] / record["step_ranks_seconds"])
     ring, speedup = record["on_paper"]["10"]["2"]
     assert ring == pytest.approx(4 * 21_578 / (10e9 / 8) + 2 * 10e-6)  # 2(N-1)/N · V/B + 2(N-1) latencies
-    assert speedup == pytest.approx(record["step_one_rank_seconds"] / (record["step_one_rank_seconds"] / 2 + ring))
+    at_batch = record["step_alone_at_batch_seconds"]
+    assert sorted(map(int, at_batch)) == [1, 2, 4, 8, 16, 32] and at_batch["32"] == record["step_one_rank_seconds"]
+    assert speedup == pytest.approx(at_batch["32"] / (at_batch["16"] + ring))  # T(32) / (T(32/N) + all-reduce)
 
 
 def test_outside_mpiexec_it_says_how_to_start(monkeypatch, capsys):
