@@ -25,6 +25,7 @@ with backward assumed: the speedup is T(32) / (T(32/N) + all-reduce).
 import argparse
 import copy
 import json
+import sys
 import time
 
 import numpy as np
@@ -143,7 +144,8 @@ def race(name, rounds, steps):
 
 
 def adam_state_bytes(opt):
-    return sum(value.nbytes for state in opt.state.values() for value in state.values() if isinstance(value, np.ndarray))
+    return sum(value.nbytes for state in opt.state.values() for value in state.values()
+               if isinstance(value, np.ndarray))
 
 
 def sharded_adam_state_bytes(net, batch, rng):
@@ -215,6 +217,12 @@ def main(argv=None):
     import minigrad as mg
     mg.set_num_threads(1)
     dist.init()
+    world = dist.get_world_size()
+    if world < 2 or GLOBAL_BATCH % world:
+        if dist.is_main_process():
+            print(f"minigrad bench ddp: needs 2 or more processes that share the batch of {GLOBAL_BATCH} evenly "
+                  f"(2, 4, 8, ...), got {world}", file=sys.stderr)
+        return 2
     records = [race(name, args.rounds, args.steps) for name in models]
     if not dist.is_main_process():
         return 0

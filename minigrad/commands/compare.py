@@ -199,7 +199,8 @@ def job_indices(count):
     """The indices, of 0 … count − 1, of the jobs this process runs: all of them in order when it is not
     distributed. Under mpiexec each rank takes the next index not yet taken from a counter on rank 0
     that every rank, rank 0 too, increments atomically (MPI one-sided ``Fetch_and_op`` in a
-    ``Lock_all`` epoch, which does not wait for rank 0 to call MPI): nobody spends its time handing
+    ``Lock_all`` epoch, which on one machine does not wait for rank 0 to call MPI; across machines
+    it may, unless MPICH progresses in the background, MPIR_CVAR_ASYNC_PROGRESS=1): nobody spends its time handing
     out work, and a rank that drew short runs takes more. The runs' lengths differ by orders of
     magnitude (a 2-D trajectory, a char-lstm run), which a static round-robin would leave to chance."""
     if not distributed():

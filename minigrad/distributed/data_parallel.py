@@ -83,8 +83,8 @@ def _broadcast_tensors(tensors: list[Tensor], src: int = 0) -> None:
 
 def broadcast_parameters(module_or_tensors: Module | Iterable[Tensor], src: int = 0) -> None:
     """Give every rank rank ``src``'s parameters (and, for a Module, its buffers), in place: the
-    same start everywhere. First the ranks compare the tensors' names, shapes and dtypes, and all
-    raise the same ValueError if they differ."""
+    same start everywhere. First the ranks compare the tensors' names, shapes, dtypes and
+    requires_grad, and all raise the same ValueError if they differ."""
     dist.check_rank("src", src)
     named = _named_tensors(module_or_tensors)
     check_same_shapes(named, "broadcast_parameters")
@@ -126,19 +126,32 @@ def assign_buckets(params: Sequence[Tensor], cap_bytes: int, first_cap_bytes: in
     return [bucket for _, bucket in sorted(closed, key=lambda item: item[0])]
 
 
+_gradients: MPI.Intracomm | None = None
+
+
+def _gradients_communicator() -> MPI.Intracomm:
+    """A duplicate of the world's communicator, made once, for every DDP's buckets: their
+    all-reduces start in the same order on every rank, but other collectives (SyncBatchNorm's in
+    backward, a loss averaged) may interleave with them differently on different ranks."""
+    global _gradients
+    if _gradients is None:
+        _gradients = dist.communicator().Dup()
+    return _gradients
+
+
 class DistributedDataParallel(Module):
     """``module`` trained on every rank, its gradients averaged over the ranks in backward (see the
     module's docstring). Construction broadcasts rank 0's parameters and buffers (after checking
-    that every rank built the same model); with ``broadcast_buffers`` each training forward does it
-    for the buffers again. BatchNorm normalises with each rank's local batch (its running statistics
-    are rank 0's, broadcast at each forward).
+    that every rank built the same model); with ``broadcast_buffers`` each forward that will average
+    (see ``forward``) in training mode does it for the buffers again. BatchNorm normalises with each
+    rank's local batch (its running statistics are rank 0's, broadcast at each such forward).
 
-    ``find_unused_parameters``: look, after each forward, for the parameters its output does not
-    depend on and count them as reduced (their gradient is the others' mean, 0 for this rank; one
-    that no rank used keeps the gradient it had, None after ``zero_grad``, as in one process);
-    without it a parameter that gets no gradient holds the reduction back, which the next forward
-    reports. ``no_sync()``: a block whose backward passes only accumulate locally (the next one
-    outside averages the sum).
+    ``find_unused_parameters``: look, after each such forward, for the parameters its output does
+    not depend on, and count them as reduced when its backward begins (their gradient is the others'
+    mean, 0 for this rank; one that no rank used keeps the gradient it had, None after ``zero_grad``,
+    as in one process); without it a parameter that gets no gradient holds the reduction back, which
+    the next such forward reports. ``no_sync()``: a block whose forwards' backward passes only
+    accumulate locally (the next one outside averages the sum).
     """
 
     def __init__(self, module: Module, bucket_cap_mb: float | None = None, broadcast_buffers: bool = True,
@@ -150,9 +163,7 @@ class DistributedDataParallel(Module):
         if bucket_cap_mb is not None and (isinstance(bucket_cap_mb, bool) or not isinstance(bucket_cap_mb, (int, float))
                                           or not bucket_cap_mb > 0):
             raise ValueError(f"bucket_cap_mb must be a positive number of MiB, got {bucket_cap_mb!r}")
-        # its own communicator: the buckets' all-reduces start in the same order on every rank, but
-        # other collectives (SyncBatchNorm's in backward, a loss averaged) may interleave differently
-        self._comm = dist.communicator().Dup()  # (raises unless minigrad.distributed.init() ran)
+        self._comm = _gradients_communicator()  # (raises unless minigrad.distributed.init() ran)
         self.module = module
         self.broadcast_buffers, self.find_unused_parameters = broadcast_buffers, find_unused_parameters
         broadcast_parameters(module)
@@ -167,23 +178,28 @@ class DistributedDataParallel(Module):
         self._reported = 0  # parameters whose gradient this backward accumulated
         self._sync = True
         self._armed = False  # a forward with grad enabled and sync on expects its backward to average
-        self._unused: set[int] = set()  # (find_unused_parameters) parameters this forward's output does not reach
+        self._unused: dict[int, Tensor] = {}  # (find_unused_parameters) the parameters the forward did not reach
         self.wait_seconds = 0.0  # time backward spent waiting for all-reduces to finish (the exposed communication)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        """The module's forward; with grad enabled and outside ``no_sync``, its backward will average
-        the gradients (as torch's, the forward decides: a backward of another graph does not)."""
-        if self._reported:
-            raise RuntimeError("Expected to have finished reduction in the prior iteration before starting a new "
-                               "one: some parameters got no gradient in the last backward. Pass "
-                               "find_unused_parameters=True to DistributedDataParallel if the model does not use all "
-                               "its parameters in every forward")
-        if self.broadcast_buffers and self.training:
-            _broadcast_tensors(list(self.module.buffers()))
+        """The module's forward. As torch's, the forward decides: one with grad enabled and outside
+        ``no_sync`` (training: first giving every rank rank 0's buffers) makes its backward average
+        the gradients; another (under ``no_grad``: an evaluation, a logged output) communicates
+        nothing and leaves a backward still to come as it was; a backward of another graph does not
+        average."""
+        syncing = is_grad_enabled() and self._sync
+        if syncing:
+            if self._reported:
+                raise RuntimeError("Expected to have finished reduction in the prior iteration before starting a "
+                                   "new one: some parameters got no gradient in the last backward. Pass "
+                                   "find_unused_parameters=True to DistributedDataParallel if the model does not use "
+                                   "all its parameters in every forward")
+            if self.broadcast_buffers and self.training:
+                _broadcast_tensors(list(self.module.buffers()))
         out = self.module(*args, **kwargs)
-        self._armed = is_grad_enabled() and self._sync
-        if self._armed and self.find_unused_parameters:
-            self._mark_unused(out)
+        if syncing:
+            self._armed = True
+            self._unused = self._unreached(out) if self.find_unused_parameters else {}
         return out
 
     def __deepcopy__(self, memo: dict[int, Any]) -> DistributedDataParallel:
@@ -199,8 +215,8 @@ class DistributedDataParallel(Module):
         finally:
             self._sync = previous
 
-    def _mark_unused(self, out: Any) -> None:
-        """Count as reduced the parameters the graph of ``out`` (tensors, possibly nested) does not reach."""
+    def _unreached(self, out: Any) -> dict[int, Tensor]:
+        """The parameters the graph of ``out`` (tensors, possibly nested) does not reach, by id."""
         reached: set[int] = set()
         stack = [t for t in _tensors_in(out) if t._requires_grad]
         while stack:
@@ -208,17 +224,22 @@ class DistributedDataParallel(Module):
             if id(t) not in reached:
                 reached.add(id(t))
                 stack.extend(p for p in t._parents if p._requires_grad)
-        for bucket in self._buckets:
-            for p in bucket.params:
-                if id(p) not in reached:
-                    self._unused.add(id(p))
-                    self._gradient_ready(p)
+        return {id(p): p for bucket in self._buckets for p in bucket.params if id(p) not in reached}
 
     def _gradient_ready(self, p: Tensor) -> None:
-        """Backward accumulated ``p``'s gradient: copy it into its bucket; a full bucket starts its
-        all-reduce (after every bucket before it); the last gradient waits for all and writes back."""
+        """Backward accumulated ``p``'s gradient (if a forward armed it). The first one of a backward
+        also counts the unused parameters as reduced, with the gradients they hold by then (none after
+        ``zero_grad``)."""
         if not self._armed:
             return
+        if self._reported == 0:
+            for unused in self._unused.values():
+                self._into_bucket(unused)
+        self._into_bucket(p)
+
+    def _into_bucket(self, p: Tensor) -> None:
+        """Copy ``p``'s gradient into its bucket; a full bucket starts its all-reduce (after every
+        bucket before it); the last gradient waits for all and writes the means back."""
         b, i = self._place[id(p)]
         bucket = self._buckets[b]
         grad = p._grad
@@ -261,8 +282,7 @@ class DistributedDataParallel(Module):
                 else:  # None (a sparse gradient was refused as it came)
                     p._grad = _wrap(mean / world)
             bucket.waiting = len(bucket.params)
-        self._requests, self._next_bucket, self._reported, self._armed = [], 0, 0, False
-        self._unused.clear()
+        self._requests, self._next_bucket, self._reported, self._armed, self._unused = [], 0, 0, False, {}
 
     def _unused_everywhere(self) -> set[int]:
         """(With find_unused_parameters) the parameters this forward left unused on every rank."""

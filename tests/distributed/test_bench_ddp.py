@@ -15,7 +15,7 @@ def test_a_short_race_gives_every_figure(tmp_path):
     out = tmp_path / "ddp.json"
     finished = check(mpiexec("cli.py", "bench", "ddp", "--models", "digits-cnn", "--rounds", "2", "--steps", "3",
                              "--json", out))
-    assert finished.stdout.count("digits-cnn") == 6  # its line, its state, its steps alone, 3 on paper: rank 0 only
+    assert finished.stdout.count("all-reduce alone") == 1  # the table's header: rank 0's alone
     (record,) = json.loads(out.read_text())["records"]
     assert record["ranks"] == 2 and record["parameters"] == 21_578 and record["gradient_bytes"] == 4 * 21_578
     for key in ("step_ranks_seconds", "step_one_rank_seconds", "allreduce_alone_seconds"):
@@ -28,6 +28,13 @@ def test_a_short_race_gives_every_figure(tmp_path):
     at_batch = record["step_alone_at_batch_seconds"]
     assert sorted(map(int, at_batch)) == [1, 2, 4, 8, 16, 32] and at_batch["32"] == record["step_one_rank_seconds"]
     assert speedup == pytest.approx(at_batch["32"] / (at_batch["16"] + ring))  # T(32) / (T(32/N) + all-reduce)
+
+
+@requires_mpi
+def test_one_process_is_refused():
+    finished = mpiexec("cli.py", "bench", "ddp", "--rounds", "1", "--steps", "2", n=1)
+    assert finished.returncode == 2
+    assert "needs 2 or more processes that share the batch of 32 evenly (2, 4, 8, ...), got 1" in finished.stderr
 
 
 def test_outside_mpiexec_it_says_how_to_start(monkeypatch, capsys):

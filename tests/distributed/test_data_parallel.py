@@ -30,13 +30,14 @@ def test_no_sync_accumulates_locally_then_averages_the_sum(tmp_path):
 
 
 def test_the_forward_decides_whether_its_backward_averages(tmp_path):
-    assert run(tmp_path, "forward_decides")["local"]
+    found = run(tmp_path, "forward_decides")
+    assert found["local"] and found["averaged"]
 
 
 def test_unused_parameters(tmp_path):
     found = run(tmp_path, "unused")
     assert "error" not in found and found["unused_grad_none"] and found["used_identical"]
-    assert found["partly_used_identical"] and found["partly_used_nonzero"]
+    assert found["partly_used_error"] < 1e-12
     found = run(tmp_path, "unused_unflagged")
     assert "Expected to have finished reduction in the prior iteration" in found["error"]
     assert "find_unused_parameters=True" in found["error"]

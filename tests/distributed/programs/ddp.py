@@ -5,7 +5,8 @@ whole batch; rank 0 writes what it found as JSON to the path given.
     ddp.py OUT no_sync                         2 micro-batches accumulated in no_sync, then one synced
     ddp.py OUT unused                          a branch the loss does not use, with find_unused_parameters
                                                (then one rank 0 alone uses, and a forward of rank 0's alone)
-    ddp.py OUT forward_decides                 a forward in no_sync, its backward outside: no averaging
+    ddp.py OUT forward_decides                 a forward in no_sync, its backward outside: no averaging;
+                                               a forward, a no_grad forward of rank 0's, the backward: averaging
     ddp.py OUT unused_unflagged                the same without it: the next forward's error
     ddp.py OUT shapes                          rank 1 builds another model: the error each rank got, in OUT.<rank>
     ddp.py OUT raise                           rank 1 raises in its third backward: the job aborts
@@ -124,19 +125,34 @@ elif mode in ("unused", "unused_unflagged"):
         if rank == 0:  # a forward of rank 0's alone, outside the graph: it must not start any collective
             with mg.no_grad():
                 model(mg.tensor(batch(9)[0]))
+        model(mg.tensor(batch(8)[0]), branch=True).sum().backward()  # the branch used everywhere: it has a grad
         x, y = local(*batch(2))
-        model.zero_grad()
-        F.cross_entropy(model(mg.tensor(x), branch=rank == 0), mg.tensor(y)).backward()  # the branch: rank 0's
-        local_grad = model.module.unused.weight.grad
-        found["partly_used_identical"] = same_on_every_rank(local_grad.numpy().reshape(-1))
-        found["partly_used_nonzero"] = bool(np.any(local_grad.numpy()))
+        expected = np.zeros((3, 5))  # the branch's mean gradient when rank 0 alone uses it
+        if rank == 0:
+            alone = copy.deepcopy(model.module)
+            alone.zero_grad()
+            F.cross_entropy(alone(mg.tensor(x), branch=True), mg.tensor(y)).backward()
+            expected = alone.unused.weight.grad.numpy() / world
+        dist.broadcast(expected, src=0)
+        out = model(mg.tensor(x), branch=rank == 0)  # the branch: rank 0's alone
+        model.zero_grad()  # after the forward, before its backward: an unused one's gradient is read in backward
+        F.cross_entropy(out, mg.tensor(y)).backward()
+        found["partly_used_error"] = float(np.max(np.abs(model.module.unused.weight.grad.numpy() - expected)))
     report(**found)
 elif mode == "forward_decides":
     model = dist.DistributedDataParallel(Net())
     with model.no_sync():
         loss = loss_of(model, *local(*batch(0)))
     loss.backward()  # outside the block, but its forward was inside: local gradients, as in torch
-    report(local=not same_on_every_rank(model.module.first.weight.grad.numpy().reshape(-1)))
+    found = {"local": not same_on_every_rank(model.module.first.weight.grad.numpy().reshape(-1))}
+    model.zero_grad()
+    loss = loss_of(model, *local(*batch(1)))
+    if rank == 0:  # between the forward and its backward, an evaluation on one rank: nothing changes
+        with mg.no_grad():
+            model(mg.tensor(batch(9)[0]))
+    loss.backward()
+    found["averaged"] = same_on_every_rank(model.module.first.weight.grad.numpy().reshape(-1))
+    report(**found)
 elif mode == "shapes":
     try:
         dist.DistributedDataParallel(Net(hidden=7 if rank == 0 else 8))
