@@ -101,6 +101,7 @@ def abort_on_exit(error: BaseException) -> None:
 
 
 def is_initialized() -> bool:
+    """Whether ``init`` ran in this process."""
     return _comm is not None
 
 
