@@ -115,13 +115,16 @@ def warmup_cosine(warmup, total):
 
 def run(optimizer="adamw", lr=None, backend="cpp", epochs=None, seed=0, quiet=True, max_steps=None, save=None,
         resume=None, timing=False, logdir=None, num_chars=200_000, context=32, d_model=64, nhead=4, layers=2,
-        dropout=0.0, batch_size=16, warmup=100, clip=1.0, temperature=0.8, sample_chars=300, split="test", steps=None):
+        dropout=0.0, batch_size=16, warmup=100, clip=1.0, temperature=0.8, sample_chars=300, split="test", steps=None,
+        distributed=False):
     """Train and validate; returns common.result's dict (metric: validation bits per character on the
     corpus' held-out end, as char_lstm's). An epoch is as many steps as the training text holds
     windows of ``batch_size`` × ``context`` characters; ``steps`` (default: ``epochs`` of them) is the
     length of the run and of its lr schedule, the last epoch cut short where it ends (resume with the
     same ``steps`` or ``epochs``: the schedule is not in the checkpoint). With
-    ``split="validation"`` the last ``common.VALIDATION_FRACTION`` of the training text is held out instead."""
+    ``split="validation"`` the last ``common.VALIDATION_FRACTION`` of the training text is held out instead.
+    ``distributed``: every rank draws step t's windows from a generator seeded (seed, t), the same on
+    every rank (and after a resume), and trains on its share of them through ``common.data_parallel``."""
     lr, epochs = common.tuned_lr(LR, optimizer) if lr is None else lr, EPOCHS if epochs is None else epochs
     common.check_split(split)
     mg.manual_seed(seed)
@@ -131,8 +134,10 @@ def run(optimizer="adamw", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tr
     model = CharTransformer(vocab_size, context, d_model, nhead, layers, dropout,
                             sparse=common.sparse_gradients(optimizer))
     opt = common.make_optimizer(optimizer, model, lr, backend)
-    log = common.RunLog(quiet, max_steps, timing, logdir)
+    log = common.RunLog(quiet, max_steps, timing, logdir, distributed)
     first_epoch = common.load_checkpoint(resume, model, opt, optimizer, log) if resume else 0
+    trained = common.data_parallel(model, distributed)  # after a resume: it gives each rank its own random stream
+    rank, ranks, share = common.rank_share(batch_size, distributed)
     steps_per_epoch = max(1, len(train_ids) // (batch_size * context))
     steps = epochs * steps_per_epoch if steps is None else steps
     epochs = first_epoch + -(-max(0, steps - log.step_count) // steps_per_epoch)  # a resumed run ends at ``steps`` too
@@ -144,9 +149,11 @@ def run(optimizer="adamw", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tr
 
     for epoch in range(first_epoch, epochs):
         for _ in log.epoch(range(min(steps_per_epoch, steps - log.step_count)), epoch, epochs):
-            rows = train_ids[rng.integers(0, len(train_ids) - context, batch_size)[:, None] + offsets]
+            draw = np.random.default_rng([seed, log.step_count]) if distributed else rng
+            starts = draw.integers(0, len(train_ids) - context, batch_size)[rank * share:(rank + 1) * share]
+            rows = train_ids[starts[:, None] + offsets]
             opt.zero_grad()
-            logits = model(mg.tensor(rows[:, :-1]))
+            logits = trained(mg.tensor(rows[:, :-1]))
             loss = F.cross_entropy(logits.reshape(-1, vocab_size), mg.tensor(rows[:, 1:].reshape(-1)))
             loss.backward()
             grad_norm = nn.utils.clip_grad_norm_(model.parameters(), clip)
@@ -170,7 +177,7 @@ def run(optimizer="adamw", lr=None, backend="cpp", epochs=None, seed=0, quiet=Tr
 
 
 def main(argv=None):
-    p = common.parser("char-transformer", __doc__, LR, EPOCHS, SPARSE_EMBEDDINGS, optimizer="adamw")
+    p = common.parser("char-transformer", __doc__, LR, EPOCHS, SPARSE_EMBEDDINGS, optimizer="adamw", distributed=True)
     p.add_argument("--num-chars", type=integer(1), default=200_000, help="corpus characters used (default: 200,000)")
     p.add_argument("--context", type=integer(2), default=32, help="characters per window (default: 32)")
     p.add_argument("--d-model", type=integer(1), default=64, help="embedding width (default: 64)")
