@@ -220,7 +220,7 @@ def run_backward(root: Tensor, grad: Array, retain_graph: bool,
                 captured[id(node)] = g
         elif backward is None or node._retain:
             accumulate(node, g, _wrap)
-            if node._post_accumulate_hooks and backward is None:
+            if node._post_accumulate_hooks:  # (a leaf's: a non-leaf cannot have them)
                 for hook in list(node._post_accumulate_hooks.values()):
                     hook(node)
         if backward is None:

@@ -30,6 +30,7 @@ import time
 
 import numpy as np
 
+from ..distributed.sharded import state_bytes
 from ..examples.arguments import integer, names, require
 
 GLOBAL_BATCH = 32
@@ -131,7 +132,7 @@ def race(name, rounds, steps):
             elif rank == 0:
                 alone_steps[candidate] += train_steps(alone, alone_opt, batch, rng, candidate, steps)[0]
     alone_allreduce = allreduce_alone(volume)
-    plain_state, sharded_state = adam_state_bytes(alone_opt), sharded_adam_state_bytes(net, batch, rng)
+    plain_state, sharded_state = state_bytes(alone_opt), sharded_adam_state_bytes(net, batch, rng)
     if rank != 0:
         return None
     step_ranks, step_at = float(np.median(together)), {size: float(np.median(t)) for size, t in alone_steps.items()}
@@ -141,11 +142,6 @@ def race(name, rounds, steps):
             "wait_seconds": float(np.median(waits)), "wait_share": float(np.median(waits)) / step_ranks,
             "allreduce_alone_seconds": alone_allreduce, "adam_state_bytes": plain_state,
             "sharded_adam_state_bytes_per_rank": sharded_state}
-
-
-def adam_state_bytes(opt):
-    return sum(value.nbytes for state in opt.state.values() for value in state.values()
-               if isinstance(value, np.ndarray))
 
 
 def sharded_adam_state_bytes(net, batch, rng):

@@ -28,7 +28,7 @@ from .. import distributed as dist
 from ..autograd.engine import mark_modified
 from ..optim import (ASGD, LBFGS, SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, NAdam, RAdam, RMSprop, Rprop,
                      ScheduleFreeAdamW, ScheduleFreeSGD, SparseAdam)
-from ..optim.optimizer import Optimizer, _index
+from ..optim.optimizer import Optimizer, _index, loaded_groups, state_dict_parts
 from ..tensor import Tensor, _wrap
 from .data_parallel import check_same_shapes
 
@@ -331,8 +331,7 @@ class ShardedOptimizer:
 
     def state_bytes(self) -> int:
         """Bytes of the optimizer state arrays this rank holds (its shard's)."""
-        return sum(value.nbytes for state in self.optimizer.state.values() for value in state.values()
-                   if isinstance(value, np.ndarray))
+        return state_bytes(self.optimizer)
 
     # ---- checkpoints ----------------------------------------------------------------------------
 
@@ -428,20 +427,11 @@ class ShardedOptimizer:
         except Exception:
             own.state, own.param_groups = before
             raise
-        self.param_groups = [{**{k: v for k, v in group.items() if k == "param_names"},
-                              **{k: v for k, v in saved.items() if k != "params"}, "params": group["params"]}
-                             for group, saved in zip(self.param_groups, state_dict["param_groups"])]
+        self.param_groups = loaded_groups(state_dict["param_groups"], self.param_groups)
 
     def _own_part(self, full: dict[str, Any]) -> dict[str, Any]:
         """The state dict of this rank's optimizer: each piece's group and the slices of its parameter's state."""
-        if not isinstance(full, dict) or not {"state", "param_groups"} <= full.keys():
-            raise TypeError("state_dict must be a dict with 'state' and 'param_groups', as state_dict() returns")
-        saved_groups, saved_state = full["param_groups"], full["state"]
-        if not isinstance(saved_groups, (list, tuple)) or not all(isinstance(g, dict) and "params" in g
-                                                                  for g in saved_groups):
-            raise TypeError("state_dict['param_groups'] must be a list of dicts, each with 'params'")
-        if not isinstance(saved_state, dict):
-            raise TypeError(f"state_dict['state'] must be a dict, got {type(saved_state).__name__}")
+        saved_groups, saved_state = state_dict_parts(full)
         if len(saved_groups) != len(self.param_groups) or any(
                 len(s["params"]) != len(g["params"]) for s, g in zip(saved_groups, self.param_groups)):
             raise ValueError("loaded state dict does not match the optimizer's param groups (their number or sizes)")
@@ -464,6 +454,12 @@ class ShardedOptimizer:
         return {"state": state, "param_groups": [{**_hyperparameters(saved_group),
                                                   "params": [saved_index[piece.index] for piece in pieces]}
                                                  for saved_group, pieces in zip(saved_groups, self._own_groups)]}
+
+
+def state_bytes(optimizer: Optimizer) -> int:
+    """Bytes of the state arrays ``optimizer`` holds."""
+    return sum(value.nbytes for state in optimizer.state.values() for value in state.values()
+               if isinstance(value, np.ndarray))
 
 
 def _slice(value: object, piece: _Piece, name: str, index: int) -> Array:

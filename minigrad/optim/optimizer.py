@@ -317,14 +317,7 @@ class Optimizer:
         """Load a ``state_dict()`` (ours or torch's, converted to NumPy): arrays are copied and cast
         to their parameter's dtype. The whole dict is checked (structure, step counts, array shapes
         and dtypes, hyperparameters) before anything changes."""
-        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= state_dict.keys():
-            raise TypeError("state_dict must be a dict with 'state' and 'param_groups', as state_dict() returns")
-        saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
-        if not isinstance(saved_groups, (list, tuple)) or not all(isinstance(g, dict) and "params" in g
-                                                                  for g in saved_groups):
-            raise TypeError("state_dict['param_groups'] must be a list of dicts, each with 'params'")
-        if not isinstance(saved_state, dict):
-            raise TypeError(f"state_dict['state'] must be a dict, got {type(saved_state).__name__}")
+        saved_groups, saved_state = state_dict_parts(state_dict)
         if len(saved_groups) != len(self.param_groups):
             raise ValueError("loaded state dict has a different number of parameter groups")
         if any(len(s["params"]) != len(g["params"]) for s, g in zip(saved_groups, self.param_groups)):
@@ -344,9 +337,7 @@ class Optimizer:
             if missing:  # it moves with the step count: without it the next step would start it over
                 raise TypeError(f"loaded state dict: state {missing[0]!r} of parameter {i} is missing (a parameter "
                                 "that has taken steps has it)")
-        new_groups = [{**{k: v for k, v in g.items() if k == "param_names"},  # kept unless the saved group has names
-                       **{k: v for k, v in s.items() if k != "params"}, "params": g["params"]}
-                      for s, g in zip(saved_groups, self.param_groups)]
+        new_groups = loaded_groups(saved_groups, self.param_groups)
         for group in new_groups:
             self._validate(group)
         self.state, self.param_groups = new_state, new_groups
@@ -357,6 +348,27 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
         return "\n".join(lines)
+
+
+def state_dict_parts(state_dict: object) -> tuple[Sequence[ParamGroup], dict[Any, Any]]:
+    """(param_groups, state) of a state dict, checked for structure: a TypeError otherwise."""
+    if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= state_dict.keys():
+        raise TypeError("state_dict must be a dict with 'state' and 'param_groups', as state_dict() returns")
+    saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
+    if not isinstance(saved_groups, (list, tuple)) or not all(isinstance(g, dict) and "params" in g
+                                                              for g in saved_groups):
+        raise TypeError("state_dict['param_groups'] must be a list of dicts, each with 'params'")
+    if not isinstance(saved_state, dict):
+        raise TypeError(f"state_dict['state'] must be a dict, got {type(saved_state).__name__}")
+    return saved_groups, saved_state
+
+
+def loaded_groups(saved_groups: Sequence[ParamGroup], groups: Sequence[ParamGroup]) -> list[ParamGroup]:
+    """The param groups after loading: each saved group's hyperparameters over its live group's
+    parameters (and their names, kept unless the saved group has its own)."""
+    return [{**{k: v for k, v in g.items() if k == "param_names"},
+             **{k: v for k, v in s.items() if k != "params"}, "params": g["params"]}
+            for s, g in zip(saved_groups, groups)]
 
 
 def _index(i: object) -> int:

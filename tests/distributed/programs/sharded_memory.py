@@ -12,14 +12,11 @@ import numpy as np
 import minigrad as mg
 import minigrad.distributed as dist
 from minigrad.distributed import ShardedOptimizer
+from minigrad.distributed.sharded import state_bytes
 from minigrad.examples.char_lstm import CharModel
 from minigrad.examples.digits_cnn import cnn
 from minigrad.optim import Adam
 from minigrad.tensor import _wrap
-
-
-def state_bytes(opt):
-    return sum(v.nbytes for s in opt.state.values() for v in s.values() if isinstance(v, np.ndarray))
 
 
 def main():
